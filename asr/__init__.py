@@ -1,0 +1,1 @@
+"""Speech to text for recordings and voice navigation, on vosk (offline)."""

@@ -1,0 +1,331 @@
+"""The engine's link to FreeSWITCH: two inbound ESL connections kept up by a supervisor.
+
+Commands go on one connection and the event subscription on the other, because a synchronous ``api``
+holds back every event on its own socket for as long as it runs (esl-protocol.md §3). Anything slow goes
+through ``bgapi``, whose result comes back as a BACKGROUND_JOB event on the event connection: its Job-UUID
+is generated here and registered before the command is sent, so the result can never arrive unclaimed.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid as uuidlib
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import gevent
+import structlog
+from gevent.event import AsyncResult, Event as Flag
+
+from esl import metrics, protocol, tokens
+from esl.connection import Connection
+from esl.dispatch import CallDispatcher, Handler
+from esl.errors import CommandFailed, CommandTimeout, ConnectionLost, EslError
+from esl.protocol import Event
+
+log = structlog.get_logger(__name__)
+
+REQUIRED_EVENTS = ("HEARTBEAT", "BACKGROUND_JOB", "CHANNEL_EXECUTE_COMPLETE")
+"""What the link itself consumes: liveness, bgapi results, execute completions."""
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential reconnect delay with jitter, so a restarted switch is not hit by every engine at once."""
+
+    initial: float = 0.5
+    maximum: float = 30.0
+    jitter: float = 0.2
+
+    def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
+        base = min(self.maximum, self.initial * (2**attempt))
+        return base * (1 - self.jitter + 2 * self.jitter * rng())
+
+
+class Waiters:
+    """Results awaited by key (Job-UUID, Application-UUID), registered before the request is sent."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, AsyncResult] = {}
+
+    def expect(self, key: str) -> AsyncResult:
+        result = self._pending[key] = AsyncResult()
+        return result
+
+    def resolve(self, key: str | None, value: object) -> None:
+        result = self._pending.pop(key, None) if key else None
+        if result is not None:
+            result.set(value)
+
+    def discard(self, key: str) -> None:
+        self._pending.pop(key, None)
+
+    def fail_all(self, error: Exception) -> None:
+        pending, self._pending = self._pending, {}
+        for result in pending.values():
+            result.set_exception(error)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+
+def wait(result: AsyncResult, timeout: float, what: str) -> object:
+    try:
+        return result.get(timeout=timeout)
+    except gevent.Timeout:
+        raise CommandTimeout(f"{what}: nothing within {timeout} s") from None
+
+
+class SwitchLink:
+    """Commands, events and call control over a supervised pair of ESL connections.
+
+    Event handlers registered with ``on`` run on per-call greenlets in arrival order. Callbacks registered
+    with ``on_connected`` run after every (re)connection once the subscription is in place, so state can be
+    re-read from the switch. While the link is down every call fails at once with ConnectionLost.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        password: str,
+        *,
+        events: Iterable[str] = (),
+        connect_timeout: float = 5.0,
+        command_timeout: float = 10.0,
+        heartbeat_timeout: float = 60.0,
+        backoff: Backoff = Backoff(),
+    ) -> None:
+        self.address = (host, port)
+        self._password = password
+        names, custom = _split_subscription([*REQUIRED_EVENTS, *events])
+        self._subscription = protocol.subscribe(names, custom)
+        self._filters: list[tuple[str, str]] = []
+        self.connect_timeout = connect_timeout
+        self.command_timeout = command_timeout
+        self.heartbeat_timeout = heartbeat_timeout
+        self.backoff = backoff
+        self.dispatcher = CallDispatcher()
+        self._jobs = Waiters()
+        self._executions = Waiters()
+        self._connected_callbacks: list[Callable[[], None]] = []
+        self._commands: Connection | None = None
+        self._events: Connection | None = None
+        self.connected = Flag()
+        self.last_heartbeat = 0.0
+        self.connections_made = 0
+        self._supervisor: gevent.Greenlet | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the supervisor; it connects, and reconnects after any loss, until ``stop``."""
+        if self._supervisor is None:
+            self._supervisor = gevent.spawn(self._supervise)
+
+    def wait_connected(self, timeout: float) -> None:
+        if not self.connected.wait(timeout):
+            raise ConnectionLost(f"no ESL link to {self.address[0]}:{self.address[1]} within {timeout} s")
+
+    def stop(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.kill()
+            self._supervisor = None
+        self._teardown(ConnectionLost("the engine is stopping"))
+
+    def on(self, name: str, handler: Handler) -> None:
+        self.dispatcher.on(name, handler)
+
+    def on_connected(self, callback: Callable[[], None]) -> None:
+        self._connected_callbacks.append(callback)
+
+    def add_filter(self, header: str, value: str) -> None:
+        """Filter the event connection now and after every reconnect (events lacking all filtered headers drop)."""
+        data = protocol.add_filter(header, value)
+        self._filters.append((header, value))
+        if self.connected.is_set() and self._events is not None:
+            self._events.command(data, self.command_timeout)
+
+    # --- commands ----------------------------------------------------------------------------------
+
+    def api(self, command: str, timeout: float | None = None) -> str:
+        """A synchronous ``api``: for quick commands only (it holds the command connection's queue)."""
+        started = time.perf_counter()
+        frame = self._command_connection().request(protocol.api(command), timeout or self.command_timeout)
+        metrics.COMMAND_SECONDS.labels("api").observe(time.perf_counter() - started)
+        if frame.content_type == "command/reply":
+            raise CommandFailed(f"api {command.split(' ', 1)[0]}: {frame.reply_text}")
+        return frame.body.decode("utf-8", "replace")
+
+    def bgapi(self, command: str) -> AsyncResult:
+        """Start a background job; the returned result is set to the job's output (the BACKGROUND_JOB body)."""
+        job_uuid = str(uuidlib.uuid4())
+        result = self._jobs.expect(job_uuid)
+        try:
+            self._command_connection().command(protocol.bgapi(command, job_uuid), self.command_timeout)
+        except EslError:
+            self._jobs.discard(job_uuid)
+            raise
+        return result
+
+    def bgapi_wait(self, command: str, timeout: float | None = None) -> str:
+        return wait(self.bgapi(command), timeout or self.command_timeout, f"bgapi {command.split(' ', 1)[0]}")
+
+    def originate(self, endpoint: str, variables: dict[str, str], target: str = "&park()") -> AsyncResult:
+        """Originate in the background; caller-derived variables are validated (tokens.originate)."""
+        return self.bgapi("originate " + tokens.originate(endpoint, variables, target))
+
+    def execute(
+        self,
+        uuid: str,
+        app: str,
+        arg: str = "",
+        *,
+        wait_complete: bool = False,
+        lock: bool = False,
+        loops: int = 1,
+        timeout: float = 3600.0,
+    ) -> Event | None:
+        """Run an application on a call through ``sendmsg``; optionally wait for its CHANNEL_EXECUTE_COMPLETE.
+
+        ``timeout`` bounds the wait for completion (a playback may run for minutes); the link failing or the
+        call hanging up ends the wait sooner, since FreeSWITCH completes a running application on hang-up.
+        """
+        return execute_on(
+            self._command_connection(), self._executions, tokens.uuid(uuid), app, arg,
+            wait_complete=wait_complete, lock=lock, loops=loops,
+            reply_timeout=self.command_timeout, complete_timeout=timeout,
+        )
+
+    def hangup(self, uuid: str, cause: str = "NORMAL_CLEARING") -> None:
+        data = protocol.hangup(tokens.uuid(uuid), tokens.hangup_cause(cause))
+        self._command_connection().command(data, self.command_timeout)
+
+    # --- internals ---------------------------------------------------------------------------------
+
+    def _command_connection(self) -> Connection:
+        conn = self._commands
+        if conn is None or conn.closed.is_set() or not self.connected.is_set():
+            raise ConnectionLost(f"no ESL link to {self.address[0]}:{self.address[1]}")
+        return conn
+
+    def _on_event(self, event: Event) -> None:
+        """Runs on the reader: settle the link's own waiters, hand everything else to the dispatcher."""
+        name = event.name
+        if name == "HEARTBEAT":
+            self.last_heartbeat = time.monotonic()
+        elif name == "BACKGROUND_JOB":
+            self._jobs.resolve(event.get("Job-UUID"), event.body)
+        elif name == "CHANNEL_EXECUTE_COMPLETE":
+            self._executions.resolve(event.get("Application-UUID"), event)
+        self.dispatcher.put(event)
+
+    def _connect(self) -> None:
+        host, port = self.address
+        commands = Connection.open(host, port, self.connect_timeout, _no_events, "esl-commands")
+        self._commands = commands
+        commands.login(self._password, self.connect_timeout)
+        events = Connection.open(host, port, self.connect_timeout, self._on_event, "esl-events")
+        self._events = events
+        events.login(self._password, self.connect_timeout)
+        events.command(self._subscription, self.command_timeout)
+        for header, value in self._filters:
+            events.command(protocol.add_filter(header, value), self.command_timeout)
+        self.last_heartbeat = time.monotonic()
+
+    def _supervise(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                self._connect()
+                attempt = 0
+                self._up()
+                reason = self._watch()
+            except EslError as exc:
+                reason = exc
+            self._teardown(reason)
+            delay = self.backoff.delay(attempt)
+            log.warning("esl.link_down", reason=str(reason), retry_in=round(delay, 3), attempt=attempt)
+            attempt += 1
+            gevent.sleep(delay)
+
+    def _up(self) -> None:
+        self.connections_made += 1
+        if self.connections_made > 1:
+            metrics.RECONNECTS.inc()
+        metrics.CONNECTED.set(1)
+        self.connected.set()
+        log.info("esl.link_up", host=self.address[0], port=self.address[1], connections=self.connections_made)
+        for callback in self._connected_callbacks:
+            gevent.spawn(callback)
+
+    def _watch(self) -> EslError:
+        """Return why the link must be re-established: a connection closed, or heartbeats stopped."""
+        assert self._commands is not None and self._events is not None
+        closed = (self._commands.closed, self._events.closed)
+        while True:
+            ready = gevent.wait(closed, timeout=self.heartbeat_timeout / 4, count=1)
+            if ready:
+                conn = self._commands if self._commands.closed.is_set() else self._events
+                return conn.close_reason or ConnectionLost(f"{conn.name} closed")
+            silent = time.monotonic() - self.last_heartbeat
+            if silent > self.heartbeat_timeout:
+                return ConnectionLost(f"no HEARTBEAT from FreeSWITCH for {silent:.0f} s")
+
+    def _teardown(self, reason: EslError) -> None:
+        """Close both connections and fail every waiter at once: nothing waits on a dead link."""
+        self.connected.clear()
+        metrics.CONNECTED.set(0)
+        for conn in (self._commands, self._events):
+            if conn is not None:
+                conn.close(reason)
+        self._jobs.fail_all(reason)
+        self._executions.fail_all(reason)
+
+
+def execute_on(
+    conn: Connection,
+    executions: Waiters,
+    uuid: str | None,
+    app: str,
+    arg: str,
+    *,
+    wait_complete: bool,
+    lock: bool,
+    loops: int,
+    reply_timeout: float,
+    complete_timeout: float,
+) -> Event | None:
+    """``sendmsg execute`` with an event-uuid; shared by inbound links and outbound sessions."""
+    event_uuid = str(uuidlib.uuid4())
+    data = protocol.execute(uuid, tokens.name(app), tokens.app_argument(arg), event_uuid, lock=lock, loops=loops)
+    done = executions.expect(event_uuid) if wait_complete else None
+    try:
+        conn.command(data, reply_timeout)
+    except EslError:
+        executions.discard(event_uuid)
+        raise
+    if done is None:
+        return None
+    try:
+        return wait(done, complete_timeout, f"execute {app}")  # type: ignore[return-value]
+    finally:
+        executions.discard(event_uuid)
+
+
+def _no_events(event: Event) -> None:
+    """The command connection subscribes to nothing; anything arriving there is a protocol surprise."""
+    log.warning("esl.unexpected_event", name=event.name)
+
+
+def _split_subscription(entries: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Config lists plain names and ``CUSTOM sub::class`` entries; the wire wants them grouped."""
+    names: list[str] = []
+    custom: list[str] = []
+    for entry in entries:
+        if entry.startswith("CUSTOM "):
+            custom.extend(entry.split()[1:])
+        elif entry not in names:
+            names.append(entry)
+    return names, custom
