@@ -1,0 +1,25 @@
+# hotline engine image. Mount the configuration at /etc/hotline/hotline.yaml:
+#   docker run -v ./hotline.yaml:/etc/hotline/hotline.yaml:ro hotline
+# FreeSWITCH runs elsewhere (its own container or host) and reaches the outbound socket over a private network.
+
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY . .
+# Wheels for the project and every dependency, so the runtime stage needs no compiler and no build tools.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/hotline --create-home hotline
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir --no-index --find-links=/wheels hotline12345 && rm -rf /wheels
+USER hotline
+WORKDIR /var/lib/hotline
+# 8084: outbound socket (the `socket` dialplan app): config refuses 0.0.0.0 for it (no auth in outbound mode),
+# so give the container a fixed private address and listen there. 9345: /metrics and /healthz; the health
+# check below asks 127.0.0.1, so set telemetry.listen to "0.0.0.0:9345" (or keep 127.0.0.1 and scrape nothing).
+EXPOSE 8084 9345
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9345/healthz', timeout=4)"]
+ENTRYPOINT ["hotline"]
+CMD ["serve", "--config", "/etc/hotline/hotline.yaml"]

@@ -1,0 +1,101 @@
+"""The ``hotline`` command.
+
+Commands that run on the configuration take it with ``@with_settings``: it accepts ``--config`` after the
+command as well as before it (``hotline serve --config F`` and ``hotline --config F serve``), loads the file
+once per invocation, and turns a ConfigError into the located problems on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import click
+import yaml
+
+import config
+from config import ConfigError, Endpoint, Settings
+
+CONFIG_HELP = "YAML configuration file (without one: the built-in demo settings)."
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+@dataclass
+class _State:
+    """Per-invocation state: where the configuration comes from, loaded at most once and only when needed."""
+
+    config_path: Path | None = None
+    settings: Settings | None = None
+
+
+def _config_option(command: _Command) -> _Command:
+    def remember(ctx: click.Context, _: click.Parameter, value: Path | None) -> None:
+        if value is not None:
+            ctx.ensure_object(_State).config_path = value
+
+    return click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                        envvar="HOTLINE_CONFIG", show_envvar=True, expose_value=False, callback=remember,
+                        help=CONFIG_HELP)(command)
+
+
+def current_settings() -> Settings:
+    """The Settings of the running command (``--config`` / HOTLINE_CONFIG, else the demo defaults)."""
+    ctx = click.get_current_context()
+    state = ctx.ensure_object(_State)
+    if state.settings is None:
+        try:
+            state.settings = config.load(state.config_path)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            ctx.exit(1)
+    return state.settings
+
+
+def with_settings(command: _Command) -> _Command:
+    """Decorator for commands that need the configuration: passes ``settings`` as the first argument."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return command(current_settings(), *args, **kwargs)
+
+    return _config_option(run)  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@_config_option
+def main() -> None:
+    """Call-centre engine for 12345 government-service hotlines, driving FreeSWITCH over the Event Socket."""
+
+
+@main.group("config")
+def config_group() -> None:
+    """Check and show the configuration file."""
+
+
+@config_group.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def config_check(file: Path) -> None:
+    """Validate FILE and list every problem as file:line: key.path: problem (exit status 1 if any)."""
+    try:
+        settings = config.load(file)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem))
+        click.echo(f"{file}: {len(exc.problems)} problem(s)", err=True)
+        click.get_current_context().exit(1)
+    switch = Endpoint(settings.switch.host, settings.switch.port)
+    click.echo(f"{file}: OK: {settings.centre.name} ({', '.join(settings.centre.service_numbers)}), "
+               f"switch {switch}, outbound socket {settings.outbound_socket.listen}, "
+               f"telemetry {settings.telemetry.listen}")
+
+
+@config_group.command("show")
+@with_settings
+def config_show(settings: Settings) -> None:
+    """Print the effective configuration (defaults filled in) as YAML, with the password masked."""
+    source = click.get_current_context().ensure_object(_State).config_path or "built-in demo defaults"
+    click.echo(f"# effective configuration from {source}")
+    click.echo(yaml.safe_dump(settings.model_dump(mode="json"), allow_unicode=True, sort_keys=False), nl=False)

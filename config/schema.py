@@ -1,0 +1,237 @@
+"""The configuration schema: one pydantic model per YAML section, checked in full when the engine starts.
+
+Every section forbids unknown keys (a typo must fail, not fall back to a default), takes YAML types as written
+(``port: "8021"`` is an error, not a guess) and is frozen once loaded. A new section (``acd:``, ``ivr:``) is a
+new ``Section`` subclass and one more field on ``Settings``; error reporting needs no change.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
+
+FREESWITCH_HEARTBEAT_S = 20
+"""FreeSWITCH's default HEARTBEAT interval (``event-heartbeat-interval`` in switch.conf.xml)."""
+
+
+class Section(BaseModel):
+    """Base of every section and sub-section."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# --- addresses ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A TCP listen address; written ``host:port`` (``[v6]:port``) in the file and in ``config show``."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+_ENDPOINT = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9.-]+)):(?P<port>[0-9]{1,5})")
+_HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+_NO_AUTH = "the outbound socket has no authentication, so whoever reaches it controls calls"
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address("127.0.0.1" if host == "localhost" else host)
+    except ValueError:
+        return None
+
+
+def _endpoint(value: object) -> Endpoint:
+    if isinstance(value, Endpoint):
+        return value
+    match = _ENDPOINT.fullmatch(value) if isinstance(value, str) else None
+    if match is None or (match["v6"] and _ip(match["v6"]) is None):
+        raise ValueError('expected "host:port" in quotes, e.g. "127.0.0.1:8084" or "[::1]:8084"')
+    if not 1 <= int(match["port"]) <= 65535:
+        raise ValueError("the port must be between 1 and 65535")
+    return Endpoint(match["v6"] or match["host"], int(match["port"]))
+
+
+def _private_endpoint(endpoint: Endpoint) -> Endpoint:
+    ip = _ip(endpoint.host)
+    if ip is None:
+        raise ValueError(f"give an IP address (or localhost): a host name cannot be checked to be private, "
+                         f"and {_NO_AUTH}")
+    if ip.is_unspecified:
+        raise ValueError(f"{ip} listens on every interface, public ones included; {_NO_AUTH}: "
+                         "use 127.0.0.1 or a private address")
+    if not (ip.is_loopback or ip.is_private):
+        raise ValueError(f"{ip} is a public address; {_NO_AUTH}: use 127.0.0.1 or a private address")
+    return endpoint
+
+
+ListenAddress = Annotated[Endpoint, PlainValidator(_endpoint), PlainSerializer(str, return_type=str)]
+PrivateListenAddress = Annotated[ListenAddress, AfterValidator(_private_endpoint)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Seconds = Annotated[float, Field(gt=0)]
+
+
+# --- centre ------------------------------------------------------------------------------------------
+
+
+def _digits(number: str) -> str:
+    if not re.fullmatch(r"[0-9]{3,20}", number):
+        raise ValueError('a service number is 3-20 digits with nothing else, e.g. "12345" or "077112345"')
+    return number
+
+
+class Centre(Section):
+    """The hotline centre (热线中心) this engine serves."""
+
+    name: Annotated[str, Field(min_length=1)]
+    service_numbers: Annotated[list[Annotated[str, AfterValidator(_digits)]], Field(min_length=1)] = ["12345"]
+
+
+# --- switch ------------------------------------------------------------------------------------------
+
+
+def _switch_host(host: str) -> str:
+    ip = _ip(host)
+    if ip is None and not _HOSTNAME.fullmatch(host):
+        raise ValueError("expected an IP address or a host name (letters, digits, dots and hyphens)")
+    if ip is not None and ip.is_unspecified:
+        raise ValueError("an unspecified address is not one to connect to: give the address FreeSWITCH's event "
+                         "socket listens on")
+    if ip is not None and not (ip.is_loopback or ip.is_private):
+        raise ValueError("public addresses are refused: ESL is unencrypted and root-equivalent (the `system` API), "
+                         "so FreeSWITCH must listen on loopback or a private network; tunnel it between sites")
+    return host
+
+
+def _password(secret: SecretStr) -> SecretStr:
+    value = secret.get_secret_value()
+    if value.lower() == "cluecon":
+        raise ValueError("ClueCon is FreeSWITCH's published default password and ESL is root-equivalent "
+                         "(the `system` API): choose a new one of at least 12 characters")
+    if len(value) < 12:
+        raise ValueError(f"{len(value)} characters is too short; use at least 12: it is all that guards a "
+                         "root-equivalent interface")
+    if re.search(r"[\s$\x00-\x1f\x7f]", value):
+        raise ValueError("must not contain spaces, control characters or $: it is sent on the `auth` command line "
+                         "and written into event_socket.conf.xml, where FreeSWITCH expands $${...}")
+    return secret
+
+
+_REFUSED_EVENTS = {
+    "ALL": "it also delivers PRIVATE_COMMAND, which repeats every sendmsg's arguments to every subscriber; "
+           "list the events you need",
+    "PRIVATE_COMMAND": "it repeats every sendmsg's arguments (caller data included) to every "
+                       "subscriber",
+}
+
+
+def _event_name(name: str) -> str:
+    if name in _REFUSED_EVENTS:
+        raise ValueError(f"{name} is refused: {_REFUSED_EVENTS[name]}")
+    if not re.fullmatch(r"[A-Z][A-Z_]*|CUSTOM [A-Za-z0-9_.-]+::[A-Za-z0-9_.-]+", name):
+        raise ValueError('expected an event name in capitals such as CHANNEL_ANSWER, or one custom subclass '
+                         'such as "CUSTOM sofia::register"')
+    return name
+
+
+def _acl_name(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+        raise ValueError("expected the name of an ACL list from acl.conf.xml, such as loopback.auto")
+    return name
+
+
+class Reconnect(Section):
+    """Back-off between attempts to reach FreeSWITCH again, so a restarted switch is not stormed."""
+
+    initial: Seconds = 0.5
+    maximum: Seconds = 30.0
+    jitter: Annotated[float, Field(ge=0, le=1)] = 0.2
+
+    @field_validator("maximum")
+    @classmethod
+    def _not_below_initial(cls, maximum: float, info: ValidationInfo) -> float:
+        initial = info.data.get("initial")
+        if initial is not None and maximum < initial:
+            raise ValueError(f"must not be below switch.reconnect.initial ({initial} s)")
+        return maximum
+
+
+class Switch(Section):
+    """FreeSWITCH's inbound event socket; switch_conf renders event_socket.conf.xml from the same values."""
+
+    host: Annotated[str, AfterValidator(_switch_host)] = "127.0.0.1"
+    port: Port = 8021
+    password: Annotated[SecretStr, AfterValidator(_password)]
+    inbound_acl: Annotated[str, AfterValidator(_acl_name)] = "loopback.auto"
+    connect_timeout: Seconds = 5.0
+    command_timeout: Seconds = 10.0
+    heartbeat_timeout: float = 60.0
+    reconnect: Reconnect = Reconnect()
+    events: list[Annotated[str, AfterValidator(_event_name)]] = []
+
+    @field_validator("heartbeat_timeout")
+    @classmethod
+    def _longer_than_heartbeat(cls, timeout: float) -> float:
+        if timeout <= FREESWITCH_HEARTBEAT_S:
+            raise ValueError(f"must exceed {FREESWITCH_HEARTBEAT_S} s: FreeSWITCH sends HEARTBEAT every "
+                             f"{FREESWITCH_HEARTBEAT_S} s, so a shorter timeout drops healthy links")
+        return timeout
+
+
+# --- outbound socket, telemetry ------------------------------------------------------------------------
+
+
+class OutboundSocket(Section):
+    """Where the engine listens for the ``socket`` dialplan application (outbound mode)."""
+
+    listen: PrivateListenAddress = Endpoint("127.0.0.1", 8084)
+
+
+class Telemetry(Section):
+    """Logs and the /metrics + /healthz endpoint."""
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "json"
+    listen: ListenAddress = Endpoint("127.0.0.1", 9345)
+
+
+class Settings(Section):
+    """The whole configuration file."""
+
+    centre: Centre
+    switch: Switch
+    outbound_socket: OutboundSocket = OutboundSocket()
+    telemetry: Telemetry = Telemetry()
+
+
+@functools.cache
+def defaults() -> Settings:
+    """The built-in demo: a switch (or the fakeswitch double) on loopback with a random password.
+
+    Cached, so everything in one process (engine, test double, rendered event_socket.conf.xml) agrees on it.
+    """
+    return Settings(
+        centre=Centre(name="hotline demo centre (演示热线)"),
+        switch=Switch(password=SecretStr(secrets.token_urlsafe(18))),
+    )

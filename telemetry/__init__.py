@@ -1,0 +1,1 @@
+"""What the engine tells its operators: structured logs (``logs``) and the /metrics + /healthz endpoint (``http``)."""

@@ -1,0 +1,41 @@
+"""The ESL link against a real FreeSWITCH 1.10/1.11: the same behaviours the double is held to."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+
+import gevent
+import pytest
+
+from esl import SwitchLink, UnsafeValue
+
+
+def collect(link: SwitchLink, name: str) -> gevent.queue.Queue:
+    queue: gevent.queue.Queue = gevent.queue.Queue()
+    link.on(name, queue.put)
+    return queue
+
+
+def test_status(live_link: SwitchLink) -> None:
+    assert "is ready" in live_link.api("status")
+
+
+def test_originate_execute_dtmf_hangup(live_link: SwitchLink) -> None:
+    parks, digits, completes = (collect(live_link, n) for n in ("CHANNEL_PARK", "DTMF", "CHANNEL_HANGUP_COMPLETE"))
+    a_leg = str(uuidlib.uuid4())
+    result = live_link.originate("loopback/9196", {"origination_uuid": a_leg, "origination_caller_id_number": "12345"})
+    assert result.get(timeout=20).startswith("+OK")
+    done = live_link.execute(a_leg, "playback", "tone_stream://%(200,0,440)", wait_complete=True, timeout=20)
+    assert done is not None and done.uuid == a_leg
+    live_link.api(f"uuid_recv_dtmf {a_leg} 12")
+    assert {digits.get(timeout=10)["DTMF-Digit"], digits.get(timeout=10)["DTMF-Digit"]} == {"1", "2"}
+    live_link.hangup(a_leg, "NORMAL_CLEARING")
+    while (event := completes.get(timeout=20)).uuid != a_leg:
+        pass
+    assert event["Hangup-Cause"] == "NORMAL_CLEARING"
+
+
+def test_refused_injection_keeps_the_fifo(live_link: SwitchLink) -> None:
+    with pytest.raises(UnsafeValue):
+        live_link.api("status\n\napi system id")
+    assert "is ready" in live_link.api("status")
