@@ -17,6 +17,7 @@ import yaml
 
 import config
 from config import ConfigError, Endpoint, Settings
+from esl import Backoff, EslError, Event, SwitchLink
 
 CONFIG_HELP = "YAML configuration file (without one: the built-in demo settings)."
 _Command = TypeVar("_Command", bound=Callable[..., Any])
@@ -99,3 +100,90 @@ def config_show(settings: Settings) -> None:
     source = click.get_current_context().ensure_object(_State).config_path or "built-in demo defaults"
     click.echo(f"# effective configuration from {source}")
     click.echo(yaml.safe_dump(settings.model_dump(mode="json"), allow_unicode=True, sort_keys=False), nl=False)
+
+
+# --- the engine and its link to FreeSWITCH ---------------------------------------------------------------
+
+ENGINE_EVENTS = ("CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_PARK", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "DTMF")
+"""What the engine acts on, besides what the link consumes itself (esl.client.REQUIRED_EVENTS)."""
+
+
+def switch_link(settings: Settings, address: tuple[str, int] | None = None) -> SwitchLink:
+    """The supervised ESL link described by ``settings.switch`` (``address`` overrides it, for the demo)."""
+    sw = settings.switch
+    host, port = address or (sw.host, sw.port)
+    return SwitchLink(
+        host, port, sw.password.get_secret_value(), events=[*ENGINE_EVENTS, *sw.events],
+        connect_timeout=sw.connect_timeout, command_timeout=sw.command_timeout,
+        heartbeat_timeout=sw.heartbeat_timeout,
+        backoff=Backoff(sw.reconnect.initial, sw.reconnect.maximum, sw.reconnect.jitter),
+    )
+
+
+@main.group("switch")
+def switch_group() -> None:
+    """Inspect the FreeSWITCH the engine is configured for."""
+
+
+@switch_group.command("status")
+@with_settings
+def switch_status(settings: Settings) -> None:
+    """Connect over ESL, authenticate and print FreeSWITCH's `status` (exit status 1 if unreachable)."""
+    link = switch_link(settings)
+    link.start()
+    try:
+        link.wait_connected(settings.switch.connect_timeout * 2)
+        click.echo(link.api("status"), nl=False)
+    except EslError as exc:
+        click.echo(f"FreeSWITCH at {settings.switch.host}:{settings.switch.port}: {exc}", err=True)
+        click.get_current_context().exit(1)
+    finally:
+        link.stop()
+
+
+@switch_group.command("watch")
+@click.option("--event", "events", multiple=True, help="Event name to show (repeatable); default: the engine's.")
+@with_settings
+def switch_watch(settings: Settings, events: tuple[str, ...]) -> None:
+    """Print FreeSWITCH events as they arrive, one line each, until interrupted."""
+    import gevent
+
+    link = switch_link(settings)
+    wanted = set(events) or set(ENGINE_EVENTS)
+    link.on("*", lambda event: click.echo(describe(event)) if event.name in wanted else None)
+    link.start()
+    try:
+        gevent.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        link.stop()
+
+
+def describe(event: Event) -> str:
+    """One line per event for a person at a terminal; caller data is shown with repr, never interpreted."""
+    fields = ("Unique-ID", "Caller-Caller-ID-Number", "Caller-Destination-Number", "Application", "DTMF-Digit",
+              "Hangup-Cause")
+    shown = " ".join(f"{name}={event.get(name)!r}" for name in fields if event.get(name))
+    return f"{event.get('Event-Date-Local', '')} {event.name} {shown}"
+
+
+@main.command()
+@with_settings
+def serve(settings: Settings) -> None:
+    """Run the engine against the configured FreeSWITCH until interrupted (SIGINT/SIGTERM)."""
+    import signal
+
+    import gevent
+
+    from acd.engine import Engine
+    from telemetry import logs
+
+    logs.configure(settings.telemetry)
+    engine = Engine(settings, switch_link(settings))
+    engine.start()
+    gevent.signal_handler(signal.SIGTERM, engine.stop)
+    try:
+        engine.stopped.wait()
+    except KeyboardInterrupt:
+        engine.stop()
