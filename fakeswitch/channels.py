@@ -1,0 +1,329 @@
+"""Calls inside the double: a channel's states, its application queue and the applications themselves.
+
+Each channel runs on its own greenlet, like a FreeSWITCH session thread: first its dialplan, then (when
+parked, or inside ``socket``) whatever ``sendmsg`` queued for it, until it hangs up.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid as uuidlib
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import gevent
+from gevent.event import Event as Flag
+from gevent.queue import Queue
+
+if TYPE_CHECKING:
+    from fakeswitch.server import FakeSwitch
+
+Application = tuple[str, str]
+
+
+@dataclass
+class Endpoint:
+    """How an originate or bridge target behaves: answer after some seconds, ring until cancelled, or fail."""
+
+    answer_after: float | None = 0.0
+    cause: str | None = None
+
+
+class Hangup(Exception):
+    """Raised inside an application when its channel hangs up."""
+
+
+@dataclass
+class Queued:
+    app: str
+    arg: str
+    event_uuid: str
+    loops: int = 1
+
+
+class Channel:
+    """One call leg with the state FreeSWITCH reports in its channel headers."""
+
+    def __init__(self, switch: "FakeSwitch", *, direction: str, name: str, caller_id_number: str,
+                 caller_id_name: str, destination: str, context: str = "public", uuid: str | None = None,
+                 variables: dict[str, str] | None = None) -> None:
+        self.switch = switch
+        self.uuid = uuid or str(uuidlib.uuid4())
+        self.direction = direction
+        self.name = name
+        self.caller_id_number = caller_id_number
+        self.caller_id_name = caller_id_name
+        self.destination = destination
+        self.context = context
+        self.variables: dict[str, str] = dict(variables or {})
+        self.state = "CS_NEW"
+        self.call_state = "DOWN"
+        self.answer_state = "ringing"
+        self.answered = False
+        self.created_us = _now_us()
+        self.answered_us = 0
+        self.hangup_cause: str | None = None
+        self.gone = Flag()
+        self.bridged_to: Channel | None = None
+        self.digits: deque[str] = deque()
+        self._digit_arrived = Flag()
+        self.queue: Queue[Queued] = Queue()
+        self.parked = False
+        self.listeners: list[Callable[[], None]] = []
+
+    # --- what tests and simulated people do -----------------------------------------------------------
+
+    def press(self, digits: str) -> None:
+        """The caller presses keys (RFC 2833): one DTMF event each, buffered for digit collection."""
+        for digit in digits:
+            self.switch.fire("DTMF", self, [("DTMF-Digit", digit), ("DTMF-Duration", "2000"), ("DTMF-Source", "RTP")])
+            self.digits.append(digit)
+        self._digit_arrived.set()
+
+    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        """Hang up this leg (and its bridged partner): CHANNEL_HANGUP, ..._COMPLETE, CHANNEL_DESTROY."""
+        if self.hangup_cause is not None:
+            return
+        self.hangup_cause = cause
+        partner, self.bridged_to = self.bridged_to, None
+        if partner is not None:
+            partner.bridged_to = None
+            self.switch.fire("CHANNEL_UNBRIDGE", self, [("Other-Leg-Unique-ID", partner.uuid)])
+        self.state, self.call_state = "CS_HANGUP", "HANGUP"
+        self.answer_state = "hangup"
+        self.switch.fire("CHANNEL_HANGUP", self, [("Hangup-Cause", cause)])
+        self._digit_arrived.set()
+        self.queue.put(Queued("", "", ""))  # wake a parked loop
+        self.gone.set()
+        gevent.spawn(self._finish)
+        if partner is not None:
+            partner.hangup(cause)
+
+    def _finish(self) -> None:
+        self.switch.fire("CHANNEL_CALLSTATE", self, [("Original-Channel-Call-State", "ACTIVE" if self.answered else "RINGING")])
+        self.state = "CS_REPORTING"
+        self.switch.fire("CHANNEL_HANGUP_COMPLETE", self, [("Hangup-Cause", self.hangup_cause or "")])
+        self.state = "CS_DESTROY"
+        self.switch.fire("CHANNEL_DESTROY", self, [])
+        self.switch.channels.pop(self.uuid, None)
+        for listener in self.listeners:
+            listener()
+
+    def answer(self) -> None:
+        if self.answered or self.hangup_cause:
+            return
+        self.answered, self.answered_us = True, _now_us()
+        self.state, self.call_state, self.answer_state = "CS_EXECUTE", "ACTIVE", "answered"
+        self.switch.fire("CHANNEL_ANSWER", self, [])
+        self.switch.fire("CHANNEL_CALLSTATE", self, [("Original-Channel-Call-State", "RINGING")])
+
+    # --- the session thread ---------------------------------------------------------------------------
+
+    def run(self, dialplan: list[Application]) -> None:
+        """Route (CHANNEL_CREATE was fired by the caller), then run the dialplan applications in order."""
+        self.state = "CS_ROUTING"
+        self.switch.fire("CHANNEL_STATE", self, [])
+        self.state = "CS_EXECUTE"
+        try:
+            for app, arg in dialplan:
+                self.execute(app, arg, str(uuidlib.uuid4()))
+            self.execute("hangup", "NORMAL_CLEARING", str(uuidlib.uuid4()))
+        except Hangup:
+            pass
+
+    def serve_queue(self) -> None:
+        """Park: run what sendmsg queued until the call hangs up (or, inside ``socket``, until released)."""
+        while self.hangup_cause is None:
+            item = self.queue.get()
+            if self.hangup_cause is not None or not item.app:
+                if item.app == "" and item.event_uuid == "resume":
+                    return
+                continue
+            for _ in range(max(1, item.loops)):
+                self.execute(item.app, item.arg, item.event_uuid)
+
+    def execute(self, app: str, arg: str, event_uuid: str) -> None:
+        if self.hangup_cause is not None:
+            raise Hangup
+        base = [("Application", app), ("Application-Data", arg), ("Application-UUID", event_uuid)]
+        self.switch.fire("CHANNEL_EXECUTE", self, base)
+        runner = APPLICATIONS.get(app, _unknown)
+        response = "_none_"
+        try:
+            response = runner(self, arg) or "_none_"
+        finally:
+            self.switch.fire("CHANNEL_EXECUTE_COMPLETE", self, [*base, ("Application-Response", response)])
+        if self.hangup_cause is not None:
+            raise Hangup
+
+    def wait(self, seconds: float) -> None:
+        """Media time passes; a hang-up interrupts it."""
+        if self.gone.wait(seconds * self.switch.time_scale):
+            raise Hangup
+
+    def collect(self, count: int, terminators: str, timeout_ms: int) -> tuple[str, str]:
+        """Digits as play_and_get_digits reads them: up to ``count``, a terminator, or the timeout."""
+        got = ""
+        deadline = time.monotonic() + timeout_ms / 1000 * self.switch.time_scale
+        while len(got) < count:
+            if self.digits:
+                digit = self.digits.popleft()
+                if digit in terminators:
+                    return got, digit
+                got += digit
+                continue
+            self._digit_arrived.clear()
+            if self.hangup_cause is not None:
+                raise Hangup
+            if not self._digit_arrived.wait(max(0.0, deadline - time.monotonic())):
+                return got, "timeout"
+        return got, ""
+
+
+def _now_us() -> int:
+    return int(time.time() * 1_000_000)
+
+
+# --- applications -----------------------------------------------------------------------------------
+
+def _answer(ch: Channel, arg: str) -> str:
+    ch.answer()
+    return "_none_"
+
+
+def _pre_answer(ch: Channel, arg: str) -> str:
+    ch.call_state, ch.answer_state = "EARLY", "early"
+    ch.switch.fire("CHANNEL_PROGRESS_MEDIA", ch, [])
+    return "_none_"
+
+
+def _ring_ready(ch: Channel, arg: str) -> str:
+    ch.call_state = "RINGING"
+    ch.switch.fire("CHANNEL_PROGRESS", ch, [])
+    return "_none_"
+
+
+def _play(ch: Channel, path: str) -> None:
+    ch.switch.fire("PLAYBACK_START", ch, [("Playback-File-Path", path)])
+    try:
+        ch.wait(ch.switch.playback_seconds)
+    finally:
+        ch.switch.fire("PLAYBACK_STOP", ch, [("Playback-File-Path", path), ("Playback-Status", "done")])
+
+
+def _playback(ch: Channel, arg: str) -> str:
+    _play(ch, arg)
+    return "FILE PLAYED"
+
+
+def _play_and_get_digits(ch: Channel, arg: str) -> str:
+    """min max tries timeout terminators file invalid_file var_name regexp [digit_timeout]."""
+    parts = arg.split()
+    if len(parts) < 5:
+        return "-ERR bad arguments"
+    low, high, tries, timeout = (int(p) for p in parts[:4])
+    terminators = parts[4]
+    prompt = parts[5] if len(parts) > 5 else ""
+    invalid = parts[6] if len(parts) > 6 else ""
+    var = parts[7] if len(parts) > 7 else ""
+    regexp = parts[8] if len(parts) > 8 else ""
+    for _ in range(max(1, tries)):
+        if prompt:
+            _play(ch, prompt)
+        digits, _ = ch.collect(high, terminators, timeout)
+        if low <= len(digits) <= high and (not regexp or re.fullmatch(regexp, digits)):
+            if var:
+                ch.variables[var] = digits
+            return "_none_"
+        if invalid and invalid != "silence_stream://250" and len(digits):
+            _play(ch, invalid)
+    if var:
+        ch.variables.pop(var, None)
+    return "_none_"
+
+
+def _park(ch: Channel, arg: str) -> str:
+    ch.parked = True
+    ch.state = "CS_PARK"
+    ch.switch.fire("CHANNEL_PARK", ch, [])
+    ch.serve_queue()
+    return "_none_"
+
+
+def _hangup(ch: Channel, arg: str) -> str:
+    ch.hangup(arg.strip() or "NORMAL_CLEARING")
+    return "_none_"
+
+
+def _set(ch: Channel, arg: str) -> str:
+    name, _, value = arg.partition("=")
+    if value:
+        ch.variables[name] = value
+    else:
+        ch.variables.pop(name, None)
+    return "_none_"
+
+
+def _sleep(ch: Channel, arg: str) -> str:
+    ch.wait(int(arg or 0) / 1000)
+    return "_none_"
+
+
+def _bridge(ch: Channel, arg: str) -> str:
+    variables, endpoint = ch.switch.split_variables(arg)
+    result = ch.switch.dial(endpoint, variables, caller=ch)
+    if isinstance(result, str):
+        ch.variables["originate_disposition"] = result
+        return result
+    ch.variables["originate_disposition"] = "SUCCESS"
+    ch.answer()
+    ch.bridged_to, result.bridged_to = result, ch
+    ch.switch.fire("CHANNEL_BRIDGE", ch, [("Other-Leg-Unique-ID", result.uuid)])
+    gevent.wait([ch.gone, result.gone], count=1)
+    return "_none_"
+
+
+def _record_session(ch: Channel, arg: str) -> str:
+    ch.switch.fire("RECORD_START", ch, [("Record-File-Path", arg)])
+    ch.gone.rawlink(lambda _: ch.switch.fire("RECORD_STOP", ch, [("Record-File-Path", arg)]))
+    return "_none_"
+
+
+def _conference(ch: Channel, arg: str) -> str:
+    name = arg.split("@")[0]
+    member = str(ch.switch.next_member())
+    ch.answer()
+    conf = [("Conference-Name", name), ("Member-ID", member)]
+    ch.switch.fire("conference::maintenance", ch, [*conf, ("Action", "add-member")])
+    try:
+        ch.gone.wait()
+    finally:
+        ch.switch.fire("conference::maintenance", ch, [*conf, ("Action", "del-member")])
+    return "_none_"
+
+
+def _transfer(ch: Channel, arg: str) -> str:
+    """Run the dialplan of another extension (``uuid_transfer`` queues this)."""
+    ch.destination = arg.split()[0]
+    for app, app_arg in ch.switch.dialplan.get(ch.destination, [("park", "")]):
+        ch.execute(app, app_arg, str(uuidlib.uuid4()))
+    return "_none_"
+
+
+def _socket(ch: Channel, arg: str) -> str:
+    ch.switch.connect_outbound(ch, arg)
+    return "_none_"
+
+
+def _unknown(ch: Channel, arg: str) -> str:
+    return "-ERR invalid application"
+
+
+APPLICATIONS: dict[str, Callable[[Channel, str], str]] = {
+    "answer": _answer, "pre_answer": _pre_answer, "ring_ready": _ring_ready, "playback": _playback,
+    "play_and_get_digits": _play_and_get_digits, "park": _park, "hangup": _hangup, "set": _set, "export": _set,
+    "sleep": _sleep, "bridge": _bridge, "record_session": _record_session, "conference": _conference,
+    "socket": _socket, "transfer": _transfer,
+}

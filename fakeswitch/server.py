@@ -1,0 +1,700 @@
+"""The double itself: a real TCP ESL server on gevent that behaves as mod_event_socket does.
+
+Reproduced from mod_event_socket.c and checked against the captures: the auth greeting and its paths, strict
+reply FIFO, events written only between replies and held back while a slow ``api`` runs, ``bgapi`` results as
+BACKGROUND_JOB bodies, plain/json serialization, filters, ``sendmsg``, ``myevents``, outbound ``connect`` and
+``linger``, disconnect notices, abrupt drops, and the listener kill after 500 consecutive lost events.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+import uuid as uuidlib
+from email.utils import formatdate
+from typing import Callable
+
+import gevent
+import structlog
+from gevent import socket
+from gevent.event import Event as Flag
+from gevent.lock import Semaphore
+from gevent.queue import Full, Queue
+from gevent.server import StreamServer
+
+from fakeswitch import serialize, templates
+from fakeswitch.channels import Application, Channel, Endpoint, Queued
+from fakeswitch.packets import Drop, Packet, PacketReader
+
+log = structlog.get_logger(__name__)
+
+LOST_EVENTS_LIMIT = 500
+STATE_NUMBERS = {"CS_NEW": "0", "CS_INIT": "1", "CS_ROUTING": "2", "CS_SOFT_EXECUTE": "3", "CS_EXECUTE": "4",
+                 "CS_EXCHANGE_MEDIA": "5", "CS_PARK": "6", "CS_CONSUME_MEDIA": "7", "CS_HIBERNATE": "8",
+                 "CS_RESET": "9", "CS_HANGUP": "10", "CS_REPORTING": "11", "CS_DESTROY": "12"}
+GENERIC = {"calling": ["switch_event.c", "switch_event_fire_detailed", "0"], "channel": True, "custom": False,
+           "headers": [], "body": ""}
+"""For events no capture holds (RECORD_START/STOP, conference::maintenance): core and channel block only."""
+
+
+class FakeSwitch:
+    """A FreeSWITCH stand-in: ESL listener, dialplan, channels and simulated SIP endpoints."""
+
+    def __init__(self, password: str, host: str = "127.0.0.1", port: int = 0, *, heartbeat_interval: float | None = 20.0,
+                 playback_seconds: float = 0.01, time_scale: float = 1.0, event_queue_limit: int = 100_000,
+                 first_packet_timeout: float = 25.0) -> None:
+        self.password = password
+        self.core_uuid = str(uuidlib.uuid4())
+        self.heartbeat_interval = heartbeat_interval
+        self.playback_seconds = playback_seconds
+        self.time_scale = time_scale
+        self.event_queue_limit = event_queue_limit
+        self.first_packet_timeout = first_packet_timeout
+        self.dialplan: dict[str, list[Application]] = {}
+        self.endpoints: dict[str, Endpoint] = {}
+        self.default_endpoint = Endpoint()
+        self.channels: dict[str, Channel] = {}
+        self.received: list[tuple[int, str]] = []
+        self.listeners: list[Listener] = []
+        self._gates: dict[str, Flag] = {}
+        self._sequence = itertools.count(1)
+        self._members = itertools.count(1)
+        self._connection_ids = itertools.count(1)
+        self._changed = Flag()
+        self._server = StreamServer((host, port), self._accept)
+        self._heartbeat: gevent.Greenlet | None = None
+        self.started = time.monotonic()
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self._server.address[:2]
+
+    def start(self) -> None:
+        self._server.start()
+        if self.heartbeat_interval:
+            self._heartbeat = gevent.spawn(self._beat)
+
+    def stop(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.kill()
+        self._server.stop(timeout=0)
+        self.drop_connections()
+        for channel in list(self.channels.values()):
+            channel.hangup("SYSTEM_SHUTDOWN")
+
+    # --- the scripted world ---------------------------------------------------------------------------
+
+    def set_endpoint(self, endpoint: str, answer_after: float | None = 0.0, cause: str | None = None) -> None:
+        """How ``originate``/``bridge`` to ``endpoint`` goes: answered after N s, ringing forever (None), or ``cause``."""
+        self.endpoints[endpoint] = Endpoint(answer_after, cause)
+
+    def place_call(self, caller_id_number: str, destination_number: str, caller_id_name: str = "",
+                   sip_headers: dict[str, str] | None = None, dtmf: str = "") -> Channel:
+        """A citizen's call arrives on the external SIP profile and runs the dialplan for its number."""
+        variables = {"sip_from_user": caller_id_number, "sip_to_user": destination_number,
+                     "sip_req_user": destination_number}
+        variables.update({f"sip_h_{name}": value for name, value in (sip_headers or {}).items()})
+        channel = Channel(self, direction="inbound", name=f"sofia/external/{caller_id_number}@127.0.0.1",
+                          caller_id_number=caller_id_number, caller_id_name=caller_id_name or caller_id_number,
+                          destination=destination_number, variables=variables)
+        channel.digits.extend(dtmf)
+        self.channels[channel.uuid] = channel
+        channel.state = "CS_INIT"
+        self.fire("CHANNEL_CREATE", channel, [])
+        gevent.spawn(channel.run, self.dialplan.get(destination_number, [("park", "")]))
+        return channel
+
+    def gate_api(self, command: str) -> Flag:
+        """Hold every ``api <command> ...`` (and its connection's events) until the returned flag is set."""
+        gate = self._gates[command] = Flag()
+        return gate
+
+    def drop_connections(self) -> None:
+        """Close every ESL connection abruptly, with no disconnect notice (a crash or a cut cable)."""
+        for listener in list(self.listeners):
+            listener.close()
+
+    def wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Block until ``predicate()`` holds, re-checking whenever the switch's state changes."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._changed.clear()
+            self._changed.wait(min(remaining, 0.05))
+        return True
+
+    # --- events ---------------------------------------------------------------------------------------
+
+    def fire(self, name: str, channel: Channel | None, extra: list[tuple[str, str]], body: str = "") -> None:
+        """Build an event with the captured header set for ``name`` and deliver it to every listener."""
+        spec = templates.load()["events"].get(name, GENERIC)
+        custom = "::" in name
+        now = time.time()
+        dynamic = {
+            "Event-Name": "CUSTOM" if custom else name, "Core-UUID": self.core_uuid,
+            "Event-Date-Local": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)),
+            "Event-Date-GMT": formatdate(now, usegmt=True), "Event-Date-Timestamp": str(int(now * 1_000_000)),
+            "Event-Calling-File": spec["calling"][0], "Event-Calling-Function": spec["calling"][1],
+            "Event-Calling-Line-Number": spec["calling"][2], "Event-Sequence": str(next(self._sequence)),
+        }
+        headers = [("Event-Subclass", name)] if custom else []
+        headers += [(h, dynamic.get(h, sample)) for h, sample in templates.load()["core"]]
+        if channel is not None and spec["channel"]:
+            headers += self._channel_block(channel)
+        given = dict(extra)
+        headers += [(h, given.pop(h, sample)) for h, sample in spec["headers"]]
+        headers += list(given.items())
+        if channel is not None and spec["channel"]:
+            headers += [(f"variable_{k}", v) for k, v in channel.variables.items()]
+        for listener in list(self.listeners):
+            listener.offer(name, headers, body, channel)
+        self._changed.set()
+
+    def _channel_block(self, ch: Channel) -> list[tuple[str, str]]:
+        values = {
+            "Channel-State": ch.state, "Channel-Call-State": ch.call_state,
+            "Channel-State-Number": STATE_NUMBERS.get(ch.state, "0"), "Channel-Name": ch.name, "Unique-ID": ch.uuid,
+            "Call-Direction": ch.direction, "Presence-Call-Direction": ch.direction,
+            "Channel-HIT-Dialplan": "true" if ch.direction == "inbound" else "false", "Channel-Call-UUID": ch.uuid,
+            "Answer-State": ch.answer_state, "Caller-Direction": ch.direction, "Caller-Logical-Direction": ch.direction,
+            "Caller-Username": ch.caller_id_number, "Caller-Caller-ID-Name": ch.caller_id_name,
+            "Caller-Caller-ID-Number": ch.caller_id_number, "Caller-Orig-Caller-ID-Name": ch.caller_id_name,
+            "Caller-Orig-Caller-ID-Number": ch.caller_id_number, "Caller-ANI": ch.caller_id_number,
+            "Caller-Destination-Number": ch.destination, "Caller-Unique-ID": ch.uuid, "Caller-Context": ch.context,
+            "Caller-Channel-Name": ch.name, "Caller-Profile-Created-Time": str(ch.created_us),
+            "Caller-Channel-Created-Time": str(ch.created_us), "Caller-Channel-Answered-Time": str(ch.answered_us),
+        }
+        block = []
+        for name, sample in templates.load()["channel"]:
+            block.append((name, values.get(name, sample)))
+            if name == "Answer-State" and ch.hangup_cause:
+                block.append(("Hangup-Cause", ch.hangup_cause))
+        return block
+
+    def _beat(self) -> None:
+        assert self.heartbeat_interval
+        while True:
+            gevent.sleep(self.heartbeat_interval)
+            uptime = int((time.monotonic() - self.started) * 1000)
+            self.fire("HEARTBEAT", None, [("Up-Time", f"{uptime // 1000} seconds"), ("Uptime-msec", str(uptime)),
+                                          ("Session-Count", str(len(self.channels)))])
+
+    # --- calls the switch makes -------------------------------------------------------------------------
+
+    @staticmethod
+    def split_variables(dial: str) -> tuple[dict[str, str], str]:
+        """``{a=b,c=d}endpoint`` into its variables and endpoint."""
+        variables: dict[str, str] = {}
+        if dial.startswith("{") and "}" in dial:
+            block, dial = dial[1:].split("}", 1)
+            for item in filter(None, block.split(",")):
+                key, _, value = item.partition("=")
+                variables[key] = value.strip("'")
+        return variables, dial
+
+    def dial(self, endpoint: str, variables: dict[str, str], caller: Channel | None = None) -> Channel | str:
+        """Originate one leg; returns the answered channel or the failure cause."""
+        behaviour = self.endpoints.get(endpoint, self.default_endpoint)
+        leg = Channel(self, direction="outbound", name=endpoint, uuid=variables.get("origination_uuid"),
+                      caller_id_number=variables.get("origination_caller_id_number", "0000000000"),
+                      caller_id_name=variables.get("origination_caller_id_name", "Outbound Call"),
+                      destination=endpoint.rsplit("/", 1)[-1].split("@")[0], context="default", variables=variables)
+        self.channels[leg.uuid] = leg
+        leg.state = "CS_INIT"
+        self.fire("CHANNEL_CREATE", leg, [])
+        self.fire("CHANNEL_OUTGOING", leg, [])
+        if behaviour.cause:
+            leg.hangup(behaviour.cause)
+            return behaviour.cause
+        leg.call_state = "RINGING"
+        self.fire("CHANNEL_PROGRESS", leg, [])
+        timeout = float(variables.get("originate_timeout", 60))
+        wait_for = timeout if behaviour.answer_after is None else min(timeout, behaviour.answer_after)
+        abandoned = [leg.gone] + ([caller.gone] if caller is not None else [])
+        if gevent.wait(abandoned, timeout=wait_for * self.time_scale, count=1):
+            leg.hangup("ORIGINATOR_CANCEL")
+            return "ORIGINATOR_CANCEL"
+        if behaviour.answer_after is None or behaviour.answer_after > timeout:
+            leg.hangup("NO_ANSWER")
+            return "NO_ANSWER"
+        leg.answer()
+        return leg
+
+    def originate(self, arg: str) -> str:
+        """The ``originate`` API: ``{vars}endpoint &app(arg)`` or ``{vars}endpoint extension``."""
+        dial, _, target = arg.partition(" ")
+        variables, endpoint = self.split_variables(dial)
+        result = self.dial(endpoint, variables)
+        if isinstance(result, str):
+            return f"-ERR {result}\n"
+        match = re.fullmatch(r"&(\w+)\((.*)\)", target.strip())
+        plan = [(match[1], match[2])] if match else self.dialplan.get(target.split()[0] if target else "", [("park", "")])
+        gevent.spawn(result.run, plan)
+        return f"+OK {result.uuid}\n"
+
+    def connect_outbound(self, channel: Channel, arg: str) -> None:
+        """The ``socket`` application: connect to the engine and let it drive the call."""
+        address = arg.split()[0]
+        host, _, port = address.rpartition(":")
+        try:
+            sock = socket.create_connection((host, int(port)), timeout=5)
+        except OSError:
+            channel.hangup("DESTINATION_OUT_OF_ORDER")
+            return
+        listener = Listener(self, sock, next(self._connection_ids), session=channel)
+        self.listeners.append(listener)
+        gevent.spawn(listener.serve)
+        channel.parked = True
+        channel.serve_queue()
+
+    def next_member(self) -> int:
+        return next(self._members)
+
+    # --- ESL connections --------------------------------------------------------------------------------
+
+    def _accept(self, sock: socket.socket, peer: tuple[str, int]) -> None:
+        listener = Listener(self, sock, next(self._connection_ids))
+        self.listeners.append(listener)
+        listener.serve()
+
+    def api(self, line: str) -> str:
+        """Run one API command line; returns its output as FreeSWITCH would."""
+        command, _, arg = line.partition(" ")
+        gate = self._gates.get(command)
+        if gate is not None:
+            gate.wait()
+        handler = API.get(command)
+        if handler is None:
+            return f"-ERR {command} Command not found!\n"
+        return handler(self, arg.strip())
+
+
+class Listener:
+    """One ESL connection, inbound (authenticated) or outbound (bound to ``session``)."""
+
+    def __init__(self, switch: FakeSwitch, sock: socket.socket, number: int, session: Channel | None = None) -> None:
+        self.switch = switch
+        self.sock = sock
+        self.number = number
+        self.session = session
+        self.authed = session is not None
+        self.format = "plain"
+        self.events: set[str] = set()
+        self.all_events = False
+        self.custom: set[str] = set()
+        self.filters: list[tuple[str, str]] = []
+        self.bound_uuid: str | None = session.uuid if session else None
+        self.linger = False
+        self.write_lock = Semaphore()
+        self.queue: Queue[bytes] = Queue(maxsize=switch.event_queue_limit)
+        self.lost = 0
+        self.closed = False
+        self._writer: gevent.Greenlet | None = None
+
+    def serve(self) -> None:
+        reader = PacketReader(self.sock)
+        try:
+            if self.session is None:
+                self._send(serialize.AUTH_REQUEST)
+                with gevent.Timeout(self.switch.first_packet_timeout, EOFError):
+                    first = reader.read()
+                self._handle(first)
+            else:
+                first = reader.read()
+                if first.command.strip() != "connect":
+                    return  # FreeSWITCH never answers a first command other than connect
+                self._connect_reply()
+                self.session.listeners.append(self._session_gone)
+            self._writer = gevent.spawn(self._write_events)
+            while not self.closed:
+                self._handle(reader.read())
+        except (EOFError, OSError, Drop):
+            pass
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self in self.switch.listeners:
+            self.switch.listeners.remove(self)
+        if self._writer is not None and self._writer is not gevent.getcurrent():
+            self._writer.kill(block=False)
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        if self.session is not None and self.session.hangup_cause is None:
+            self.session.queue.put(Queued("", "", "resume"))
+
+    def _send(self, data: bytes) -> None:
+        with self.write_lock:
+            self.sock.sendall(data)
+
+    def _write_events(self) -> None:
+        try:
+            while not self.closed:
+                data = self.queue.get()
+                self._send(data)
+        except OSError:
+            self.close()
+
+    # --- event delivery ---------------------------------------------------------------------------------
+
+    def offer(self, name: str, headers: list[tuple[str, str]], body: str, channel: Channel | None) -> None:
+        if self.closed or not self._wants(name, headers):
+            return
+        if self.bound_uuid is not None and dict(headers).get("Unique-ID") != self.bound_uuid:
+            if name not in ("BACKGROUND_JOB", "HEARTBEAT") or self.session is not None:
+                return
+        try:
+            self.queue.put_nowait(serialize.event_frame(self.format, headers, body))
+            self.lost = 0
+        except Full:
+            self.lost += 1
+            if self.lost > LOST_EVENTS_LIMIT:
+                log.warning("fakeswitch.killed_listener", reason="killed listener because of lost events")
+                self.close()
+
+    def _wants(self, name: str, headers: list[tuple[str, str]]) -> bool:
+        if "::" in name:
+            subscribed = self.all_events or "CUSTOM" in self.events and (name in self.custom or not self.custom)
+        else:
+            subscribed = self.all_events or name in self.events
+        if not subscribed:
+            return False
+        if not self.filters:
+            return True
+        values = dict(headers)
+        send = False
+        for header, wanted in self.filters:
+            value = values.get(header)
+            if value is None:
+                continue
+            positive = not wanted.startswith("-")
+            target = wanted.lstrip("+-")
+            if send and positive:
+                continue
+            matched = re.search(target[1:-1], value) if target.startswith("/") and target.endswith("/") \
+                else value.lower() == target.lower()
+            if matched:
+                if not positive:
+                    return False
+                send = True
+        return send
+
+    # --- commands -----------------------------------------------------------------------------------------
+
+    def _reply(self, text: str, extra: list[tuple[str, str]] = ()) -> None:
+        self._send(serialize.reply(text, extra))
+
+    def _handle(self, packet: Packet) -> None:
+        line = packet.command.strip()
+        self.switch.received.append((self.number, line))
+        self.switch._changed.set()
+        word = line.split(" ", 1)[0].lower()
+        if not self.authed:
+            if word == "auth":
+                if line[5:] == self.switch.password:
+                    self.authed = True
+                    self._reply("+OK accepted")
+                else:
+                    self._reply("-ERR invalid")
+                    self._send(serialize.disconnect_notice())
+                    self.close()
+            elif word == "exit":
+                self._reply("+OK bye")
+                self.close()
+            else:
+                self._reply("-ERR command not found")
+            return
+        handler = COMMANDS.get(word)
+        if handler is None:
+            self._reply("-ERR command not found")
+        else:
+            handler(self, line, packet)
+
+    def _connect_reply(self) -> None:
+        ch = self.session
+        assert ch is not None
+        headers = [("Event-Name", "CHANNEL_DATA")] + self.switch._channel_block(ch)
+        headers += [(f"variable_{k}", v) for k, v in ch.variables.items()]
+        headers += [("Content-Type", "command/reply"), ("Reply-Text", "+OK\n"), ("Socket-Mode", "async"),
+                    ("Control", "full")]
+        self._send(serialize.plain(headers))
+
+    def _session_gone(self) -> None:
+        if self.closed:
+            return
+        if self.linger:
+            gevent.spawn(self._send_quietly, serialize.disconnect_notice("linger", self.bound_uuid))
+        else:
+            gevent.spawn(self._notice_and_close)
+
+    def _send_quietly(self, data: bytes) -> None:
+        try:
+            self._send(data)
+        except OSError:
+            self.close()
+
+    def _notice_and_close(self) -> None:
+        while not self.queue.empty() and not self.closed:
+            gevent.sleep(0)
+        self._send_quietly(serialize.disconnect_notice("disconnect", self.bound_uuid))
+        self.close()
+
+
+def _cmd_api(listener: Listener, line: str, packet: Packet) -> None:
+    with listener.write_lock:  # events wait while the api runs, as on the real switch
+        output = listener.switch.api(line[4:])
+        listener.sock.sendall(serialize.api_response(output))
+
+
+def _cmd_bgapi(listener: Listener, line: str, packet: Packet) -> None:
+    job = packet.header("job-uuid") or str(uuidlib.uuid4())
+    command, _, arg = line[6:].partition(" ")
+    listener._reply(f"+OK Job-UUID: {job}", [("Job-UUID", job)])
+
+    def run() -> None:
+        output = listener.switch.api(line[6:])
+        listener.switch.fire("BACKGROUND_JOB", None, [("Job-UUID", job), ("Job-Command", command),
+                                                      ("Job-Command-Arg", arg)], output)
+
+    gevent.spawn(run)
+
+
+def _cmd_event(listener: Listener, line: str, packet: Packet) -> None:
+    words = line.split()[1:]
+    if words and words[0].lower() in ("plain", "json", "xml"):
+        listener.format = words.pop(0).lower()
+    names, custom = [], False
+    for word in words:
+        if custom:
+            listener.custom.add(word)
+        elif word == "ALL":
+            listener.all_events = True
+            names.append(word)
+        elif re.fullmatch(r"[A-Z_]+", word):
+            names.append(word)
+            custom = custom or word == "CUSTOM"
+    if not names:
+        listener._reply("-ERR no keywords supplied")
+        return
+    listener.events.update(names)
+    listener._reply(f"+OK event listener enabled {listener.format}")
+
+
+def _cmd_nixevent(listener: Listener, line: str, packet: Packet) -> None:
+    words = line.split()[1:]
+    if not words:
+        listener._reply("-ERR no keywords supplied")
+        return
+    for word in words:
+        if word == "ALL":
+            listener.all_events = False
+            listener.events.clear()
+        listener.events.discard(word)
+        listener.custom.discard(word)
+    listener._reply("+OK events nixed")
+
+
+def _cmd_noevents(listener: Listener, line: str, packet: Packet) -> None:
+    if not (listener.events or listener.all_events):
+        listener._reply("-ERR not listening for events")
+        return
+    listener.events.clear()
+    listener.custom.clear()
+    listener.all_events = False
+    listener._reply("+OK no longer listening for events")
+
+
+def _cmd_filter(listener: Listener, line: str, packet: Packet) -> None:
+    words = line.split(" ", 2)
+    if len(words) >= 2 and words[1] == "delete":
+        target = words[2] if len(words) > 2 else ""
+        listener.filters = [] if target in ("", "all") else [f for f in listener.filters if f[0] != target.split()[0]]
+        listener._reply(f"+OK filter deleted. [{target}]")
+        return
+    if len(words) < 3:
+        listener._reply("-ERR invalid syntax")
+        return
+    listener.filters.append((words[1], words[2]))
+    listener._reply(f"+OK filter added. [{words[1]}]=[{words[2]}]")
+
+
+def _cmd_sendmsg(listener: Listener, line: str, packet: Packet) -> None:
+    uuid = line[7:].strip() or packet.header("session-id") or (listener.session.uuid if listener.session else "")
+    channel = listener.switch.channels.get(uuid)
+    if channel is None:
+        listener._reply(f"-ERR invalid session id [{uuid}]")
+        return
+    command = (packet.header("call-command") or "").lower()
+    if command == "execute":
+        arg = packet.header("execute-app-arg")
+        if arg is None and (packet.header("content-type") or "").lower() == "text/plain":
+            arg = packet.body.decode("utf-8", "surrogateescape")
+        channel.queue.put(Queued(packet.header("execute-app-name") or "", arg or "",
+                                 packet.header("event-uuid") or str(uuidlib.uuid4()), int(packet.header("loops") or 1)))
+    elif command == "hangup":
+        channel.hangup(packet.header("hangup-cause") or "NORMAL_CLEARING")
+    listener._reply("+OK")
+
+
+def _cmd_myevents(listener: Listener, line: str, packet: Packet) -> None:
+    words = line.split()[1:]
+    if listener.session is None:
+        if not words or words[0] not in listener.switch.channels:
+            listener._reply("-ERR invalid uuid")
+            return
+        listener.bound_uuid = words.pop(0)
+        listener.switch.channels[listener.bound_uuid].listeners.append(listener._session_gone)
+    if words and words[0] in ("plain", "json", "xml"):
+        listener.format = words[0]
+    listener.all_events = True
+    listener._reply("+OK Events Enabled")
+
+
+def _cmd_linger(listener: Listener, line: str, packet: Packet) -> None:
+    if listener.bound_uuid is None:
+        listener._reply("-ERR not controlling a session")
+        return
+    listener.linger = True
+    words = line.split()
+    listener._reply(f"+OK will linger {words[1]} seconds" if len(words) > 1 else "+OK will linger")
+
+
+def _cmd_nolinger(listener: Listener, line: str, packet: Packet) -> None:
+    listener.linger = False
+    listener._reply("+OK will not linger")
+
+
+def _cmd_getvar(listener: Listener, line: str, packet: Packet) -> None:
+    name = line[7:].strip()
+    listener._reply(listener.session.variables.get(name, "") if listener.session else "")
+
+
+def _cmd_resume(listener: Listener, line: str, packet: Packet) -> None:
+    listener._reply("+OK")
+
+
+def _cmd_log(listener: Listener, line: str, packet: Packet) -> None:
+    listener._reply("+OK log level  [7]" if line.lower().startswith("log") else "+OK no longer logging")
+
+
+def _cmd_exit(listener: Listener, line: str, packet: Packet) -> None:
+    listener._reply("+OK bye")
+    listener._send(serialize.disconnect_notice())
+    listener.close()
+
+
+COMMANDS: dict[str, Callable[[Listener, str, Packet], None]] = {
+    "api": _cmd_api, "bgapi": _cmd_bgapi, "event": _cmd_event, "nixevent": _cmd_nixevent, "noevents": _cmd_noevents,
+    "filter": _cmd_filter, "sendmsg": _cmd_sendmsg, "myevents": _cmd_myevents, "linger": _cmd_linger,
+    "nolinger": _cmd_nolinger, "getvar": _cmd_getvar, "resume": _cmd_resume, "log": _cmd_log, "nolog": _cmd_log,
+    "exit": _cmd_exit, "divert_events": _cmd_resume,
+}
+
+
+# --- API commands -------------------------------------------------------------------------------------------
+
+def _status(sw: FakeSwitch, arg: str) -> str:
+    return (f"UP 0 years, 0 days, 0 hours, 0 minutes, {int(time.monotonic() - sw.started)} seconds\n"
+            f"FreeSWITCH (Version 1.11.3-dev fakeswitch 64bit) is ready\n"
+            f"{len(sw.channels)} session(s) - peak {len(sw.channels)}\n")
+
+
+def _channel_api(action: Callable[[Channel, list[str]], str]) -> Callable[[FakeSwitch, str], str]:
+    def run(sw: FakeSwitch, arg: str) -> str:
+        words = arg.split()
+        channel = sw.channels.get(words[0]) if words else None
+        if channel is None:
+            return "-ERR No such channel!\n"
+        return action(channel, words[1:])
+    return run
+
+
+def _kill(ch: Channel, words: list[str]) -> str:
+    ch.hangup(words[0] if words else "NORMAL_CLEARING")
+    return "+OK\n"
+
+
+def _answer(ch: Channel, words: list[str]) -> str:
+    ch.answer()
+    return "+OK\n"
+
+
+def _getvar(ch: Channel, words: list[str]) -> str:
+    return ch.variables.get(words[0], "_undef_") if words else "-ERR Usage\n"
+
+
+def _setvar(ch: Channel, words: list[str]) -> str:
+    if not words:
+        return "-ERR Usage\n"
+    ch.variables[words[0]] = " ".join(words[1:])
+    return "+OK\n"
+
+
+def _recv_dtmf(ch: Channel, words: list[str]) -> str:
+    ch.press(words[0] if words else "")
+    return "+OK\n"
+
+
+def _transfer(ch: Channel, words: list[str]) -> str:
+    if not words:
+        return "-ERR Usage\n"
+    ch.destination = words[0]
+    ch.queue.put(Queued("transfer", words[0], str(uuidlib.uuid4())))
+    return "+OK\n"
+
+
+def _dump(ch: Channel, words: list[str]) -> str:
+    headers = [("Event-Name", "CHANNEL_DATA")] + ch.switch._channel_block(ch)
+    headers += [(f"variable_{k}", v) for k, v in ch.variables.items()]
+    return serialize.plain(headers).decode("utf-8", "surrogateescape")
+
+
+def _bridge(sw: FakeSwitch, arg: str) -> str:
+    words = arg.split()
+    a, b = (sw.channels.get(w) for w in words[:2]) if len(words) >= 2 else (None, None)
+    if a is None or b is None:
+        return "-ERR Invalid uuid\n"
+    a.bridged_to, b.bridged_to = b, a
+    sw.fire("CHANNEL_BRIDGE", a, [("Other-Leg-Unique-ID", b.uuid)])
+    return f"+OK {b.uuid}\n"
+
+
+def _show(sw: FakeSwitch, arg: str) -> str:
+    rows = ["uuid,direction,created_epoch,name,state,cid_name,cid_num,dest"]
+    rows += [f"{c.uuid},{c.direction},{c.created_us // 1_000_000},{c.name},{c.state},{c.caller_id_name},"
+             f"{c.caller_id_number},{c.destination}" for c in sw.channels.values()]
+    return "\n".join(rows) + f"\n\n{len(sw.channels)} total.\n"
+
+
+def _msleep(sw: FakeSwitch, arg: str) -> str:
+    gevent.sleep(int(arg or 0) / 1000)
+    return "+OK\n"
+
+
+def _hupall(sw: FakeSwitch, arg: str) -> str:
+    for channel in list(sw.channels.values()):
+        channel.hangup(arg.split()[0] if arg else "MANAGER_REQUEST")
+    return "+OK hangup all channels\n"
+
+
+def _exists(sw: FakeSwitch, arg: str) -> str:
+    return "true" if arg in sw.channels else "false"
+
+
+API: dict[str, Callable[[FakeSwitch, str], str]] = {
+    "status": _status, "originate": FakeSwitch.originate, "uuid_kill": _channel_api(_kill),
+    "uuid_answer": _channel_api(_answer), "uuid_getvar": _channel_api(_getvar), "uuid_setvar": _channel_api(_setvar),
+    "uuid_recv_dtmf": _channel_api(_recv_dtmf), "uuid_send_dtmf": _channel_api(_recv_dtmf),
+    "uuid_transfer": _channel_api(_transfer), "uuid_dump": _channel_api(_dump), "uuid_bridge": _bridge,
+    "show": _show, "msleep": _msleep, "hupall": _hupall, "uuid_exists": _exists,
+}
