@@ -187,3 +187,54 @@ def serve(settings: Settings) -> None:
         engine.stopped.wait()
     except KeyboardInterrupt:
         engine.stop()
+
+
+@main.command()
+@click.option("--calls", default=30, show_default=True, help="How many simulated citizens call.")
+@click.option("--rate", default=20.0, show_default=True, help="Mean arrivals per second (Poisson).")
+@click.option("--seed", default=12345, show_default=True, help="Random seed, for a repeatable run.")
+@with_settings
+def demo(settings: Settings, calls: int, rate: float, seed: int) -> None:
+    """Run the engine on embedded defaults against the built-in FreeSWITCH double, with simulated citizens.
+
+    No FreeSWITCH is needed: the double speaks real ESL on a free loopback port, and the engine drives it
+    exactly as it would drive a real switch. Media time is compressed twentyfold.
+    """
+    import random
+
+    import gevent
+
+    from acd.engine import Engine
+    from esl import metrics
+    from fakeswitch import FakeSwitch
+    from telemetry import logs
+
+    settings = settings.model_copy(update={"telemetry": settings.telemetry.model_copy(
+        update={"log_level": "warning", "listen": Endpoint("127.0.0.1", 0)})})
+    logs.configure(settings.telemetry)
+    switch = FakeSwitch(settings.switch.password.get_secret_value(), time_scale=0.05, playback_seconds=1.0)
+    switch.start()
+    engine = Engine(settings, switch_link(settings, address=switch.address))
+    engine.start()
+    rng = random.Random(seed)
+    try:
+        engine.link.wait_connected(10)
+        click.echo(f"{settings.centre.name}: engine linked to the FreeSWITCH double at "
+                   f"{switch.address[0]}:{switch.address[1]}; {calls} citizens calling {settings.centre.service_numbers[0]}")
+        for _ in range(calls):
+            gevent.sleep(rng.expovariate(rate))
+            switch.place_call(caller_id_number=f"13{rng.randrange(10**9):09d}",
+                              destination_number=settings.centre.service_numbers[0], dtmf=rng.choice(["", "1", "2", "0"]))
+        finished = switch.wait(lambda: sum(engine.keys.values()) == calls and not switch.channels, timeout=60 + calls)
+    finally:
+        engine.stop()
+        switch.stop()
+    greeted = sum(engine.keys.values())
+    keys = ", ".join(f"{key}: {count}" for key, count in sorted(engine.keys.items()))
+    events = sum(sample.value for metric in metrics.EVENTS.collect() for sample in metric.samples
+                 if sample.name.endswith("_total"))
+    click.echo(f"greeted {greeted} of {calls} calls (keys pressed: {keys}); {int(events)} events over ESL, "
+               f"{engine.link.connections_made} link(s)")
+    if not finished or greeted != calls:
+        click.echo("some calls did not complete", err=True)
+        click.get_current_context().exit(1)

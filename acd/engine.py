@@ -57,9 +57,9 @@ class Engine:
         uuid = event.uuid
         try:
             key = self.front_door.greet(uuid)
-            self.keys[key or "none"] += 1
-            log.info("call.front_door_done", uuid=uuid, key=key or None)
             # No queue exists yet (issue 3): end the call cleanly instead of leaving it parked.
             self.link.hangup(uuid, "NORMAL_CLEARING")
+            self.keys[key or "none"] += 1
+            log.info("call.front_door_done", uuid=uuid, key=key or None)
         except EslError as exc:
             log.warning("call.front_door_failed", uuid=uuid, error=str(exc))

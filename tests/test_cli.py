@@ -116,3 +116,27 @@ def test_show_with_a_bad_file_prints_the_problems_and_exits_1(runner: CliRunner,
     assert result.exit_code == 1
     assert result.stdout == ""
     assert f"{path}:4: switch.password:" in result.stderr
+
+
+def test_demo_greets_every_simulated_citizen() -> None:
+    result = CliRunner().invoke(main, ["demo", "--calls", "6", "--rate", "50"])
+    assert result.exit_code == 0, result.output
+    assert "greeted 6 of 6 calls" in result.output
+
+
+def test_switch_status_against_the_double(tmp_path: Path, switch) -> None:
+    host, port = switch.address
+    config_file = tmp_path / "hotline.yaml"
+    config_file.write_text(f"centre: {{name: t}}\nswitch: {{host: {host}, port: {port}, password: {switch.password}}}\n")
+    result = CliRunner().invoke(main, ["--config", str(config_file), "switch", "status"])
+    assert result.exit_code == 0, result.output
+    assert "is ready" in result.output
+
+
+def test_switch_status_names_an_unreachable_switch(tmp_path: Path) -> None:
+    config_file = tmp_path / "hotline.yaml"
+    config_file.write_text("centre: {name: t}\nswitch: {host: 127.0.0.1, port: 1, password: a-strong-password-1,"
+                           " connect_timeout: 0.2, reconnect: {initial: 0.05, maximum: 0.1}}\n")
+    result = CliRunner().invoke(main, ["--config", str(config_file), "switch", "status"])
+    assert result.exit_code == 1
+    assert "127.0.0.1:1" in result.output
