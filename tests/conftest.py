@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
+from gevent.queue import Queue
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,3 +31,14 @@ def switch() -> Iterator["FakeSwitch"]:
     sw.start()
     yield sw
     sw.stop()
+
+
+@pytest.fixture
+def collect() -> Callable[..., Queue]:
+    """``collect(link, name)``: a queue that receives every event ``name`` the link dispatches."""
+    def subscribe(link, name: str) -> Queue:
+        queue: Queue = Queue()
+        link.on(name, queue.put)
+        return queue
+
+    return subscribe

@@ -27,11 +27,6 @@ def link(switch) -> Iterator[SwitchLink]:
     sl.stop()
 
 
-def collect(link: SwitchLink, name: str) -> gevent.queue.Queue:
-    queue: gevent.queue.Queue = gevent.queue.Queue()
-    link.on(name, queue.put)
-    return queue
-
 
 def test_api_returns_the_body(link: SwitchLink) -> None:
     assert "is ready" in link.api("status")
@@ -70,7 +65,7 @@ def test_drop_fails_waiting_commands_at_once(link: SwitchLink, switch) -> None:
     gate.set()
 
 
-def test_reconnect_resubscribes(link: SwitchLink, switch) -> None:
+def test_reconnect_resubscribes(link: SwitchLink, switch, collect) -> None:
     reconnected = Flag()
     link.on_connected(reconnected.set)
     creates = collect(link, "CHANNEL_CREATE")
@@ -83,7 +78,7 @@ def test_reconnect_resubscribes(link: SwitchLink, switch) -> None:
     assert creates.get(timeout=5).uuid == call.uuid
 
 
-def test_slow_api_does_not_delay_events(link: SwitchLink, switch) -> None:
+def test_slow_api_does_not_delay_events(link: SwitchLink, switch, collect) -> None:
     gate = switch.gate_api("show")
     creates = collect(link, "CHANNEL_CREATE")
     slow = gevent.spawn(link.api, "show calls", 3600)
@@ -107,7 +102,7 @@ def test_failed_originate_reports_the_cause(link: SwitchLink, switch) -> None:
     assert link.originate("user/1002", {}).get(timeout=5).startswith("-ERR USER_BUSY")
 
 
-def test_execute_waits_for_its_own_completion(link: SwitchLink, switch) -> None:
+def test_execute_waits_for_its_own_completion(link: SwitchLink, switch, collect) -> None:
     switch.dialplan["12345"] = [("answer", ""), ("park", "")]
     parks = collect(link, "CHANNEL_PARK")
     call = switch.place_call(caller_id_number="13800138000", destination_number="12345")
@@ -116,7 +111,7 @@ def test_execute_waits_for_its_own_completion(link: SwitchLink, switch) -> None:
     assert done is not None and done["Application"] == "playback" and done.uuid == call.uuid
 
 
-def test_play_and_get_digits_collects_scripted_dtmf(link: SwitchLink, switch) -> None:
+def test_play_and_get_digits_collects_scripted_dtmf(link: SwitchLink, switch, collect) -> None:
     switch.dialplan["12345"] = [("answer", ""), ("park", "")]
     parks = collect(link, "CHANNEL_PARK")
     call = switch.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="2#")
@@ -126,7 +121,7 @@ def test_play_and_get_digits_collects_scripted_dtmf(link: SwitchLink, switch) ->
     assert done is not None and done.get("variable_choice") == "2"
 
 
-def test_hangup_ends_the_call_with_the_cause(link: SwitchLink, switch) -> None:
+def test_hangup_ends_the_call_with_the_cause(link: SwitchLink, switch, collect) -> None:
     completes = collect(link, "CHANNEL_HANGUP_COMPLETE")
     call = switch.place_call(caller_id_number="13800138000", destination_number="12345")
     link.hangup(call.uuid, "CALL_REJECTED")

@@ -10,17 +10,12 @@ import pytest
 from esl import SwitchLink, UnsafeValue
 
 
-def collect(link: SwitchLink, name: str) -> gevent.queue.Queue:
-    queue: gevent.queue.Queue = gevent.queue.Queue()
-    link.on(name, queue.put)
-    return queue
-
 
 def test_status(live_link: SwitchLink) -> None:
     assert "is ready" in live_link.api("status")
 
 
-def test_originate_execute_dtmf_hangup(live_link: SwitchLink) -> None:
+def test_originate_execute_dtmf_hangup(live_link: SwitchLink, collect) -> None:
     parks, digits, completes = (collect(live_link, n) for n in ("CHANNEL_PARK", "DTMF", "CHANNEL_HANGUP_COMPLETE"))
     a_leg = str(uuidlib.uuid4())
     result = live_link.originate("loopback/9196", {"origination_uuid": a_leg, "origination_caller_id_number": "12345"})
