@@ -50,7 +50,7 @@ class Waiters:
         self._pending: dict[str, AsyncResult] = {}
 
     def expect(self, key: str) -> AsyncResult:
-        result = self._pending[key] = AsyncResult()
+        self._pending[key] = result = AsyncResult()
         return result
 
     def resolve(self, key: str | None, value: object) -> None:

@@ -32,6 +32,7 @@ class Connection:
         self.name = name
         self._sock = sock
         self._on_event = on_event
+        self._events_received = metrics.EVENTS.labels(name)
         self._parser = FrameParser()
         self._replies: deque[AsyncResult] = deque()
         self._send_lock = Semaphore()
@@ -132,7 +133,7 @@ class Connection:
         content_type = frame.content_type
         if content_type in EVENT_TYPES:
             event = parse_event(frame)
-            metrics.EVENTS.labels(self.name).inc()
+            self._events_received.inc()
             self._on_event(event)
         elif content_type in REPLY_TYPES:
             if not self._replies:

@@ -71,7 +71,7 @@ class Channel:
         self._digit_arrived = Flag()
         self.queue: Queue[Queued] = Queue()
         self.parked = False
-        self.listeners: list[Callable[[], None]] = []
+        self.on_gone: list[Callable[[], None]] = []
 
     # --- what tests and simulated people do -----------------------------------------------------------
 
@@ -108,8 +108,8 @@ class Channel:
         self.state = "CS_DESTROY"
         self.switch.fire("CHANNEL_DESTROY", self, [])
         self.switch.channels.pop(self.uuid, None)
-        for listener in self.listeners:
-            listener()
+        for callback in self.on_gone:
+            callback()
 
     def answer(self) -> None:
         if self.answered or self.hangup_cause:
@@ -237,7 +237,7 @@ def _play_and_get_digits(ch: Channel, arg: str) -> str:
             if var:
                 ch.variables[var] = digits
             return "_none_"
-        if invalid and invalid != "silence_stream://250" and len(digits):
+        if invalid:
             _play(ch, invalid)
     if var:
         ch.variables.pop(var, None)

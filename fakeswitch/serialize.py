@@ -15,7 +15,7 @@ def url_encode(value: str) -> str:
     raw = value.encode("utf-8", "surrogateescape")
     out = []
     for i, byte in enumerate(raw):
-        passthrough = byte == 0x25 and i + 2 < len(raw) + 0 and raw[i + 1] in HEX_UPPER and raw[i + 2] in HEX_UPPER
+        passthrough = byte == 0x25 and i + 2 < len(raw) and raw[i + 1] in HEX_UPPER and raw[i + 2] in HEX_UPPER
         if not passthrough and (byte < 0x20 or byte > 0x7E or byte in URL_UNSAFE):
             out.append(f"%{byte:02X}")
         else:

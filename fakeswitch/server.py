@@ -309,7 +309,7 @@ class Listener:
                 if first.command.strip() != "connect":
                     return  # FreeSWITCH never answers a first command other than connect
                 self._connect_reply()
-                self.session.listeners.append(self._session_gone)
+                self.session.on_gone.append(self._session_gone)
             self._writer = gevent.spawn(self._write_events)
             while not self.closed:
                 self._handle(reader.read())
@@ -364,7 +364,7 @@ class Listener:
 
     def _wants(self, name: str, headers: list[tuple[str, str]]) -> bool:
         if "::" in name:
-            subscribed = self.all_events or "CUSTOM" in self.events and (name in self.custom or not self.custom)
+            subscribed = self.all_events or ("CUSTOM" in self.events and (name in self.custom or not self.custom))
         else:
             subscribed = self.all_events or name in self.events
         if not subscribed:
@@ -553,7 +553,7 @@ def _cmd_myevents(listener: Listener, line: str, packet: Packet) -> None:
             listener._reply("-ERR invalid uuid")
             return
         listener.bound_uuid = words.pop(0)
-        listener.switch.channels[listener.bound_uuid].listeners.append(listener._session_gone)
+        listener.switch.channels[listener.bound_uuid].on_gone.append(listener._session_gone)
     if words and words[0] in ("plain", "json", "xml"):
         listener.format = words[0]
     listener.all_events = True
