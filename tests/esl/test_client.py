@@ -178,3 +178,46 @@ def test_plain_hostile_caller_name_forges_no_header(switch) -> None:
     assert event.uuid == call.uuid
     assert event["Caller-Caller-ID-Name"] == hostile.replace("%0A", "\n")
     assert "api system id" not in event.headers
+
+
+def test_silent_switch_is_declared_dead_and_relinked() -> None:
+    """No HEARTBEAT within heartbeat_timeout: the link is rebuilt even though the socket looks open."""
+    from fakeswitch import FakeSwitch
+
+    quiet = FakeSwitch(password="a-strong-password", heartbeat_interval=None)
+    quiet.start()
+    link = SwitchLink(*quiet.address, "a-strong-password", heartbeat_timeout=0.2, backoff=FAST_RETRY)
+    relinked = Flag()
+    link.on_connected(lambda: relinked.set() if link.connections_made >= 2 else None)
+    link.start()
+    try:
+        assert relinked.wait(10)
+        assert sum(line.startswith("event json") for _, line in quiet.received) >= 2
+    finally:
+        link.stop()
+        quiet.stop()
+
+
+def test_heartbeats_keep_the_link() -> None:
+    from fakeswitch import FakeSwitch
+
+    lively = FakeSwitch(password="a-strong-password", heartbeat_interval=0.02)
+    lively.start()
+    link = SwitchLink(*lively.address, "a-strong-password", events=["CHANNEL_CREATE"], heartbeat_timeout=1.0)
+    beats: gevent.queue.Queue = gevent.queue.Queue()
+    link.on("HEARTBEAT", beats.put)
+    link.start()
+    try:
+        for _ in range(5):
+            beats.get(timeout=10)
+        assert link.connections_made == 1 and link.last_heartbeat > 0
+    finally:
+        link.stop()
+        lively.stop()
+
+
+def test_backoff_grows_to_its_cap_with_bounded_jitter() -> None:
+    backoff = Backoff(initial=0.5, maximum=30.0, jitter=0.2)
+    assert [backoff.delay(n, rng=lambda: 0.5) for n in range(8)] == [0.5, 1, 2, 4, 8, 16, 30, 30]
+    assert backoff.delay(3, rng=lambda: 0.0) == pytest.approx(4 * 0.8)
+    assert backoff.delay(3, rng=lambda: 1.0) == pytest.approx(4 * 1.2)
