@@ -1,0 +1,100 @@
+"""Agents (话务员) and their state machine, with a millisecond log of every transition.
+
+An agent is offered at most one call at a time: ``reserve`` is the only way into OFFERED and it refuses an
+agent that is not READY, so ring-all and concurrent queues cannot double-book anyone. Wrap-up (话后处理) is
+a real state with a deadline, ended early by the agent or a supervisor; not-ready always carries a reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class AgentState(str, Enum):
+    LOGGED_OUT = "logged_out"
+    READY = "ready"
+    NOT_READY = "not_ready"
+    OFFERED = "offered"
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+
+
+class AgentStateError(ValueError):
+    """A transition the state machine does not allow (the message says from where to where)."""
+
+
+ALLOWED: dict[AgentState, frozenset[AgentState]] = {
+    AgentState.LOGGED_OUT: frozenset({AgentState.READY, AgentState.NOT_READY}),
+    AgentState.READY: frozenset({AgentState.NOT_READY, AgentState.OFFERED, AgentState.LOGGED_OUT, AgentState.ON_CALL}),
+    AgentState.NOT_READY: frozenset({AgentState.READY, AgentState.LOGGED_OUT, AgentState.ON_CALL}),
+    AgentState.OFFERED: frozenset({AgentState.ON_CALL, AgentState.READY, AgentState.NOT_READY}),
+    AgentState.ON_CALL: frozenset({AgentState.WRAP_UP, AgentState.READY, AgentState.NOT_READY}),
+    AgentState.WRAP_UP: frozenset({AgentState.READY, AgentState.NOT_READY, AgentState.LOGGED_OUT}),
+}
+"""READY/NOT_READY -> ON_CALL is a non-queue call (the agent dialled out, or took a direct call)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One line of the agent state log."""
+
+    at_ms: int
+    agent: str
+    old: AgentState
+    new: AgentState
+    reason: str = ""
+
+
+@dataclass
+class Agent:
+    """One agent: identity, contact, skills (1-10) and the counters the strategies rank by."""
+
+    id: str
+    contact: str
+    skills: dict[str, int] = field(default_factory=dict)
+    state: AgentState = AgentState.LOGGED_OUT
+    reason: str = ""
+    since_ms: int = 0
+    idle_since_ms: int = 0
+    """End of the last answered queue call (or login): longest-idle ranks by it; a missed offer does not reset it."""
+    calls_answered: int = 0
+    talk_ms: int = 0
+    available_after_ms: int = 0
+    """A no-answer delay: READY but not offered before this time."""
+    missed_in_a_row: dict[str, int] = field(default_factory=dict)
+    queue_call: bool = False
+    wrap_up_until_ms: int = 0
+    log: list[Transition] = field(default_factory=list)
+
+    def move(self, new: AgentState, now_ms: int, reason: str = "") -> Transition:
+        """Change state; staying READY or NOT_READY (a new reason) is allowed, any other repeat is not."""
+        repeat_ok = new is self.state and new in (AgentState.READY, AgentState.NOT_READY)
+        if new not in ALLOWED[self.state] and not repeat_ok:
+            raise AgentStateError(f"agent {self.id}: cannot go from {self.state.value} to {new.value}")
+        transition = Transition(now_ms, self.id, self.state, new, reason)
+        self.state, self.reason, self.since_ms = new, reason, now_ms
+        self.log.append(transition)
+        return transition
+
+    def reserve(self, call_id: str, now_ms: int) -> None:
+        """The only way into OFFERED: refused unless the agent is offerable right now."""
+        if not self.offerable(now_ms):
+            raise AgentStateError(f"agent {self.id} is {self.state.value}: cannot be offered {call_id}")
+        self.move(AgentState.OFFERED, now_ms, call_id)
+
+    def level(self, skill: str) -> int:
+        return self.skills.get(skill, 0)
+
+    def offerable(self, now_ms: int) -> bool:
+        return self.state is AgentState.READY and now_ms >= self.available_after_ms
+
+
+def time_in_states(log: list[Transition], until_ms: int) -> dict[tuple[AgentState, str], int]:
+    """Milliseconds spent per (state, reason) from a state log: login time, not-ready time by reason."""
+    totals: dict[tuple[AgentState, str], int] = {}
+    for current, following in zip(log, [*log[1:], None]):
+        end = following.at_ms if following else until_ms
+        key = (current.new, current.reason)
+        totals[key] = totals.get(key, 0) + max(0, end - current.at_ms)
+    return totals

@@ -1,0 +1,384 @@
+"""The ACD's decision core: events and the current time in, actions out. No sockets, no clock.
+
+Every entry point (a caller enqueued, an agent ready, an offer answered or failed, a caller gone, a timer
+due) runs the matching at once, so nothing waits for a poll: mod_callcenter passes over every waiting caller
+ten times a second, Asterisk re-checks each second. Timers (widening, maximum wait, wrap-up end, no-answer
+delay, sticky hold, announcements) sit in one heap; the runtime sleeps until ``next_due()`` and calls
+``advance(now)``, a virtual clock calls it in simulation. The same core runs under gevent, in ``hotline
+simulate`` and in unit tests with exact timestamps.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import itertools
+import random
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from acd.agents import Agent, AgentState
+from acd.queues import Caller, ExitReason, Overflow, QueueSpec, Strategy
+from acd.service_level import ServiceLevel
+from acd.strategies import CHOOSERS, Cursor
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """Ring ``agent`` at ``contact`` for the waiting call; report back with ``answered`` or ``offer_failed``."""
+
+    call_id: str
+    agent: str
+    contact: str
+    ring_timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOffer:
+    """Stop ringing ``agent`` for this call (the caller left, or another agent answered first)."""
+
+    call_id: str
+    agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    """The caller leaves the queue unanswered: send them to ``overflow`` (or hang up) and record ``reason``."""
+
+    call_id: str
+    reason: ExitReason
+    overflow: Overflow | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Announce:
+    """Tell the caller their position and estimated wait."""
+
+    call_id: str
+    position: int
+    estimated_wait_s: int
+
+
+Action = Offer | CancelOffer | Leave | Announce
+
+
+@dataclass(frozen=True, slots=True)
+class CausePolicy:
+    """After an offer fails with this cause: keep the agent unoffered ``delay_s``; after ``limit`` in a row
+    (0 = never) set them not ready with ``reason``."""
+
+    delay_s: float
+    limit: int = 0
+    reason: str = "no_answer"
+
+
+DEFAULT_POLICY = {
+    "no_answer": CausePolicy(delay_s=10, limit=3, reason="no_answer"),
+    "busy": CausePolicy(delay_s=30, limit=5, reason="busy"),
+    "rejected": CausePolicy(delay_s=30, limit=3, reason="rejected"),
+    "not_registered": CausePolicy(delay_s=60, limit=1, reason="not_registered"),
+    "failed": CausePolicy(delay_s=5, limit=3, reason="offer_failed"),
+}
+
+
+@dataclass(order=True)
+class _Timer:
+    due_ms: int
+    seq: int
+    kind: str = field(compare=False)
+    key: str = field(compare=False)
+    stamp: int = field(compare=False)
+
+
+class Distributor:
+    """Agents, queues and waiting callers; every public method returns the actions to carry out."""
+
+    def __init__(self, queues: Iterable[QueueSpec], policy: dict[str, CausePolicy] | None = None,
+                 service_level: ServiceLevel | None = None, rng: random.Random | None = None) -> None:
+        self.queues = {queue.name: queue for queue in queues}
+        self.policy = {**DEFAULT_POLICY, **(policy or {})}
+        self.service_level = service_level or ServiceLevel()
+        self.agents: dict[str, Agent] = {}
+        self.callers: dict[str, Caller] = {}
+        self.waiting: dict[str, list[tuple[tuple[int, int, int], str]]] = {name: [] for name in self.queues}
+        self.last_agent: dict[str, tuple[str, int]] = {}
+        """caller number -> (agent who served them, when): the memory behind sticky routing."""
+        self._agent_queue: dict[str, str] = {}
+        self._timers: list[_Timer] = []
+        self._seq = itertools.count()
+        self._cursor = Cursor()
+        self._rng = rng or random.Random()
+        self._handle_ms = {name: 180_000.0 for name in self.queues}
+
+    # --- agents --------------------------------------------------------------------------------------------
+
+    def add_agent(self, agent: Agent) -> None:
+        self.agents[agent.id] = agent
+
+    def login(self, agent_id: str, now_ms: int, ready: bool = False, reason: str = "login") -> list[Action]:
+        agent = self.agents[agent_id]
+        agent.idle_since_ms = now_ms
+        agent.move(AgentState.READY if ready else AgentState.NOT_READY, now_ms, "" if ready else reason)
+        return self._match_agent(agent, now_ms) if ready else []
+
+    def ready(self, agent_id: str, now_ms: int) -> list[Action]:
+        """The agent (or a supervisor, ending wrap-up early) makes them available."""
+        agent = self.agents[agent_id]
+        agent.missed_in_a_row.clear()
+        agent.available_after_ms = 0
+        agent.move(AgentState.READY, now_ms)
+        return self._match_agent(agent, now_ms)
+
+    def not_ready(self, agent_id: str, reason: str, now_ms: int) -> list[Action]:
+        if not reason:
+            raise ValueError("not ready needs a reason code (rest, meal, training, ...)")
+        agent = self.agents[agent_id]
+        if agent.state is AgentState.OFFERED:
+            raise ValueError(f"agent {agent_id} is being offered a call: answer or let it fail first")
+        agent.move(AgentState.NOT_READY, now_ms, reason)
+        return []
+
+    def logout(self, agent_id: str, now_ms: int) -> list[Action]:
+        self.agents[agent_id].move(AgentState.LOGGED_OUT, now_ms)
+        return []
+
+    def call_ended(self, agent_id: str, now_ms: int) -> list[Action]:
+        """The agent's conversation ended: wrap-up (话后处理) for the queue's time, then ready."""
+        agent = self.agents[agent_id]
+        if agent.state is not AgentState.ON_CALL:
+            return []
+        queue = self.queues.get(self._agent_queue.pop(agent_id, ""))
+        if agent.queue_call:
+            agent.talk_ms += now_ms - agent.since_ms
+            agent.idle_since_ms = now_ms
+            if queue is not None:
+                self._handle_ms[queue.name] = 0.9 * self._handle_ms[queue.name] + 0.1 * (
+                    now_ms - agent.since_ms + queue.wrap_up_s * 1000)
+        wrap_ms = int(queue.wrap_up_s * 1000) if queue is not None and agent.queue_call else 0
+        agent.queue_call = False
+        if wrap_ms <= 0:
+            agent.move(AgentState.READY, now_ms)
+            return self._match_agent(agent, now_ms)
+        agent.move(AgentState.WRAP_UP, now_ms)
+        agent.wrap_up_until_ms = now_ms + wrap_ms
+        self._schedule(agent.wrap_up_until_ms, "wrap_up", agent.id, agent.wrap_up_until_ms)
+        return []
+
+    def non_queue_call(self, agent_id: str, now_ms: int) -> list[Action]:
+        """The agent is on a call the ACD did not give them (dialled out, direct call): not offered meanwhile."""
+        agent = self.agents[agent_id]
+        agent.queue_call = False
+        agent.move(AgentState.ON_CALL, now_ms, "non_queue")
+        return []
+
+    # --- callers -------------------------------------------------------------------------------------------
+
+    def enqueue(self, call_id: str, queue_name: str, number: str, now_ms: int, priority: int = 0) -> list[Action]:
+        """A human request: the caller joins ``queue_name`` and is matched at once if an agent is ready."""
+        queue = self.queues[queue_name]
+        line = self.waiting[queue_name]
+        self.service_level.request(queue_name, now_ms)
+        if queue.max_waiting and len(line) >= queue.max_waiting:
+            return [Leave(call_id, ExitReason.QUEUE_FULL, queue.on_full)]
+        if queue.on_no_agents is not None and not self._staffed(queue):
+            return [Leave(call_id, ExitReason.NO_AGENTS, queue.on_no_agents)]
+        caller = Caller(call_id, queue_name, number, priority, now_ms, next(self._seq), queue.min_level)
+        self.callers[call_id] = caller
+        bisect.insort(line, (caller.rank, call_id))
+        caller.original_position = bisect.bisect_left(line, (caller.rank, call_id)) + 1
+        self._arm_caller_timers(caller, queue, now_ms)
+        return self._match_caller(caller, now_ms)
+
+    def answered(self, call_id: str, agent_id: str, now_ms: int) -> list[Action]:
+        """The agent answered the offer: they are on the call, every other ringing offer is cancelled."""
+        caller = self.callers.pop(call_id)
+        self._remove_waiting(caller)
+        agent = self.agents[agent_id]
+        caller.offers.pop(agent_id, None)
+        agent.move(AgentState.ON_CALL, now_ms)
+        agent.queue_call = True
+        agent.calls_answered += 1
+        agent.missed_in_a_row.clear()
+        self._agent_queue[agent_id] = caller.queue
+        self.last_agent[caller.number] = (agent_id, now_ms)
+        self.service_level.answered(caller.queue, caller.entered_ms, now_ms)
+        return self._release_offers(caller, now_ms)
+
+    def offer_failed(self, call_id: str, agent_id: str, cause: str, now_ms: int) -> list[Action]:
+        """The agent did not take the call (``cause``: no_answer, busy, rejected, not_registered, failed)."""
+        agent = self.agents[agent_id]
+        caller = self.callers.get(call_id)
+        if caller is not None:
+            caller.offers.pop(agent_id, None)
+        actions: list[Action] = []
+        if agent.state is AgentState.OFFERED:
+            policy = self.policy.get(cause, self.policy["failed"])
+            missed = agent.missed_in_a_row[cause] = agent.missed_in_a_row.get(cause, 0) + 1
+            if policy.limit and missed >= policy.limit:
+                agent.move(AgentState.NOT_READY, now_ms, policy.reason)
+            else:
+                agent.move(AgentState.READY, now_ms, cause)
+                agent.available_after_ms = now_ms + int(policy.delay_s * 1000)
+                self._schedule(agent.available_after_ms, "available", agent.id, agent.available_after_ms)
+        if caller is not None and not caller.offers:
+            actions += self._match_caller(caller, now_ms)
+        return actions
+
+    def caller_left(self, call_id: str, now_ms: int, reason: ExitReason = ExitReason.ABANDONED) -> list[Action]:
+        """The caller hung up (or pressed the exit key) while waiting: every ringing offer is cancelled."""
+        caller = self.callers.pop(call_id, None)
+        if caller is None:
+            return []
+        self._remove_waiting(caller)
+        self.service_level.abandoned(caller.queue, caller.entered_ms, now_ms)
+        return self._release_offers(caller, now_ms)
+
+    # --- time ----------------------------------------------------------------------------------------------
+
+    def next_due(self) -> int | None:
+        return self._timers[0].due_ms if self._timers else None
+
+    def advance(self, now_ms: int) -> list[Action]:
+        """Run every timer due by ``now_ms``; stale timers (their subject moved on) do nothing."""
+        actions: list[Action] = []
+        while self._timers and self._timers[0].due_ms <= now_ms:
+            timer = heapq.heappop(self._timers)
+            actions += self._fire(timer, now_ms)
+        return actions
+
+    def position(self, call_id: str) -> int:
+        caller = self.callers[call_id]
+        return bisect.bisect_left(self.waiting[caller.queue], (caller.rank, call_id)) + 1
+
+    def estimated_wait_s(self, call_id: str) -> int:
+        """Position x recent handle time / staffed agents: what the caller is told, not a promise."""
+        caller = self.callers[call_id]
+        staffed = max(1, self._staffed(self.queues[caller.queue]))
+        return round(self.position(call_id) * self._handle_ms[caller.queue] / staffed / 1000)
+
+    # --- matching ------------------------------------------------------------------------------------------
+
+    def _match_caller(self, caller: Caller, now_ms: int) -> list[Action]:
+        queue = self.queues[caller.queue]
+        ring_all = queue.strategy is Strategy.RING_ALL
+        if caller.offers and not ring_all:
+            return []
+        if caller.sticky_agent and now_ms < caller.sticky_until_ms:
+            agent = self.agents.get(caller.sticky_agent)
+            candidates = [agent] if agent is not None and agent.offerable(now_ms) else []
+        else:
+            candidates = [a for a in self.agents.values()
+                          if a.offerable(now_ms) and a.level(queue.skill) >= caller.min_level]
+        if not candidates:
+            return []
+        chosen = CHOOSERS[queue.strategy](candidates, queue, self._cursor, self._rng)
+        return [self._offer(caller, agent, queue, now_ms) for agent in chosen]
+
+    def _match_agent(self, agent: Agent, now_ms: int) -> list[Action]:
+        """The agent became offerable: the best waiting caller they may serve, across their queues."""
+        if not agent.offerable(now_ms):
+            return []
+        best: Caller | None = None
+        for name, line in self.waiting.items():
+            queue = self.queues[name]
+            level = agent.level(queue.skill)
+            if not level:
+                continue
+            ring_all = queue.strategy is Strategy.RING_ALL
+            for rank, call_id in line:
+                if best is not None and rank >= best.rank:
+                    break
+                caller = self.callers[call_id]
+                if (caller.offers and not ring_all) or level < caller.min_level:
+                    continue
+                if caller.sticky_agent and now_ms < caller.sticky_until_ms and caller.sticky_agent != agent.id:
+                    continue
+                best = caller
+                break
+        if best is None:
+            return []
+        if self.queues[best.queue].strategy is Strategy.RING_ALL:
+            return [self._offer(best, agent, self.queues[best.queue], now_ms)]
+        return self._match_caller(best, now_ms)
+
+    def _offer(self, caller: Caller, agent: Agent, queue: QueueSpec, now_ms: int) -> Offer:
+        agent.reserve(caller.call_id, now_ms)
+        caller.offers[agent.id] = now_ms
+        return Offer(caller.call_id, agent.id, agent.contact, queue.ring_timeout_s)
+
+    def _release_offers(self, caller: Caller, now_ms: int) -> list[Action]:
+        actions: list[Action] = []
+        freed = []
+        for agent_id in list(caller.offers):
+            agent = self.agents[agent_id]
+            actions.append(CancelOffer(caller.call_id, agent_id))
+            if agent.state is AgentState.OFFERED:
+                agent.move(AgentState.READY, now_ms, "cancelled")
+                freed.append(agent)
+        caller.offers.clear()
+        for agent in freed:
+            actions += self._match_agent(agent, now_ms)
+        return actions
+
+    def _remove_waiting(self, caller: Caller) -> None:
+        line = self.waiting[caller.queue]
+        index = bisect.bisect_left(line, (caller.rank, caller.call_id))
+        if index < len(line) and line[index][1] == caller.call_id:
+            del line[index]
+
+    def _staffed(self, queue: QueueSpec) -> int:
+        return sum(1 for a in self.agents.values()
+                   if a.state is not AgentState.LOGGED_OUT and a.level(queue.skill) >= 1)
+
+    # --- timers --------------------------------------------------------------------------------------------
+
+    def _schedule(self, due_ms: int, kind: str, key: str, stamp: int) -> None:
+        heapq.heappush(self._timers, _Timer(due_ms, next(self._seq), kind, key, stamp))
+
+    def _arm_caller_timers(self, caller: Caller, queue: QueueSpec, now_ms: int) -> None:
+        if queue.widening:
+            self._schedule(now_ms + int(queue.widening[0].after_s * 1000), "widen", caller.call_id, 0)
+        if queue.max_wait_s:
+            self._schedule(now_ms + int(queue.max_wait_s * 1000), "max_wait", caller.call_id, 0)
+        if queue.announce_every_s:
+            self._schedule(now_ms + int(queue.announce_every_s * 1000), "announce", caller.call_id, 0)
+        last = self.last_agent.get(caller.number)
+        if queue.sticky_window_s and last and now_ms - last[1] <= queue.sticky_window_s * 1000:
+            agent = self.agents.get(last[0])
+            if agent is not None and agent.state is not AgentState.LOGGED_OUT:
+                caller.sticky_agent = agent.id
+                caller.sticky_until_ms = now_ms + int(queue.sticky_wait_s * 1000)
+                self._schedule(caller.sticky_until_ms, "sticky_end", caller.call_id, 0)
+
+    def _fire(self, timer: _Timer, now_ms: int) -> list[Action]:
+        if timer.kind in ("wrap_up", "available"):
+            agent = self.agents[timer.key]
+            if timer.kind == "wrap_up":
+                if agent.state is not AgentState.WRAP_UP or agent.wrap_up_until_ms != timer.stamp:
+                    return []
+                agent.move(AgentState.READY, now_ms, "wrap_up_over")
+            elif agent.available_after_ms != timer.stamp:
+                return []
+            return self._match_agent(agent, now_ms)
+        caller = self.callers.get(timer.key)
+        if caller is None:
+            return []
+        queue = self.queues[caller.queue]
+        if timer.kind == "max_wait":
+            self.callers.pop(caller.call_id)
+            self._remove_waiting(caller)
+            self.service_level.timed_out(caller.queue, caller.entered_ms, now_ms)
+            return [*self._release_offers(caller, now_ms), Leave(caller.call_id, ExitReason.TIMEOUT, queue.on_timeout)]
+        if timer.kind == "announce":
+            self._schedule(now_ms + int(queue.announce_every_s * 1000), "announce", caller.call_id, 0)
+            return [Announce(caller.call_id, self.position(caller.call_id), self.estimated_wait_s(caller.call_id))]
+        if timer.kind == "widen":
+            step = queue.widening[caller.widen_step]
+            caller.min_level = min(caller.min_level, step.min_level)
+            caller.widen_step += 1
+            if caller.widen_step < len(queue.widening):
+                self._schedule(caller.entered_ms + int(queue.widening[caller.widen_step].after_s * 1000),
+                               "widen", caller.call_id, 0)
+        elif timer.kind == "sticky_end":
+            caller.sticky_agent = None
+        return self._match_caller(caller, now_ms)

@@ -1,0 +1,114 @@
+"""Live service level per queue and interval, in every variant the tenders and the anchors use.
+
+A call is counted in the interval of its queue entry (the human request) and decided the moment it is
+answered or abandoned, so the figure is live: Asterisk counts a call only when the conversation ends. Ring
+time counts as waiting (wait = answer - queue entry). With T a threshold in seconds:
+
+* ``answered_within(T) / answered`` (Asterisk SL, Wazo QoS);
+* SL2: ``(answered within T + abandoned within T) / (answered + abandoned)`` (a quick abandon is a success);
+* the 12345 form: ``answered within T / (human requests - abandons inside the quick-abandon threshold)``.
+
+Calls lost inside the switch before distribution (呼损) are counted apart: they never became requests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+INTERVALS_S = {"15min": 900, "hour": 3600, "day": 86400}
+
+
+@dataclass
+class Counts:
+    requests: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    timed_out: int = 0
+    quick_abandons: int = 0
+    answered_within: dict[int, int] = field(default_factory=dict)
+    abandoned_within: dict[int, int] = field(default_factory=dict)
+    wait_ms_total: int = 0
+
+    def levels(self, threshold_s: int) -> dict[str, float | None]:
+        def ratio(numerator: int, denominator: int) -> float | None:
+            return numerator / denominator if denominator > 0 else None
+
+        within = self.answered_within.get(threshold_s, 0)
+        return {
+            "answered_within": ratio(within, self.answered),
+            "sl2": ratio(within + self.abandoned_within.get(threshold_s, 0), self.answered + self.abandoned),
+            "hotline_12345": ratio(within, self.requests - self.quick_abandons),
+        }
+
+
+class ServiceLevel:
+    """Counters per (queue, interval name, interval start); thresholds and quick-abandon from configuration."""
+
+    def __init__(self, thresholds_s: tuple[int, ...] = (15, 20, 30), quick_abandon_s: float = 5.0,
+                 utc_offset_s: int = 8 * 3600) -> None:
+        self.thresholds_s = thresholds_s
+        self.quick_abandon_ms = int(quick_abandon_s * 1000)
+        self.utc_offset_ms = utc_offset_s * 1000
+        """Intervals start on local (Beijing) time boundaries, so "today" is the operator's day."""
+        self.buckets: dict[tuple[str, str, int], Counts] = {}
+        self.lost_in_switch = 0
+
+    def _each(self, queue: str, entered_ms: int) -> list[Counts]:
+        counts = []
+        for name, seconds in INTERVALS_S.items():
+            size = seconds * 1000
+            start = (entered_ms + self.utc_offset_ms) // size * size - self.utc_offset_ms
+            counts.append(self.buckets.setdefault((queue, name, start), Counts()))
+        return counts
+
+    def request(self, queue: str, entered_ms: int) -> None:
+        for counts in self._each(queue, entered_ms):
+            counts.requests += 1
+
+    def answered(self, queue: str, entered_ms: int, answered_ms: int) -> None:
+        wait = answered_ms - entered_ms
+        for counts in self._each(queue, entered_ms):
+            counts.answered += 1
+            counts.wait_ms_total += wait
+            for threshold in self.thresholds_s:
+                if wait <= threshold * 1000:
+                    counts.answered_within[threshold] = counts.answered_within.get(threshold, 0) + 1
+
+    def abandoned(self, queue: str, entered_ms: int, left_ms: int) -> None:
+        wait = left_ms - entered_ms
+        for counts in self._each(queue, entered_ms):
+            counts.abandoned += 1
+            if wait < self.quick_abandon_ms:
+                counts.quick_abandons += 1
+            for threshold in self.thresholds_s:
+                if wait <= threshold * 1000:
+                    counts.abandoned_within[threshold] = counts.abandoned_within.get(threshold, 0) + 1
+
+    def timed_out(self, queue: str, entered_ms: int, left_ms: int) -> None:
+        for counts in self._each(queue, entered_ms):
+            counts.timed_out += 1
+
+    def callback_due(self, entered_ms: int, left_ms: int) -> bool:
+        """An abandoned caller goes on the callback list (漏接回拨) unless they hung up inside the quick threshold."""
+        return left_ms - entered_ms >= self.quick_abandon_ms
+
+    def report(self, queue: str, interval: str, start_ms: int) -> Counts:
+        return self.buckets.get((queue, interval, start_ms), Counts())
+
+    def total(self, queue: str, interval: str = "day") -> Counts:
+        """All intervals of one length added up (a whole simulation, a month)."""
+        total = Counts()
+        for (name, kind, _), counts in self.buckets.items():
+            if name != queue or kind != interval:
+                continue
+            total.requests += counts.requests
+            total.answered += counts.answered
+            total.abandoned += counts.abandoned
+            total.timed_out += counts.timed_out
+            total.quick_abandons += counts.quick_abandons
+            total.wait_ms_total += counts.wait_ms_total
+            for threshold, n in counts.answered_within.items():
+                total.answered_within[threshold] = total.answered_within.get(threshold, 0) + n
+            for threshold, n in counts.abandoned_within.items():
+                total.abandoned_within[threshold] = total.abandoned_within.get(threshold, 0) + n
+        return total
