@@ -17,6 +17,7 @@ import yaml
 
 import config
 from config import ConfigError, Endpoint, Settings
+from acd.queues import Strategy
 from esl import Backoff, EslError, Event, SwitchLink
 
 CONFIG_HELP = "YAML configuration file (without one: the built-in demo settings)."
@@ -238,3 +239,29 @@ def demo(settings: Settings, calls: int, rate: float, seed: int) -> None:
     if not finished or greeted != calls:
         click.echo("some calls did not complete", err=True)
         click.get_current_context().exit(1)
+
+
+@main.command()
+@click.option("--agents", default=30, show_default=True)
+@click.option("--calls-per-hour", default=500.0, show_default=True)
+@click.option("--handle", "handle_s", default=180.0, show_default=True, help="Mean handle time, seconds.")
+@click.option("--patience", "patience_s", default=120.0, show_default=True,
+              help="Mean caller patience, seconds (0: nobody abandons).")
+@click.option("--hours", default=8.0, show_default=True)
+@click.option("--wrap-up", "wrap_up_s", default=0.0, show_default=True)
+@click.option("--strategy", type=click.Choice([s.value for s in Strategy]), default="longest-idle", show_default=True)
+@click.option("--seed", default=12345, show_default=True)
+def simulate(agents: int, calls_per_hour: float, handle_s: float, patience_s: float, hours: float,
+             wrap_up_s: float, strategy: str, seed: int) -> None:
+    """Run the real ACD on a virtual clock with synthetic callers and agents; print the KPI report and Erlang C."""
+    from acd.simulate import Scenario, erlang_c_service_level, run
+
+    scenario = Scenario(agents=agents, calls_per_hour=calls_per_hour, handle_s=handle_s,
+                        patience_s=patience_s or None, hours=hours, wrap_up_s=wrap_up_s,
+                        strategy=Strategy(strategy), seed=seed)
+    report = run(scenario)
+    for line in report.lines():
+        click.echo(line)
+    if calls_per_hour * handle_s / 3600 < agents:
+        click.echo(f"Erlang C (no abandonment, no wrap-up) 20 s: "
+                   f"{erlang_c_service_level(agents, calls_per_hour, handle_s, 20):.1%}")
