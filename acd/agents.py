@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Callable
 
 
 class AgentState(str, Enum):
@@ -65,7 +66,11 @@ class Agent:
     missed_in_a_row: dict[str, int] = field(default_factory=dict)
     queue_call: bool = False
     wrap_up_until_ms: int = 0
+    order: int = 0
+    """Position in the configuration: top-down offers in this order."""
     log: list[Transition] = field(default_factory=list)
+    observer: Callable[["Agent"], None] | None = field(default=None, repr=False)
+    """Told after every transition; the distributor keeps its index of ready agents with it."""
 
     def move(self, new: AgentState, now_ms: int, reason: str = "") -> Transition:
         """Change state; staying READY or NOT_READY (a new reason) is allowed, any other repeat is not."""
@@ -75,6 +80,8 @@ class Agent:
         transition = Transition(now_ms, self.id, self.state, new, reason)
         self.state, self.reason, self.since_ms = new, reason, now_ms
         self.log.append(transition)
+        if self.observer is not None:
+            self.observer(self)
         return transition
 
     def reserve(self, call_id: str, now_ms: int) -> None:

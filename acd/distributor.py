@@ -99,6 +99,8 @@ class Distributor:
         self.policy = {**DEFAULT_POLICY, **(policy or {})}
         self.service_level = service_level or ServiceLevel()
         self.agents: dict[str, Agent] = {}
+        self._ready: dict[str, Agent] = {}
+        """The READY agents, kept by each agent's observer: matching scans these, not every agent."""
         self.callers: dict[str, Caller] = {}
         self.waiting: dict[str, list[tuple[tuple[int, int, int], str]]] = {name: [] for name in self.queues}
         self.last_agent: dict[str, tuple[str, int]] = {}
@@ -113,7 +115,16 @@ class Distributor:
     # --- agents --------------------------------------------------------------------------------------------
 
     def add_agent(self, agent: Agent) -> None:
+        agent.order = len(self.agents)
+        agent.observer = self._index
         self.agents[agent.id] = agent
+        self._index(agent)
+
+    def _index(self, agent: Agent) -> None:
+        if agent.state is AgentState.READY:
+            self._ready[agent.id] = agent
+        else:
+            self._ready.pop(agent.id, None)
 
     def login(self, agent_id: str, now_ms: int, ready: bool = False, reason: str = "login") -> list[Action]:
         agent = self.agents[agent_id]
@@ -267,8 +278,9 @@ class Distributor:
             agent = self.agents.get(caller.sticky_agent)
             candidates = [agent] if agent is not None and agent.offerable(now_ms) else []
         else:
-            candidates = [a for a in self.agents.values()
-                          if a.offerable(now_ms) and a.level(queue.skill) >= caller.min_level]
+            skill, low = queue.skill, caller.min_level
+            candidates = [a for a in self._ready.values()
+                          if now_ms >= a.available_after_ms and a.skills.get(skill, 0) >= low]
         if not candidates:
             return []
         chosen = CHOOSERS[queue.strategy](candidates, queue, self._cursor, self._rng)

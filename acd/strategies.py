@@ -1,7 +1,7 @@
 """Which ready agent gets the call: one function per strategy, all given the same candidates.
 
-Candidates arrive in configuration order (top-down relies on it) and are already filtered to agents who are
-ready, past any no-answer delay, and skilled enough for the caller's current (possibly widened) level.
+Candidates arrive in no particular order, already filtered to agents who are ready, past any no-answer
+delay, and skilled enough for the caller's current (possibly widened) level.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ CHOOSERS: dict[Strategy, Chooser] = {
     Strategy.LONGEST_IDLE: _one(lambda a: a.idle_since_ms),
     Strategy.FEWEST_CALLS: _one(lambda a: (a.calls_answered, a.idle_since_ms)),
     Strategy.LEAST_TALK_TIME: _one(lambda a: (a.talk_ms, a.idle_since_ms)),
-    Strategy.TOP_DOWN: lambda agents, queue, cursor, rng: [agents[0]],
+    Strategy.TOP_DOWN: _one(lambda a: a.order),
     Strategy.RANDOM: lambda agents, queue, cursor, rng: [rng.choice(list(agents))],
     Strategy.RING_ALL: lambda agents, queue, cursor, rng: list(agents),
     Strategy.HIGHEST_SKILL_FIRST: lambda agents, queue, cursor, rng: [

@@ -159,15 +159,24 @@ class SwitchLink:
         return frame.body.decode("utf-8", "replace")
 
     def bgapi(self, command: str) -> AsyncResult:
-        """Start a background job; the returned result is set to the job's output (the BACKGROUND_JOB body)."""
+        """Start a background job without waiting; the result is set to the job's output (BACKGROUND_JOB body).
+
+        The switch's ``+OK Job-UUID`` acknowledgement is not waited for, so a dispatcher can send many jobs
+        back to back; a refusal there (``-ERR``) settles the job as that error.
+        """
         job_uuid = str(uuidlib.uuid4())
         result = self._jobs.expect(job_uuid)
         try:
-            self._command_connection().command(protocol.bgapi(command, job_uuid), self.command_timeout)
+            ack = self._command_connection().send(protocol.bgapi(command, job_uuid))
         except EslError:
             self._jobs.discard(job_uuid)
             raise
+        ack.rawlink(lambda reply: self._acknowledged(job_uuid, reply))
         return result
+
+    def _acknowledged(self, job_uuid: str, reply: AsyncResult) -> None:
+        if reply.successful() and not reply.value.reply_text.startswith("+OK"):
+            self._jobs.resolve(job_uuid, f"-ERR {reply.value.reply_text}")
 
     def bgapi_wait(self, command: str, timeout: float | None = None) -> str:
         return wait(self.bgapi(command), timeout or self.command_timeout, f"bgapi {command.split(' ', 1)[0]}")

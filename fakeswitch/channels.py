@@ -72,6 +72,8 @@ class Channel:
         self.queue: Queue[Queued] = Queue()
         self.parked = False
         self.on_gone: list[Callable[[], None]] = []
+        self.block_key: tuple[object, ...] = ()
+        self.block: list[tuple[str, str]] = []
 
     # --- what tests and simulated people do -----------------------------------------------------------
 

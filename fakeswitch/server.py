@@ -156,6 +156,13 @@ class FakeSwitch:
         self._changed.set()
 
     def _channel_block(self, ch: Channel) -> list[tuple[str, str]]:
+        """The channel's headers, rebuilt only when something they show has changed (most events repeat them)."""
+        key = (ch.state, ch.call_state, ch.answer_state, ch.hangup_cause, ch.answered_us, ch.destination)
+        if ch.block_key != key:
+            ch.block_key, ch.block = key, self._build_channel_block(ch)
+        return ch.block
+
+    def _build_channel_block(self, ch: Channel) -> list[tuple[str, str]]:
         values = {
             "Channel-State": ch.state, "Channel-Call-State": ch.call_state,
             "Channel-State-Number": STATE_NUMBERS.get(ch.state, "0"), "Channel-Name": ch.name, "Unique-ID": ch.uuid,

@@ -1,0 +1,185 @@
+"""ACD dispatch on the FreeSWITCH double: 1,000 agents, 5,000 waiting callers, everything over real ESL.
+
+    python bench/acd_dispatch.py [--agents 1000] [--waiting 5000] [--seconds 5]
+
+Measures (latency and memory with engine and double in one process, so those figures are a ceiling):
+* ready_to_offer: an agent becomes ready while callers wait -> the agent leg's ``bgapi originate`` is sent;
+* enqueue_to_offer: a caller is enqueued while agents are ready -> the originate is sent;
+* memory per waiting call: what the ACD allocates for each waiting caller (tracemalloc, acd/ files only);
+* cps: whole calls (enqueue, offer, agent answers, bridge, caller hangs up, agent ready again) with the double
+  in its own process; reported as the engine's capacity on one core, 1000 / (engine CPU ms per call), next to
+  the rate the double could feed.
+
+Baseline: mod_callcenter polls every 100 ms and compares wrap-up in whole seconds; on a real FreeSWITCH 1.11 it
+measured queue join -> offer p99 100-120 ms and agent freed -> next offer p99 1,000 ms (acd-reference.md §3).
+Last line: ``cps=<n> ready_to_offer_p99_ms=<x> enqueue_to_offer_p99_ms=<x> kib_per_waiting_call=<x>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import tracemalloc
+import uuid
+
+import gevent
+
+from acd.agents import Agent, AgentState
+from acd.distributor import Distributor, Offer
+from acd.queues import QueueSpec
+from acd.runtime import AcdRuntime
+from esl import SwitchLink
+from fakeswitch import FakeSwitch
+
+PASSWORD = "bench-password-123"
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+class Bench:
+    def __init__(self, agents: int, ring_forever: bool) -> None:
+        self.switch = FakeSwitch(PASSWORD, heartbeat_interval=None, playback_seconds=0.0)
+        self.switch.default_endpoint.answer_after = None if ring_forever else 0.0
+        self.switch.start()
+        self.link = SwitchLink(*self.switch.address, PASSWORD, events=["CHANNEL_PARK", "CHANNEL_HANGUP"])
+        self.link.start()
+        self.link.wait_connected(10)
+        self.core = Distributor([QueueSpec("general", "general", wrap_up_s=0, ring_timeout_s=600)])
+        for n in range(agents):
+            self.core.add_agent(Agent(f"a{n:04d}", f"user/a{n:04d}", {"general": 5}))
+        self.started: dict[str, float] = {}
+        self.latency: list[float] = []
+        self.runtime = AcdRuntime(self.core, self.link, on_offer_sent=self._sent)
+
+    def _sent(self, offer: Offer) -> None:
+        started = self.started.pop(offer.call_id, None) or self.started.pop(offer.agent, None)
+        if started is not None:
+            self.latency.append((time.perf_counter() - started) * 1000)
+
+    def close(self) -> None:
+        self.runtime.stop()
+        self.link.stop()
+        self.switch.stop()
+
+
+def enqueue_to_offer(agents: int) -> list[float]:
+    bench = Bench(agents, ring_forever=True)
+    try:
+        for agent in bench.core.agents:
+            bench.runtime.login(agent)
+        for _ in range(agents):
+            call = str(uuid.uuid4())
+            bench.started[call] = time.perf_counter()
+            bench.runtime.enqueue(call, "general", "13800138000")
+            gevent.sleep(0)
+        return bench.latency
+    finally:
+        bench.close()
+
+
+def ready_to_offer(agents: int, waiting: int) -> tuple[list[float], float]:
+    bench = Bench(agents, ring_forever=True)
+    try:
+        for agent in bench.core.agents:
+            bench.runtime.login(agent, ready=False)
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(True, "*/acd/*")])
+        for _ in range(waiting):
+            bench.runtime.enqueue(str(uuid.uuid4()), "general", "13800138000")
+        after = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(True, "*/acd/*")])
+        tracemalloc.stop()
+        grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+        for agent in bench.core.agents:
+            bench.started[agent] = time.perf_counter()
+            bench.runtime.ready(agent)
+            gevent.sleep(0)
+        return bench.latency, grown / waiting / 1024
+    finally:
+        bench.close()
+
+
+def _switch_process(address: "multiprocessing.connection.Connection", seconds: float, in_flight: int) -> None:
+    """The double and its citizens in their own process: each caller hangs up as soon as it is bridged."""
+    switch = FakeSwitch(PASSWORD, heartbeat_interval=None, playback_seconds=0.0)
+    switch.start()
+    address.send(switch.address)
+    while not address.poll():  # the engine links and logs its agents in; a blocking recv would stall the hub
+        gevent.sleep(0.01)
+    address.recv()
+    done, calls = 0, []
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        still = []
+        for call in calls:
+            if call.bridged_to is not None:
+                call.hangup()
+                done += 1
+            elif call.hangup_cause is None:
+                still.append(call)
+        calls = still
+        while len(calls) < in_flight:
+            calls.append(switch.place_call(caller_id_number="13800138000", destination_number="12345"))
+        gevent.sleep(0.01)
+    address.send(done / (time.perf_counter() - started))
+    switch.stop()
+
+
+def sustained_cps(agents: int, seconds: float) -> tuple[float, float]:
+    """Whole calls per second with the double in another process; and the engine's CPU ms per call."""
+    import multiprocessing
+
+    ours, theirs = multiprocessing.get_context("spawn").Pipe()
+    process = multiprocessing.get_context("spawn").Process(target=_switch_process, args=(theirs, seconds, 200))
+    process.start()
+    host, port = ours.recv()
+    link = SwitchLink(host, port, PASSWORD, events=["CHANNEL_PARK", "CHANNEL_HANGUP"])
+    link.start()
+    link.wait_connected(10)
+    core = Distributor([QueueSpec("general", "general", wrap_up_s=0, ring_timeout_s=600)])
+    for n in range(agents):
+        core.add_agent(Agent(f"a{n:04d}", f"user/a{n:04d}", {"general": 5}))
+    runtime = AcdRuntime(core, link)
+    link.on("CHANNEL_PARK", lambda event: runtime.enqueue(event.uuid, "general", "13800138000"))
+    for agent in core.agents:
+        runtime.login(agent)
+    answered = core.service_level.total
+    cpu = time.process_time()
+    ours.send("go")
+    while not ours.poll():
+        gevent.sleep(0.01)
+    cps = ours.recv()
+    cpu_ms = (time.process_time() - cpu) * 1000
+    calls = answered("general").answered
+    runtime.stop()
+    link.stop()
+    process.join(10)
+    return cps, cpu_ms / max(1, calls)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--agents", type=int, default=1000)
+    parser.add_argument("--waiting", type=int, default=5000)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    enqueue = enqueue_to_offer(args.agents)
+    ready, kib = ready_to_offer(args.agents, args.waiting)
+    cps, cpu_ms_per_call = sustained_cps(args.agents, args.seconds)
+    one_core = 1000 / cpu_ms_per_call
+    for name, values in (("enqueue -> offer", enqueue), ("ready -> offer", ready)):
+        print(f"{name:16} n={len(values)} p50={percentile(values, 50):.3f} ms p99={percentile(values, 99):.3f} ms "
+              f"max={max(values):.3f} ms")
+    print(f"memory per waiting call: {kib:.2f} KiB (ACD allocations only; {args.waiting} waiting)")
+    print(f"sustained: {cps:.0f} calls/s end to end with the double in its own process "
+          f"(limited by the double); engine CPU {cpu_ms_per_call:.2f} ms per call = {one_core:.0f} calls/s on one core")
+    print("baseline mod_callcenter (acd-reference.md §3, real FreeSWITCH 1.11): join -> offer p99 100-120 ms, "
+          "agent freed -> offer p99 1,000 ms")
+    print(f"cps={one_core:.0f} ready_to_offer_p99_ms={percentile(ready, 99):.3f} "
+          f"enqueue_to_offer_p99_ms={percentile(enqueue, 99):.3f} kib_per_waiting_call={kib:.2f}")
+
+
+if __name__ == "__main__":
+    main()
