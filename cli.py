@@ -192,51 +192,71 @@ def serve(settings: Settings) -> None:
 
 @main.command()
 @click.option("--calls", default=30, show_default=True, help="How many simulated citizens call.")
-@click.option("--rate", default=20.0, show_default=True, help="Mean arrivals per second (Poisson).")
+@click.option("--agents", "agent_count", default=8, show_default=True, help="How many simulated agents answer.")
+@click.option("--rate", default=3.0, show_default=True, help="Mean arrivals per second (Poisson).")
 @click.option("--seed", default=12345, show_default=True, help="Random seed, for a repeatable run.")
 @with_settings
-def demo(settings: Settings, calls: int, rate: float, seed: int) -> None:
-    """Run the engine on embedded defaults against the built-in FreeSWITCH double, with simulated citizens.
+def demo(settings: Settings, calls: int, agent_count: int, rate: float, seed: int) -> None:
+    """Run the engine on embedded defaults against the built-in FreeSWITCH double, with simulated people.
 
-    No FreeSWITCH is needed: the double speaks real ESL on a free loopback port, and the engine drives it
-    exactly as it would drive a real switch. Media time is compressed twentyfold.
+    No FreeSWITCH is needed: the double speaks real ESL on a free loopback port and the engine drives it
+    exactly as it would a real switch. Citizens call, hear the greeting, press a key or not, wait in the
+    queue and talk 1-3 s with an agent (or give up after 30 s); agents answer after a short ring and wrap up
+    for 1 s. Prompts and ringing are compressed twentyfold.
     """
     import random
 
     import gevent
 
     from acd.engine import Engine
-    from esl import metrics
+    from config.acd import Agent as AgentConfig
     from fakeswitch import FakeSwitch
     from telemetry import logs
 
-    settings = settings.model_copy(update={"telemetry": settings.telemetry.model_copy(
-        update={"log_level": "warning", "listen": Endpoint("127.0.0.1", 0)})})
+    rng = random.Random(seed)
+    agents = {f"{1001 + n}": AgentConfig(name=f"demo agent {n + 1}", contact=f"user/{1001 + n}",
+                                         skills={"general": 5}, auto_login=True) for n in range(agent_count)}
+    settings = settings.model_copy(update={
+        "telemetry": settings.telemetry.model_copy(update={"log_level": "warning", "listen": Endpoint("127.0.0.1", 0)}),
+        "acd": settings.acd.model_copy(update={"agents": agents, "queues": {
+            name: queue.model_copy(update={"wrap_up": 1.0}) for name, queue in settings.acd.queues.items()}}),
+    })
     logs.configure(settings.telemetry)
     switch = FakeSwitch(settings.switch.password.get_secret_value(), time_scale=0.05, playback_seconds=1.0)
+    for agent in agents.values():
+        switch.set_endpoint(agent.contact, answer_after=rng.uniform(1, 5))
     switch.start()
     engine = Engine(settings, switch_link(settings, address=switch.address))
     engine.start()
-    rng = random.Random(seed)
+    number = settings.centre.service_numbers[0]
+
+    def citizen() -> None:
+        call = switch.place_call(caller_id_number=f"13{rng.randrange(10**9):09d}", destination_number=number,
+                                 dtmf=rng.choice(["", "", "1", "0"]))
+        talk, patience = rng.uniform(1, 3), 30.0
+        if switch.wait(lambda: call.bridged_to is not None or call.hangup_cause is not None, timeout=patience):
+            gevent.sleep(talk)
+        call.hangup()
+
     try:
         engine.link.wait_connected(10)
         click.echo(f"{settings.centre.name}: engine linked to the FreeSWITCH double at "
-                   f"{switch.address[0]}:{switch.address[1]}; {calls} citizens calling {settings.centre.service_numbers[0]}")
+                   f"{switch.address[0]}:{switch.address[1]}; {agent_count} agents, {calls} citizens calling {number}")
+        citizens = []
         for _ in range(calls):
             gevent.sleep(rng.expovariate(rate))
-            switch.place_call(caller_id_number=f"13{rng.randrange(10**9):09d}",
-                              destination_number=settings.centre.service_numbers[0], dtmf=rng.choice(["", "1", "2", "0"]))
-        finished = switch.wait(lambda: sum(engine.keys.values()) == calls and not switch.channels, timeout=60 + calls)
+            citizens.append(gevent.spawn(citizen))
+        gevent.joinall(citizens, timeout=120)
+        finished = switch.wait(lambda: not switch.channels, timeout=30)
     finally:
         engine.stop()
         switch.stop()
-    greeted = sum(engine.keys.values())
-    keys = ", ".join(f"{key}: {count}" for key, count in sorted(engine.keys.items()))
-    events = sum(sample.value for metric in metrics.EVENTS.collect() for sample in metric.samples
-                 if sample.name.endswith("_total"))
-    click.echo(f"greeted {greeted} of {calls} calls (keys pressed: {keys}); {int(events)} events over ESL, "
-               f"{engine.link.connections_made} link(s)")
-    if not finished or greeted != calls:
+    totals = engine.acd.core.service_level.total("general")
+    levels = {t: totals.levels(t)["hotline_12345"] for t in (20, 30)}
+    asa = totals.wait_ms_total / max(1, totals.answered) / 1000
+    click.echo(f"requests {totals.requests}  answered {totals.answered}  abandoned {totals.abandoned}  "
+               f"average wait {asa:.1f} s  20 s answer rate {levels[20]:.0%}  30 s answer rate {levels[30]:.0%}")
+    if not finished or totals.requests != calls or totals.answered + totals.abandoned != calls:
         click.echo("some calls did not complete", err=True)
         click.get_current_context().exit(1)
 

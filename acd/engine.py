@@ -2,7 +2,8 @@
 
 Calls reach the engine parked (``park`` in the dialplan, events over inbound ESL) rather than through the
 ``socket`` application, so a call survives an engine restart: it stays parked in FreeSWITCH and the new
-process picks it up. Today the path is the front door only; queues and agents join it with the ACD.
+process picks it up. The path: the front door (greeting, at most one key), then the queue that key names,
+with music on hold, until the ACD bridges an agent.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from collections import Counter
 import structlog
 from gevent.event import Event as Flag
 
+from acd import agents, distributor, queues
+from acd.runtime import AcdRuntime
+from acd.service_level import ServiceLevel
 from config import Settings
+from config.acd import Acd
 from esl import EslError, Event, SwitchLink
 from ivr.front_door import FrontDoor
 from telemetry.http import TelemetryServer
@@ -27,6 +32,7 @@ class Engine:
         self.settings = settings
         self.link = link
         self.front_door = FrontDoor(link)
+        self.acd = AcdRuntime(distributor_from(settings.acd), link)
         self.telemetry = TelemetryServer(settings.telemetry.listen, self.health)
         self.stopped = Flag()
         self.keys: Counter[str] = Counter()
@@ -36,10 +42,14 @@ class Engine:
     def start(self) -> None:
         self.telemetry.start()
         self.link.start()
+        for agent_id, agent in self.settings.acd.agents.items():
+            if agent.auto_login:
+                self.acd.login(agent_id)
         log.info("engine.started", centre=self.settings.centre.name, switch=f"{self.link.address[0]}:{self.link.address[1]}",
                  telemetry=f"{self.telemetry.address[0]}:{self.telemetry.address[1]}")
 
     def stop(self) -> None:
+        self.acd.stop()
         self.link.stop()
         self.telemetry.stop()
         self.stopped.set()
@@ -51,15 +61,36 @@ class Engine:
         return False, f"no ESL link to FreeSWITCH at {self.link.address[0]}:{self.link.address[1]}"
 
     def _on_park(self, event: Event) -> None:
-        """A new call on a service number: greet it. Runs on the call's own greenlet (esl.dispatch)."""
+        """A new call on a service number: greet it, then queue it. Runs on the call's own greenlet."""
         if event.get("Caller-Destination-Number") not in self._service_numbers:
             return
         uuid = event.uuid
+        door = self.settings.acd.front_door
         try:
             key = self.front_door.greet(uuid)
-            # No queue exists yet (issue 3): end the call cleanly instead of leaving it parked.
-            self.link.hangup(uuid, "NORMAL_CLEARING")
-            self.keys[key or "none"] += 1
-            log.info("call.front_door_done", uuid=uuid, key=key or None)
+            queue = door.keys.get(key, door.default)
+            self.link.execute(uuid, "playback", self.settings.acd.queues[queue].music_on_hold)
         except EslError as exc:
             log.warning("call.front_door_failed", uuid=uuid, error=str(exc))
+            return
+        self.keys[key or "none"] += 1
+        log.info("call.queued", uuid=uuid, key=key or None, queue=queue)
+        self.acd.enqueue(uuid, queue, event.get("Caller-Caller-ID-Number") or "")
+
+
+def distributor_from(acd: Acd) -> distributor.Distributor:
+    """The decision core as configured: queues, agents (logged out until they log in), policies."""
+    specs = [queues.QueueSpec(
+        name, q.skill, q.min_level, queues.Strategy(q.strategy),
+        tuple(queues.Widening(w.after, w.min_level) for w in q.widening), q.max_waiting, q.max_wait,
+        queues.Overflow(q.on_full.action, q.on_full.target), queues.Overflow(q.on_timeout.action, q.on_timeout.target),
+        queues.Overflow(q.on_no_agents.action, q.on_no_agents.target) if q.on_no_agents else None,
+        q.wrap_up, q.ring_timeout, q.sticky.window, q.sticky.wait, q.announce_every,
+    ) for name, q in acd.queues.items()]
+    policy = {cause: distributor.CausePolicy(p.delay, p.limit, "offer_failed" if cause == "failed" else cause)
+              for cause, p in acd.no_answer.items()}
+    core = distributor.Distributor(specs, policy, ServiceLevel(tuple(acd.service_level.thresholds),
+                                                               acd.service_level.quick_abandon))
+    for agent_id, agent in acd.agents.items():
+        core.add_agent(agents.Agent(agent_id, agent.contact, dict(agent.skills)))
+    return core

@@ -16,7 +16,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -26,14 +25,11 @@ from pydantic import (
     field_validator,
 )
 
+from config.acd import Acd
+from config.section import Section
+
 FREESWITCH_HEARTBEAT_S = 20
 """FreeSWITCH's default HEARTBEAT interval (``event-heartbeat-interval`` in switch.conf.xml)."""
-
-
-class Section(BaseModel):
-    """Base of every section and sub-section."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 # --- addresses ---------------------------------------------------------------------------------------
@@ -223,6 +219,7 @@ class Settings(Section):
     switch: Switch
     outbound_socket: OutboundSocket = OutboundSocket()
     telemetry: Telemetry = Telemetry()
+    acd: Acd = Acd()
 
 
 @functools.cache
@@ -235,3 +232,4 @@ def defaults() -> Settings:
         centre=Centre(name="hotline demo centre (演示热线)"),
         switch=Switch(password=SecretStr(secrets.token_urlsafe(18))),
     )
+

@@ -118,10 +118,10 @@ def test_show_with_a_bad_file_prints_the_problems_and_exits_1(runner: CliRunner,
     assert f"{path}:4: switch.password:" in result.stderr
 
 
-def test_demo_greets_every_simulated_citizen() -> None:
-    result = CliRunner().invoke(main, ["demo", "--calls", "6", "--rate", "50"])
+def test_demo_serves_every_simulated_citizen() -> None:
+    result = CliRunner().invoke(main, ["demo", "--calls", "6", "--agents", "3", "--rate", "50"])
     assert result.exit_code == 0, result.output
-    assert "greeted 6 of 6 calls" in result.output
+    assert "requests 6  answered 6  abandoned 0" in result.output
 
 
 def test_switch_status_against_the_double(tmp_path: Path, switch) -> None:

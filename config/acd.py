@@ -1,0 +1,127 @@
+"""The ``acd:`` section: agents, skill queues (技能组), not-ready reasons, no-answer policy, service level.
+
+Cross-references are checked at load (an overflow to an unknown queue, a front-door key to a missing queue,
+a queue whose skill no agent has) so a broken centre fails at start, not on the first caller.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from config.section import Section
+
+Seconds0 = Annotated[float, Field(ge=0)]
+Level = Annotated[int, Field(ge=1, le=10)]
+
+_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+_CONTACT = re.compile(r"(user/[A-Za-z0-9_.-]+(@[A-Za-z0-9_.-]+)?|sofia/[A-Za-z0-9_.-]+/[A-Za-z0-9_.@:+*#-]+|loopback/[0-9*#]+)")
+
+
+def _name(value: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise ValueError("expected a lower-case name: a letter, then letters, digits, _ or - (at most 32)")
+    return value
+
+
+def _contact(value: str) -> str:
+    if not _CONTACT.fullmatch(value):
+        raise ValueError('expected a dial string such as "user/1001", "user/1001@hotline" or '
+                         '"sofia/internal/1001@10.0.0.5"; no spaces, quotes, braces or $')
+    return value
+
+
+Name = Annotated[str, AfterValidator(_name)]
+
+
+class Overflow(Section):
+    """Where a caller goes when the queue cannot keep them."""
+
+    action: Literal["queue", "voicemail", "callback", "announce-hangup"] = "announce-hangup"
+    target: str = ""
+
+
+class Widening(Section):
+    after: Annotated[float, Field(gt=0)]
+    min_level: Level
+
+
+class Sticky(Section):
+    """首问负责: a repeat caller within ``window`` seconds waits up to ``wait`` seconds for their last agent."""
+
+    window: Seconds0 = 0
+    wait: Seconds0 = 0
+
+
+class Queue(Section):
+    skill: Name
+    min_level: Level = 1
+    strategy: Literal["longest-idle", "round-robin", "fewest-calls", "least-talk-time", "top-down", "random",
+                      "ring-all", "highest-skill-first"] = "longest-idle"
+    widening: list[Widening] = []
+    max_waiting: Annotated[int, Field(ge=0)] = 0
+    max_wait: Seconds0 = 0
+    on_full: Overflow = Overflow()
+    on_timeout: Overflow = Overflow()
+    on_no_agents: Overflow | None = None
+    wrap_up: Seconds0 = 15
+    ring_timeout: Annotated[float, Field(gt=0)] = 20
+    sticky: Sticky = Sticky()
+    announce_every: Seconds0 = 0
+    music_on_hold: str = "local_stream://moh"
+
+
+class Agent(Section):
+    name: str = ""
+    contact: Annotated[str, AfterValidator(_contact)]
+    skills: dict[Name, Level]
+    auto_login: bool = False
+    """Log in ready when the engine starts (a demo or a fixed desk); agents otherwise log in themselves."""
+
+
+class CausePolicy(Section):
+    delay: Seconds0
+    limit: Annotated[int, Field(ge=0)] = 0
+
+
+class ServiceLevel(Section):
+    thresholds: list[Annotated[int, Field(gt=0)]] = [15, 20, 30]
+    quick_abandon: Seconds0 = 5
+
+
+class FrontDoor(Section):
+    """Which queue a caller joins by the key pressed at the greeting; silence joins ``default``."""
+
+    default: Name = "general"
+    keys: dict[Annotated[str, Field(pattern=r"^[0-9*#]$")], Name] = {}
+
+
+class Acd(Section):
+    reasons: list[Name] = ["rest", "meal", "training", "meeting", "no_answer", "busy", "rejected",
+                           "not_registered", "offer_failed"]
+    """Not-ready reason codes (置忙原因); the no-answer policy's reasons must be among them."""
+    queues: dict[Name, Queue] = {"general": Queue(skill="general")}
+    agents: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")], Agent] = {}
+    no_answer: dict[Literal["no_answer", "busy", "rejected", "not_registered", "failed"], CausePolicy] = {}
+    service_level: ServiceLevel = ServiceLevel()
+    front_door: FrontDoor = FrontDoor()
+
+    @model_validator(mode="after")
+    def _references(self) -> "Acd":
+        problems = []
+        skills = {skill for agent in self.agents.values() for skill in agent.skills}
+        for name, queue in self.queues.items():
+            for field_name in ("on_full", "on_timeout", "on_no_agents"):
+                overflow = getattr(queue, field_name)
+                if overflow is not None and overflow.action == "queue" and overflow.target not in self.queues:
+                    problems.append(f"queues.{name}.{field_name}.target: no queue named {overflow.target!r}")
+            if self.agents and queue.skill not in skills:
+                problems.append(f"queues.{name}.skill: no agent has the skill {queue.skill!r}")
+        for key, queue_name in {**self.front_door.keys, "default": self.front_door.default}.items():
+            if queue_name not in self.queues:
+                problems.append(f"front_door key {key}: no queue named {queue_name!r} (queues: {sorted(self.queues)})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
