@@ -13,7 +13,8 @@ from collections import Counter
 import structlog
 from gevent.event import Event as Flag
 
-from acd import agents, distributor, queues
+from acd import agents, distributor, feature_codes, queues
+from acd.agents import AgentStateError
 from acd.runtime import AcdRuntime
 from acd.service_level import ServiceLevel
 from config import Settings
@@ -62,7 +63,11 @@ class Engine:
 
     def _on_park(self, event: Event) -> None:
         """A new call on a service number: greet it, then queue it. Runs on the call's own greenlet."""
-        if event.get("Caller-Destination-Number") not in self._service_numbers:
+        dialled = event.get("Caller-Destination-Number") or ""
+        if dialled not in self._service_numbers:
+            command = feature_codes.parse(self.settings.acd, event.get("Caller-Caller-ID-Number") or "", dialled)
+            if command is not None:
+                self._agent_command(event.uuid, command)
             return
         uuid = event.uuid
         door = self.settings.acd.front_door
@@ -76,6 +81,23 @@ class Engine:
         self.keys[key or "none"] += 1
         log.info("call.queued", uuid=uuid, key=key or None, queue=queue)
         self.acd.enqueue(uuid, queue, event.get("Caller-Caller-ID-Number") or "")
+
+
+    def _agent_command(self, uuid: str, command: feature_codes.AgentCommand) -> None:
+        """Carry out a feature code, confirm it with a prompt and hang up."""
+        try:
+            self.acd.command(command.agent, command.action, command.reason)
+            prompt, outcome = f"ivr/agent-{command.action}.wav", "done"
+        except (AgentStateError, ValueError) as exc:
+            prompt, outcome = "ivr/agent-refused.wav", str(exc)
+        log.info("agent.feature_code", agent=command.agent, action=command.action, reason=command.reason,
+                 outcome=outcome)
+        try:
+            self.link.execute(uuid, "answer", wait_complete=True)
+            self.link.execute(uuid, "playback", prompt, wait_complete=True)
+            self.link.hangup(uuid)
+        except EslError as exc:
+            log.info("agent.feature_code_prompt_failed", agent=command.agent, error=str(exc))
 
 
 def distributor_from(acd: Acd) -> distributor.Distributor:

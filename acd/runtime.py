@@ -76,6 +76,22 @@ class AcdRuntime:
     def not_ready(self, agent_id: str, reason: str) -> None:
         self._do(self.core.not_ready(agent_id, reason, self.clock()))
 
+    def logout(self, agent_id: str) -> None:
+        self._do(self.core.logout(agent_id, self.clock()))
+
+    def command(self, agent_id: str, action: str, reason: str = "") -> None:
+        """An agent's own request (feature code, toolbar, CLI); AgentStateError if the state forbids it."""
+        if action == "login":
+            self.login(agent_id, ready=True)
+        elif action == "ready":
+            self.ready(agent_id)
+        elif action == "not_ready":
+            self.not_ready(agent_id, reason)
+        elif action == "logout":
+            self.logout(agent_id)
+        else:
+            raise ValueError(f"unknown agent action {action!r}")
+
     # --- carrying out ----------------------------------------------------------------------------------------
 
     def _do(self, actions: list[Action]) -> None:

@@ -98,6 +98,15 @@ class FrontDoor(Section):
     keys: dict[Annotated[str, Field(pattern=r"^[0-9*#]$")], Name] = {}
 
 
+class FeatureCodes(Section):
+    """Codes agents dial from their softphone; ``not_ready`` may be followed by a reason's number (*222 = meal)."""
+
+    login: Annotated[str, Field(pattern=r"^\*[0-9]{1,4}$")] = "*20"
+    ready: Annotated[str, Field(pattern=r"^\*[0-9]{1,4}$")] = "*21"
+    not_ready: Annotated[str, Field(pattern=r"^\*[0-9]{1,4}$")] = "*22"
+    logout: Annotated[str, Field(pattern=r"^\*[0-9]{1,4}$")] = "*23"
+
+
 class Acd(Section):
     reasons: list[Name] = ["rest", "meal", "training", "meeting", "no_answer", "busy", "rejected",
                            "not_registered", "offer_failed"]
@@ -107,6 +116,7 @@ class Acd(Section):
     no_answer: dict[Literal["no_answer", "busy", "rejected", "not_registered", "failed"], CausePolicy] = {}
     service_level: ServiceLevel = ServiceLevel()
     front_door: FrontDoor = FrontDoor()
+    feature_codes: FeatureCodes = FeatureCodes()
 
     @model_validator(mode="after")
     def _references(self) -> "Acd":

@@ -1,0 +1,50 @@
+"""Agents change state by dialling feature codes from their softphones, through the real engine and ESL."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+import config
+from acd.agents import AgentState
+from acd.engine import Engine
+from acd.feature_codes import AgentCommand, parse
+from cli import switch_link
+from config import Endpoint
+from config.acd import Agent as AgentConfig
+
+
+def test_codes_map_to_commands() -> None:
+    acd = config.defaults().acd.model_copy(update={"agents": {"1001": AgentConfig(contact="user/1001", skills={"general": 5})}})
+    assert parse(acd, "1001", "*21") == AgentCommand("1001", "ready")
+    assert parse(acd, "1001", "*222") == AgentCommand("1001", "not_ready", "meal")
+    assert parse(acd, "1001", "*22") == AgentCommand("1001", "not_ready", "rest")
+    assert parse(acd, "1001", "*2299") is None
+    assert parse(acd, "9999", "*21") is None  # not an agent
+    assert parse(acd, "1001", "*21;api system") is None
+
+
+@pytest.fixture
+def engine(switch) -> Iterator[Engine]:
+    base = config.defaults()
+    settings = base.model_copy(update={
+        "switch": base.switch.model_copy(update={"password": config.schema.SecretStr(switch.password)}),
+        "telemetry": base.telemetry.model_copy(update={"listen": Endpoint("127.0.0.1", 0)}),
+        "acd": base.acd.model_copy(update={"agents": {"1001": AgentConfig(contact="user/1001", skills={"general": 5})}}),
+    })
+    running = Engine(settings, switch_link(settings, address=switch.address))
+    running.start()
+    running.link.wait_connected(5)
+    yield running
+    running.stop()
+
+
+def test_agent_logs_in_goes_not_ready_for_a_meal_and_back(switch, engine: Engine) -> None:
+    agent = engine.acd.core.agents["1001"]
+    for code, state in (("*20", AgentState.READY), ("*222", AgentState.NOT_READY), ("*21", AgentState.READY),
+                        ("*23", AgentState.LOGGED_OUT)):
+        call = switch.place_call(caller_id_number="1001", destination_number=code)
+        assert switch.wait(lambda: call.hangup_cause is not None, timeout=5)
+        assert agent.state is state, code
+    assert [t.reason for t in agent.log if t.new is AgentState.NOT_READY] == ["meal"]
