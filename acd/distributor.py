@@ -235,14 +235,27 @@ class Distributor:
             actions += self._match_caller(caller, now_ms)
         return actions
 
-    def caller_left(self, call_id: str, now_ms: int, reason: ExitReason = ExitReason.ABANDONED) -> list[Action]:
-        """The caller hung up (or pressed the exit key) while waiting: every ringing offer is cancelled."""
+    def caller_left(self, call_id: str, now_ms: int) -> list[Action]:
+        """The caller hung up while waiting: every ringing offer is cancelled."""
         caller = self.callers.pop(call_id, None)
         if caller is None:
             return []
         self._remove_waiting(caller)
         self.service_level.abandoned(caller.queue, caller.entered_ms, now_ms)
         return self._release_offers(caller, now_ms)
+
+    def key_pressed(self, call_id: str, key: str, now_ms: int) -> list[Action]:
+        """A waiting caller pressed ``key``: the queue's exit key sends them to ``on_exit`` (not an abandon)."""
+        caller = self.callers.get(call_id)
+        if caller is None:
+            return []
+        queue = self.queues[caller.queue]
+        if not queue.exit_key or key != queue.exit_key:
+            return []
+        del self.callers[call_id]
+        self._remove_waiting(caller)
+        self.service_level.exited(caller.queue, caller.entered_ms, now_ms)
+        return [*self._release_offers(caller, now_ms), Leave(call_id, ExitReason.EXIT_KEY, queue.on_exit)]
 
     # --- time ----------------------------------------------------------------------------------------------
 

@@ -107,7 +107,8 @@ def distributor_from(acd: Acd) -> distributor.Distributor:
         tuple(queues.Widening(w.after, w.min_level) for w in q.widening), q.max_waiting, q.max_wait,
         queues.Overflow(q.on_full.action, q.on_full.target), queues.Overflow(q.on_timeout.action, q.on_timeout.target),
         queues.Overflow(q.on_no_agents.action, q.on_no_agents.target) if q.on_no_agents else None,
-        q.wrap_up, q.ring_timeout, q.sticky.window, q.sticky.wait, q.announce_every,
+        q.wrap_up, q.ring_timeout, q.sticky.window, q.sticky.wait, q.announce_every, q.exit_key,
+        queues.Overflow(q.on_exit.action, q.on_exit.target),
     ) for name, q in acd.queues.items()]
     policy = {cause: distributor.CausePolicy(p.delay, p.limit, "offer_failed" if cause == "failed" else cause)
               for cause, p in acd.no_answer.items()}

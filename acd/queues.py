@@ -70,6 +70,9 @@ class QueueSpec:
     sticky_wait_s: float = 0.0
     """...for at most this many seconds, if that agent is logged in."""
     announce_every_s: float = 0.0
+    exit_key: str = ""
+    """A DTMF key that takes a waiting caller out of the queue to ``on_exit`` ('' = none)."""
+    on_exit: Overflow = Overflow("voicemail")
 
 
 @dataclass

@@ -18,7 +18,6 @@ import structlog
 from gevent.event import AsyncResult, Event as Flag
 
 from acd.distributor import Action, Announce, CancelOffer, Distributor, Leave, Offer
-from acd.queues import ExitReason
 from esl import EslError, Event, SwitchLink, tokens
 
 log = structlog.get_logger(__name__)
@@ -58,6 +57,7 @@ class AcdRuntime:
         self._wake = Flag()
         self._timer = gevent.spawn(self._run_timers)
         link.on("CHANNEL_HANGUP", self._on_hangup)
+        link.on("DTMF", self._on_dtmf)
 
     def stop(self) -> None:
         self._timer.kill()
@@ -182,7 +182,12 @@ class AcdRuntime:
                 self._do(self.core.call_ended(leg.agent, now))
             return
         if event.uuid in self.core.callers:
-            self._do(self.core.caller_left(event.uuid, now, ExitReason.ABANDONED))
+            self._do(self.core.caller_left(event.uuid, now))
+
+    def _on_dtmf(self, event: Event) -> None:
+        digit = event.get("DTMF-Digit") or ""
+        if event.uuid in self.core.callers and len(digit) == 1:
+            self._do(self.core.key_pressed(event.uuid, digit, self.clock()))
 
     def _run_timers(self) -> None:
         while True:

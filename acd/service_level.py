@@ -24,6 +24,7 @@ class Counts:
     answered: int = 0
     abandoned: int = 0
     timed_out: int = 0
+    exited: int = 0
     quick_abandons: int = 0
     answered_within: dict[int, int] = field(default_factory=dict)
     abandoned_within: dict[int, int] = field(default_factory=dict)
@@ -88,6 +89,11 @@ class ServiceLevel:
         for counts in self._each(queue, entered_ms):
             counts.timed_out += 1
 
+    def exited(self, queue: str, entered_ms: int, left_ms: int) -> None:
+        """Left by the exit key: neither answered nor abandoned (Asterisk's EXITWITHKEY)."""
+        for counts in self._each(queue, entered_ms):
+            counts.exited += 1
+
     def callback_due(self, entered_ms: int, left_ms: int) -> bool:
         """An abandoned caller goes on the callback list (漏接回拨) unless they hung up inside the quick threshold."""
         return left_ms - entered_ms >= self.quick_abandon_ms
@@ -105,6 +111,7 @@ class ServiceLevel:
             total.answered += counts.answered
             total.abandoned += counts.abandoned
             total.timed_out += counts.timed_out
+            total.exited += counts.exited
             total.quick_abandons += counts.quick_abandons
             total.wait_ms_total += counts.wait_ms_total
             for threshold, n in counts.answered_within.items():

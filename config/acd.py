@@ -70,6 +70,8 @@ class Queue(Section):
     ring_timeout: Annotated[float, Field(gt=0)] = 20
     sticky: Sticky = Sticky()
     announce_every: Seconds0 = 0
+    exit_key: Annotated[str, Field(pattern=r"^[0-9*#]?$")] = ""
+    on_exit: Overflow = Overflow(action="voicemail")
     music_on_hold: str = "local_stream://moh"
 
 
@@ -123,7 +125,7 @@ class Acd(Section):
         problems = []
         skills = {skill for agent in self.agents.values() for skill in agent.skills}
         for name, queue in self.queues.items():
-            for field_name in ("on_full", "on_timeout", "on_no_agents"):
+            for field_name in ("on_full", "on_timeout", "on_no_agents", "on_exit"):
                 overflow = getattr(queue, field_name)
                 if overflow is not None and overflow.action == "queue" and overflow.target not in self.queues:
                     problems.append(f"queues.{name}.{field_name}.target: no queue named {overflow.target!r}")

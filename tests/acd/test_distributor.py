@@ -214,3 +214,14 @@ def test_service_level_variants() -> None:
     assert levels["sl2"] == (1 + 1) / (2 + 2)
     assert levels["hotline_12345"] == 1 / (4 - 1)
     assert d.service_level.callback_due(3, 3 + 25_000) and not d.service_level.callback_due(2, 2 + 3_000)
+
+
+def test_exit_key_leaves_for_on_exit_and_is_not_an_abandon() -> None:
+    d = centre(("1001", 5), exit_key="#", strategy=Strategy.RING_ALL)
+    d.enqueue("c1", "general", "1", 0)
+    assert d.key_pressed("c1", "5", 1000) == []
+    actions = d.key_pressed("c1", "#", 2000)
+    assert actions[-1] == Leave("c1", ExitReason.EXIT_KEY, Overflow("voicemail"))
+    assert CancelOffer("c1", "1001") in actions
+    totals = d.service_level.total("general")
+    assert (totals.exited, totals.abandoned) == (1, 0)
