@@ -18,13 +18,15 @@ Last line: ``cps=<n> ready_to_offer_p99_ms=<x> enqueue_to_offer_p99_ms=<x> kib_p
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import multiprocessing.connection
 import time
 import tracemalloc
 import uuid
 
 import gevent
 
-from acd.agents import Agent, AgentState
+from acd.agents import Agent
 from acd.distributor import Distributor, Offer
 from acd.queues import QueueSpec
 from acd.runtime import AcdRuntime
@@ -101,7 +103,7 @@ def ready_to_offer(agents: int, waiting: int) -> tuple[list[float], float]:
         bench.close()
 
 
-def _switch_process(address: "multiprocessing.connection.Connection", seconds: float, in_flight: int) -> None:
+def _switch_process(address: multiprocessing.connection.Connection, seconds: float, in_flight: int) -> None:
     """The double and its citizens in their own process: each caller hangs up as soon as it is bridged."""
     switch = FakeSwitch(PASSWORD, heartbeat_interval=None, playback_seconds=0.0)
     switch.start()
@@ -129,8 +131,6 @@ def _switch_process(address: "multiprocessing.connection.Connection", seconds: f
 
 def sustained_cps(agents: int, seconds: float) -> tuple[float, float]:
     """Whole calls per second with the double in another process; and the engine's CPU ms per call."""
-    import multiprocessing
-
     ours, theirs = multiprocessing.get_context("spawn").Pipe()
     process = multiprocessing.get_context("spawn").Process(target=_switch_process, args=(theirs, seconds, 200))
     process.start()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-import gevent
 import structlog
 from gevent import socket
 from gevent.queue import Queue

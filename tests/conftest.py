@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import pytest
 from gevent.queue import Queue
+
+if TYPE_CHECKING:
+    from fakeswitch import FakeSwitch
 
 REPO = Path(__file__).resolve().parent.parent
 
