@@ -218,7 +218,8 @@ def demo(settings: Settings, calls: int, agent_count: int, rate: float, seed: in
                                          skills={"general": 5}, auto_login=True) for n in range(agent_count)}
     settings = settings.model_copy(update={
         "telemetry": settings.telemetry.model_copy(update={"log_level": "warning", "listen": Endpoint("127.0.0.1", 0)}),
-        "acd": settings.acd.model_copy(update={"agents": agents, "queues": {
+        "acd": settings.acd.model_copy(update={"agents": agents, "api": settings.acd.api.model_copy(
+            update={"listen": Endpoint("127.0.0.1", 0)}), "queues": {
             name: queue.model_copy(update={"wrap_up": 1.0}) for name, queue in settings.acd.queues.items()}}),
     })
     logs.configure(settings.telemetry)
@@ -285,3 +286,87 @@ def simulate(agents: int, calls_per_hour: float, handle_s: float, patience_s: fl
     if calls_per_hour * handle_s / 3600 < agents:
         click.echo(f"Erlang C (no abandonment, no wrap-up) 20 s: "
                    f"{erlang_c_service_level(agents, calls_per_hour, handle_s, 20):.1%}")
+
+
+@main.group("agent")
+def agent_group() -> None:
+    """Agents' states through the running engine's API (login, ready, notready, logout, list)."""
+
+
+TOKEN_OPTION = click.option("--token", envvar="HOTLINE_TOKEN", show_envvar=True, required=True,
+                            help="An acd.api token: an agent's own, or a supervisor's or engineer's.")
+
+
+def api_request(settings: Settings, token: str, method: str, path: str, body: dict[str, str] | None = None) -> object:
+    """One request to the engine's agent API; exits with its error message on failure."""
+    import json
+
+    from gevent import socket
+
+    listen = settings.acd.api.listen
+    data = json.dumps(body or {}).encode()
+    request = (f"{method} {path} HTTP/1.0\r\nHost: hotline\r\nAuthorization: Bearer {token}\r\n"
+               f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n").encode() + data
+    try:
+        with socket.create_connection((listen.host, listen.port), timeout=10) as sock:
+            sock.sendall(request)
+            reply = b"".join(iter(lambda: sock.recv(65536), b""))
+    except OSError as exc:
+        raise click.ClickException(f"the engine's API at {listen} does not answer: {exc}") from None
+    head, _, payload = reply.partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    result = json.loads(payload or b"null")
+    if status != 200:
+        raise click.ClickException(f"{status}: {result.get('error') if isinstance(result, dict) else result}")
+    return result
+
+
+def _act(settings: Settings, token: str, agent: str, action: str, reason: str = "") -> None:
+    state = api_request(settings, token, "POST", f"/agents/{agent}/{action}", {"reason": reason})
+    click.echo(f"{state['id']}: {state['state']}{' (' + state['reason'] + ')' if state['reason'] else ''}")
+
+
+@agent_group.command("login")
+@click.argument("agent")
+@TOKEN_OPTION
+@with_settings
+def agent_login(settings: Settings, agent: str, token: str) -> None:
+    """Log AGENT in, ready for calls (签入)."""
+    _act(settings, token, agent, "login")
+
+
+@agent_group.command("ready")
+@click.argument("agent")
+@TOKEN_OPTION
+@with_settings
+def agent_ready(settings: Settings, agent: str, token: str) -> None:
+    """Make AGENT ready (置闲); ends wrap-up early."""
+    _act(settings, token, agent, "ready")
+
+
+@agent_group.command("notready")
+@click.argument("agent")
+@click.option("--reason", required=True, help="A reason code from acd.reasons (rest, meal, ...).")
+@TOKEN_OPTION
+@with_settings
+def agent_not_ready(settings: Settings, agent: str, reason: str, token: str) -> None:
+    """Make AGENT not ready (置忙) with a reason."""
+    _act(settings, token, agent, "not_ready", reason)
+
+
+@agent_group.command("logout")
+@click.argument("agent")
+@TOKEN_OPTION
+@with_settings
+def agent_logout(settings: Settings, agent: str, token: str) -> None:
+    """Log AGENT out (签出)."""
+    _act(settings, token, agent, "logout")
+
+
+@agent_group.command("list")
+@TOKEN_OPTION
+@with_settings
+def agent_list(settings: Settings, token: str) -> None:
+    """Every agent's state (an agent token shows only its own)."""
+    for state in api_request(settings, token, "GET", "/agents"):
+        click.echo(f"{state['id']:>8}  {state['state']:<10} {state['reason']:<14} calls {state['calls_answered']}")

@@ -15,7 +15,8 @@ from gevent.event import Event as Flag
 
 from acd import agents, distributor, feature_codes, queues
 from acd.agents import AgentStateError
-from acd.runtime import AcdRuntime
+from acd.api import AgentApi
+from acd.runtime import AcdRuntime, wall_ms
 from acd.service_level import ServiceLevel
 from config import Settings
 from config.acd import Acd
@@ -34,6 +35,7 @@ class Engine:
         self.link = link
         self.front_door = FrontDoor(link)
         self.acd = AcdRuntime(distributor_from(settings.acd), link)
+        self.api = AgentApi(settings.acd, self.acd, wall_ms)
         self.telemetry = TelemetryServer(settings.telemetry.listen, self.health)
         self.stopped = Flag()
         self.keys: Counter[str] = Counter()
@@ -42,6 +44,7 @@ class Engine:
 
     def start(self) -> None:
         self.telemetry.start()
+        self.api.start()
         self.link.start()
         for agent_id, agent in self.settings.acd.agents.items():
             if agent.auto_login:
@@ -51,6 +54,7 @@ class Engine:
 
     def stop(self) -> None:
         self.acd.stop()
+        self.api.stop()
         self.link.stop()
         self.telemetry.stop()
         self.stopped.set()

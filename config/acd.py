@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, SecretStr, model_validator
 
+from config.addresses import Endpoint, PrivateListenAddress
 from config.section import Section
 
 Seconds0 = Annotated[float, Field(ge=0)]
@@ -109,6 +110,27 @@ class FeatureCodes(Section):
     logout: Annotated[str, Field(pattern=r"^\*[0-9]{1,4}$")] = "*23"
 
 
+def _token(secret: SecretStr) -> SecretStr:
+    if len(secret.get_secret_value()) < 24 or not secret.get_secret_value().isprintable():
+        raise ValueError("an API token needs at least 24 printable characters: it is all that guards agent control")
+    return secret
+
+
+class Token(Section):
+    """A bearer token of the agent-control API: an agent acts only on themselves, supervisors on anyone."""
+
+    token: Annotated[SecretStr, AfterValidator(_token)]
+    role: Literal["agent", "supervisor", "engineer"]
+    agent: str = ""
+
+
+class Api(Section):
+    """The local HTTP JSON API for agent toolbars, supervisors and the CLI."""
+
+    listen: PrivateListenAddress = Endpoint("127.0.0.1", 9346)
+    tokens: list[Token] = []
+
+
 class Acd(Section):
     reasons: list[Name] = ["rest", "meal", "training", "meeting", "no_answer", "busy", "rejected",
                            "not_registered", "offer_failed"]
@@ -119,6 +141,7 @@ class Acd(Section):
     service_level: ServiceLevel = ServiceLevel()
     front_door: FrontDoor = FrontDoor()
     feature_codes: FeatureCodes = FeatureCodes()
+    api: Api = Api()
 
     @model_validator(mode="after")
     def _references(self) -> "Acd":
@@ -134,6 +157,9 @@ class Acd(Section):
         for key, queue_name in {**self.front_door.keys, "default": self.front_door.default}.items():
             if queue_name not in self.queues:
                 problems.append(f"front_door key {key}: no queue named {queue_name!r} (queues: {sorted(self.queues)})")
+        for n, token in enumerate(self.api.tokens):
+            if token.role == "agent" and token.agent not in self.agents:
+                problems.append(f"api.tokens.{n}.agent: an agent token must name a configured agent")
         if problems:
             raise ValueError("; ".join(problems))
         return self

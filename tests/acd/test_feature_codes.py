@@ -31,7 +31,9 @@ def engine(switch) -> Iterator[Engine]:
     settings = base.model_copy(update={
         "switch": base.switch.model_copy(update={"password": config.schema.SecretStr(switch.password)}),
         "telemetry": base.telemetry.model_copy(update={"listen": Endpoint("127.0.0.1", 0)}),
-        "acd": base.acd.model_copy(update={"agents": {"1001": AgentConfig(contact="user/1001", skills={"general": 5})}}),
+        "acd": base.acd.model_copy(update={
+            "agents": {"1001": AgentConfig(contact="user/1001", skills={"general": 5})},
+            "api": base.acd.api.model_copy(update={"listen": Endpoint("127.0.0.1", 0)})}),
     })
     running = Engine(settings, switch_link(settings, address=switch.address))
     running.start()
