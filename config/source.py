@@ -56,19 +56,26 @@ def read(path: Path) -> Document:
     return Document(file, data, lines, problems)
 
 
+def _line(mark: yaml.Mark) -> int:
+    """The line an editor shows: YAML also breaks lines at NEL, U+2028 and U+2029, editors only at LF."""
+    if mark.buffer is None:
+        return mark.line + 1
+    return mark.buffer.count("\n", 0, mark.index) + 1
+
+
 def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     what = "; ".join(part for part in (exc.context, exc.problem) if part)
-    line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+    line, column = (_line(mark), mark.column + 1) if mark else (None, None)
     return Problem(file, line, "(syntax)", f"invalid YAML: {what}", column)
 
 
 def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], problems: list[Problem], file: str) -> None:
-    lines.setdefault(path, node.start_mark.line + 1)
+    lines.setdefault(path, _line(node.start_mark))
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key_path = (*path, str(key_node.value))
-            line = key_node.start_mark.line + 1
+            line = _line(key_node.start_mark)
             if key_path in lines:
                 problems.append(Problem(file, line, dotted(key_path),
                                         f"duplicate key: it was already set on line {lines[key_path]}, "

@@ -132,3 +132,9 @@ def test_unreadable_file_is_named(tmp_path: Path) -> None:
         config.load(missing)
     (problem,) = caught.value.problems
     assert problem.file == str(missing) and "cannot read" in problem.message
+
+
+def test_line_numbers_follow_the_editor_not_yaml_line_breaks(problems) -> None:
+    """YAML breaks lines at NEL (U+0085) too; an operator's editor does not, and the line must match it."""
+    [problem] = problems('centre: {name: "a\x85b"}\nswitch:\n')
+    assert problem.key == "switch" and problem.line == 2
