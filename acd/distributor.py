@@ -17,7 +17,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from acd.agents import Agent, AgentState
+from acd.agents import Agent, AgentState, Transition
+from acd.live_state import Journal, NoJournal
 from acd.queues import Caller, ExitReason, Overflow, QueueSpec, Strategy
 from acd.service_level import ServiceLevel
 from acd.strategies import CHOOSERS, Cursor
@@ -94,10 +95,12 @@ class Distributor:
     """Agents, queues and waiting callers; every public method returns the actions to carry out."""
 
     def __init__(self, queues: Iterable[QueueSpec], policy: dict[str, CausePolicy] | None = None,
-                 service_level: ServiceLevel | None = None, rng: random.Random | None = None) -> None:
+                 service_level: ServiceLevel | None = None, rng: random.Random | None = None,
+                 journal: Journal | None = None) -> None:
         self.queues = {queue.name: queue for queue in queues}
         self.policy = {**DEFAULT_POLICY, **(policy or {})}
         self.service_level = service_level or ServiceLevel()
+        self.journal = journal or NoJournal()
         self.agents: dict[str, Agent] = {}
         self._ready: dict[str, Agent] = {}
         """The READY agents, kept by each agent's observer: matching scans these, not every agent."""
@@ -116,9 +119,13 @@ class Distributor:
 
     def add_agent(self, agent: Agent) -> None:
         agent.order = len(self.agents)
-        agent.observer = self._index
+        agent.observer = self._moved
         self.agents[agent.id] = agent
+        self._index(agent)  # not journalled: a configured agent is not news, and would overwrite a saved state
+
+    def _moved(self, agent: Agent) -> None:
         self._index(agent)
+        self.journal.agent_changed(agent)
 
     def _index(self, agent: Agent) -> None:
         if agent.state is AgentState.READY:
@@ -197,8 +204,51 @@ class Distributor:
         self.callers[call_id] = caller
         bisect.insort(line, (caller.rank, call_id))
         caller.original_position = bisect.bisect_left(line, (caller.rank, call_id)) + 1
+        self.journal.caller_waiting(caller)
         self._arm_caller_timers(caller, queue, now_ms)
+        self._hold_for_last_agent(caller, queue, now_ms)
         return self._match_caller(caller, now_ms)
+
+    def restore(self, agents: dict[str, dict[str, object]], callers: list[dict[str, object]],
+                now_ms: int) -> list[Action]:
+        """Take back the state a previous process journalled (see acd.live_state).
+
+        Callers keep their entry time, so their position and service-level clock are unchanged. An offer
+        that was ringing died with the old process: that agent is ready again. An agent who was on a call
+        is put in wrap-up from now, since this process cannot see that call end.
+        """
+        for agent_id, saved in agents.items():
+            agent = self.agents.get(agent_id)
+            if agent is None:
+                continue
+            state = AgentState(str(saved["state"]))
+            for name in ("reason", "since_ms", "idle_since_ms", "calls_answered", "talk_ms"):
+                setattr(agent, name, saved[name])
+            if state is AgentState.OFFERED:
+                state, agent.reason = AgentState.READY, "restored"
+            elif state is AgentState.ON_CALL:
+                state, agent.wrap_up_until_ms = AgentState.WRAP_UP, now_ms + 30_000
+            elif state is AgentState.WRAP_UP:
+                agent.wrap_up_until_ms = int(saved["wrap_up_until_ms"])  # type: ignore[arg-type]
+            agent.log.append(Transition(now_ms, agent_id, agent.state, state, "restored"))
+            agent.state = state
+            self._moved(agent)
+            if state is AgentState.WRAP_UP:
+                self._schedule(agent.wrap_up_until_ms, "wrap_up", agent_id, agent.wrap_up_until_ms)
+        for saved in callers:
+            queue = self.queues.get(str(saved["queue"]))
+            if queue is None or saved["call_id"] in self.callers:
+                continue
+            caller = Caller(str(saved["call_id"]), queue.name, str(saved["number"]), int(saved["priority"]),  # type: ignore[arg-type]
+                            int(saved["entered_ms"]), int(saved["seq"]), queue.min_level,  # type: ignore[arg-type]
+                            original_position=int(saved["original_position"]))  # type: ignore[arg-type]
+            self.callers[caller.call_id] = caller
+            bisect.insort(self.waiting[queue.name], (caller.rank, caller.call_id))
+            self._arm_caller_timers(caller, queue, caller.entered_ms)
+        actions: list[Action] = []
+        for agent in list(self._ready.values()):
+            actions += self._match_agent(agent, now_ms)
+        return actions
 
     def answered(self, call_id: str, agent_id: str, now_ms: int) -> list[Action]:
         """The agent answered the offer: they are on the call, every other ringing offer is cancelled."""
@@ -346,6 +396,7 @@ class Distributor:
         return actions
 
     def _remove_waiting(self, caller: Caller) -> None:
+        self.journal.caller_gone(caller.call_id)
         line = self.waiting[caller.queue]
         index = bisect.bisect_left(line, (caller.rank, caller.call_id))
         if index < len(line) and line[index][1] == caller.call_id:
@@ -360,13 +411,16 @@ class Distributor:
     def _schedule(self, due_ms: int, kind: str, key: str, stamp: int) -> None:
         heapq.heappush(self._timers, _Timer(due_ms, next(self._seq), kind, key, stamp))
 
-    def _arm_caller_timers(self, caller: Caller, queue: QueueSpec, now_ms: int) -> None:
+    def _arm_caller_timers(self, caller: Caller, queue: QueueSpec, base_ms: int) -> None:
+        """Widening, maximum wait and announcements count from ``base_ms`` (the entry time)."""
         if queue.widening:
-            self._schedule(now_ms + int(queue.widening[0].after_s * 1000), "widen", caller.call_id, 0)
+            self._schedule(base_ms + int(queue.widening[0].after_s * 1000), "widen", caller.call_id, 0)
         if queue.max_wait_s:
-            self._schedule(now_ms + int(queue.max_wait_s * 1000), "max_wait", caller.call_id, 0)
+            self._schedule(base_ms + int(queue.max_wait_s * 1000), "max_wait", caller.call_id, 0)
         if queue.announce_every_s:
-            self._schedule(now_ms + int(queue.announce_every_s * 1000), "announce", caller.call_id, 0)
+            self._schedule(base_ms + int(queue.announce_every_s * 1000), "announce", caller.call_id, 0)
+
+    def _hold_for_last_agent(self, caller: Caller, queue: QueueSpec, now_ms: int) -> None:
         last = self.last_agent.get(caller.number)
         if queue.sticky_window_s and last and now_ms - last[1] <= queue.sticky_window_s * 1000:
             agent = self.agents.get(last[0])

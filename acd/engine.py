@@ -20,7 +20,8 @@ from acd.runtime import AcdRuntime, wall_ms
 from acd.service_level import ServiceLevel
 from config import Settings
 from config.acd import Acd
-from esl import EslError, Event, SwitchLink
+from acd.live_state import Journal, RedisState
+from esl import EslError, Event, SwitchLink, tokens
 from ivr.front_door import FrontDoor
 from telemetry.http import TelemetryServer
 
@@ -34,13 +35,20 @@ class Engine:
         self.settings = settings
         self.link = link
         self.front_door = FrontDoor(link)
-        self.acd = AcdRuntime(distributor_from(settings.acd), link)
+        self.journal = RedisState(settings.state.redis_url, settings.state.prefix) \
+            if settings.state.backend == "redis" else None
+        self.acd = AcdRuntime(distributor_from(settings.acd, self.journal), link)
         self.api = AgentApi(settings.acd, self.acd, wall_ms)
         self.telemetry = TelemetryServer(settings.telemetry.listen, self.health)
         self.stopped = Flag()
         self.keys: Counter[str] = Counter()
         self._service_numbers = frozenset(settings.centre.service_numbers)
         link.on("CHANNEL_PARK", self._on_park)
+        self.recovered = Flag()
+        if self.journal is not None:
+            link.on_connected(self._recover)
+        else:
+            self.recovered.set()
 
     def start(self) -> None:
         self.telemetry.start()
@@ -53,6 +61,8 @@ class Engine:
                  telemetry=f"{self.telemetry.address[0]}:{self.telemetry.address[1]}")
 
     def stop(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
         self.acd.stop()
         self.api.stop()
         self.link.stop()
@@ -87,6 +97,25 @@ class Engine:
         self.acd.enqueue(uuid, queue, event.get("Caller-Caller-ID-Number") or "")
 
 
+    def _recover(self) -> None:
+        """Once, on the first link: take back agents and the callers FreeSWITCH still holds parked."""
+        if self.recovered.is_set() or self.journal is None:
+            return
+        agents, callers = self.journal.load()
+        alive = []
+        for caller in callers:
+            try:
+                exists = self.link.api(f"uuid_exists {tokens.uuid(caller['call_id'])}").strip() == "true"
+            except EslError:
+                exists = False
+            if exists:
+                alive.append(caller)
+            else:
+                self.journal.caller_gone(str(caller["call_id"]))
+        self.acd.restore(agents, alive)
+        log.info("engine.recovered", agents=len(agents), callers=len(alive), gone=len(callers) - len(alive))
+        self.recovered.set()
+
     def _agent_command(self, uuid: str, command: feature_codes.AgentCommand) -> None:
         """Carry out a feature code, confirm it with a prompt and hang up."""
         try:
@@ -104,7 +133,7 @@ class Engine:
             log.info("agent.feature_code_prompt_failed", agent=command.agent, error=str(exc))
 
 
-def distributor_from(acd: Acd) -> distributor.Distributor:
+def distributor_from(acd: Acd, journal: Journal | None = None) -> distributor.Distributor:
     """The decision core as configured: queues, agents (logged out until they log in), policies."""
     specs = [queues.QueueSpec(
         name, q.skill, q.min_level, queues.Strategy(q.strategy),
@@ -117,7 +146,7 @@ def distributor_from(acd: Acd) -> distributor.Distributor:
     policy = {cause: distributor.CausePolicy(p.delay, p.limit, "offer_failed" if cause == "failed" else cause)
               for cause, p in acd.no_answer.items()}
     core = distributor.Distributor(specs, policy, ServiceLevel(tuple(acd.service_level.thresholds),
-                                                               acd.service_level.quick_abandon))
+                                                               acd.service_level.quick_abandon), journal=journal)
     for agent_id, agent in acd.agents.items():
         core.add_agent(agents.Agent(agent_id, agent.contact, dict(agent.skills)))
     return core

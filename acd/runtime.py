@@ -76,6 +76,9 @@ class AcdRuntime:
     def not_ready(self, agent_id: str, reason: str) -> None:
         self._do(self.core.not_ready(agent_id, reason, self.clock()))
 
+    def restore(self, agents: dict[str, dict[str, object]], callers: list[dict[str, object]]) -> None:
+        self._do(self.core.restore(agents, callers, self.clock()))
+
     def logout(self, agent_id: str) -> None:
         self._do(self.core.logout(agent_id, self.clock()))
 

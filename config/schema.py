@@ -156,6 +156,15 @@ class Telemetry(Section):
     listen: ListenAddress = Endpoint("127.0.0.1", 9345)
 
 
+class State(Section):
+    """Where live ACD state lives: in the engine only (memory), or also in Redis for other processes and for
+    recovery after an engine restart."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: Annotated[str, Field(pattern=r"^rediss?://")] = "redis://127.0.0.1:6379/0"
+    prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] = "hotline"
+
+
 class Settings(Section):
     """The whole configuration file."""
 
@@ -164,6 +173,7 @@ class Settings(Section):
     outbound_socket: OutboundSocket = OutboundSocket()
     telemetry: Telemetry = Telemetry()
     acd: Acd = Acd()
+    state: State = State()
 
 
 @functools.cache

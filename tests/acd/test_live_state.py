@@ -1,0 +1,89 @@
+"""Live state in a real Redis: other processes read it, and a restarted engine drops no call."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Iterator
+
+import pytest
+import redis
+
+import config
+from acd.agents import Agent, AgentState
+from acd.distributor import Distributor
+from acd.engine import Engine
+from acd.live_state import RedisState
+from acd.queues import QueueSpec
+from cli import switch_link
+from config import Endpoint
+from config.acd import Agent as AgentConfig
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    name = f"t{uuid.uuid4().hex[:8]}"
+    yield name
+    client = redis.Redis.from_url(redis_url)
+    client.delete(f"{name}:agents", f"{name}:callers")
+
+
+def test_journal_reaches_redis_and_reads_back_in_order(redis_url: str, prefix: str) -> None:
+    journal = RedisState(redis_url, prefix)
+    core = Distributor([QueueSpec("general", "general")], journal=journal)
+    core.add_agent(Agent("1001", "user/1001", {"general": 5}))
+    core.login("1001", 1_000)
+    core.not_ready("1001", "meal", 2_000)
+    for n in range(3):
+        core.enqueue(f"c{n}", "general", f"1380000000{n}", 3_000 + n)
+    core.caller_left("c1", 4_000)
+    assert journal.flush(5)
+    agents, callers = journal.load()
+    journal.close()
+    assert agents["1001"]["state"] == "not_ready" and agents["1001"]["reason"] == "meal"
+    assert [c["call_id"] for c in callers] == ["c0", "c2"] and callers[1]["entered_ms"] == 3_002
+
+
+def engine_for(switch, redis_url: str, prefix: str) -> Engine:
+    base = config.defaults()
+    agents = {a: AgentConfig(contact=f"user/{a}", skills={"general": 5}) for a in ("1001", "1002")}
+    settings = base.model_copy(update={
+        "switch": base.switch.model_copy(update={"password": config.schema.SecretStr(switch.password)}),
+        "telemetry": base.telemetry.model_copy(update={"listen": Endpoint("127.0.0.1", 0)}),
+        "state": base.state.model_copy(update={"backend": "redis", "redis_url": redis_url, "prefix": prefix}),
+        "acd": base.acd.model_copy(update={"agents": agents, "api": base.acd.api.model_copy(
+            update={"listen": Endpoint("127.0.0.1", 0)})}),
+    })
+    engine = Engine(settings, switch_link(settings, address=switch.address))
+    engine.start()
+    assert engine.recovered.wait(10)
+    return engine
+
+
+def test_engine_restart_keeps_waiting_callers_and_agent_states(switch, redis_url: str, prefix: str) -> None:
+    switch.set_endpoint("user/1001", answer_after=0.0)
+    first = engine_for(switch, redis_url, prefix)
+    first.acd.command("1001", "login")
+    first.acd.command("1001", "not_ready", "meal")
+    first.acd.command("1002", "login")
+    first.acd.command("1002", "not_ready", "training")
+    calls = [switch.place_call(caller_id_number=f"1380000000{n}", destination_number="12345", dtmf="1")
+             for n in range(3)]
+    assert switch.wait(lambda: len(first.acd.core.callers) == 3, timeout=10)
+    entered = {c: first.acd.core.callers[c].entered_ms for c in first.acd.core.callers}
+    order = [call for _, call in first.acd.core.waiting["general"]]
+    calls[2].hangup()  # this caller gives up while the engine is down...
+    assert first.journal.flush(5)
+    first.stop()  # the engine goes away; FreeSWITCH keeps the other calls parked
+    assert switch.wait(lambda: calls[2].uuid not in switch.channels, timeout=5)
+
+    second = engine_for(switch, redis_url, prefix)
+    try:
+        core = second.acd.core
+        assert [call for _, call in core.waiting["general"]] == [c for c in order if c != calls[2].uuid]
+        assert all(core.callers[c].entered_ms == entered[c] for c in core.callers)
+        assert (core.agents["1001"].state, core.agents["1001"].reason) == (AgentState.NOT_READY, "meal")
+        second.acd.command("1001", "ready")  # ...and the first caller in line is the one answered
+        assert switch.wait(lambda: calls[0].bridged_to is not None, timeout=10)
+        assert calls[1].bridged_to is None and calls[1].hangup_cause is None
+    finally:
+        second.stop()
