@@ -370,3 +370,36 @@ def agent_list(settings: Settings, token: str) -> None:
     """Every agent's state (an agent token shows only its own)."""
     for state in api_request(settings, token, "GET", "/agents"):
         click.echo(f"{state['id']:>8}  {state['state']:<10} {state['reason']:<14} calls {state['calls_answered']}")
+
+
+@main.command()
+@with_settings
+def status(settings: Settings) -> None:
+    """The floor right now, read from the live state in Redis: agents by state, callers waiting per queue."""
+    import time
+    from collections import Counter
+
+    import redis
+
+    from acd.live_state import RedisState
+
+    if settings.state.backend != "redis":
+        raise click.ClickException("live state is only inside the engine (state.backend: memory); "
+                                   "set state.backend: redis to read it from here")
+    try:
+        agents, callers = RedisState(settings.state.redis_url, settings.state.prefix).load()
+    except redis.RedisError as exc:
+        raise click.ClickException(f"cannot read live state from {settings.state.redis_url}: {exc}") from None
+    now = int(time.time() * 1000)
+    states = Counter(str(agent["state"]) for agent in agents.values())
+    click.echo("agents: " + ("  ".join(f"{state} {n}" for state, n in sorted(states.items())) or "none"))
+    for agent_id, agent in sorted(agents.items()):
+        if agent["state"] == "not_ready":
+            click.echo(f"  {agent_id} not ready: {agent['reason']} for {(now - int(agent['since_ms'])) // 1000} s")
+    by_queue: dict[str, list[int]] = {}
+    for caller in callers:
+        by_queue.setdefault(str(caller["queue"]), []).append(now - int(caller["entered_ms"]))
+    for queue, waits in sorted(by_queue.items()):
+        click.echo(f"queue {queue}: {len(waits)} waiting, longest {max(waits) // 1000} s")
+    if not by_queue:
+        click.echo("no callers waiting")

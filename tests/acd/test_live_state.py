@@ -87,3 +87,28 @@ def test_engine_restart_keeps_waiting_callers_and_agent_states(switch, redis_url
         assert calls[1].bridged_to is None and calls[1].hangup_cause is None
     finally:
         second.stop()
+
+
+def test_cli_status_reads_the_floor_from_redis(redis_url: str, prefix: str, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from cli import main
+
+    journal = RedisState(redis_url, prefix)
+    core = Distributor([QueueSpec("general", "general")], journal=journal)
+    for agent_id in ("1001", "1002"):
+        core.add_agent(Agent(agent_id, f"user/{agent_id}", {"general": 5}))
+        core.login(agent_id, 1_000)
+    core.not_ready("1002", "meal", 2_000)
+    core.ready("1001", 2_000)
+    core.not_ready("1001", "training", 2_500)
+    core.enqueue("c1", "general", "13800000001", 3_000)
+    assert journal.flush(5)
+    journal.close()
+    config_file = tmp_path / "hotline.yaml"
+    config_file.write_text("centre: {name: t}\nswitch: {password: a-strong-password-1}\n"
+                           f"state: {{backend: redis, redis_url: '{redis_url}', prefix: {prefix}}}\n")
+    result = CliRunner().invoke(main, ["--config", str(config_file), "status"])
+    assert result.exit_code == 0, result.output
+    assert "agents: not_ready 2" in result.output
+    assert "1002 not ready: meal" in result.output and "queue general: 1 waiting" in result.output
