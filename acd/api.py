@@ -14,13 +14,11 @@ import hmac
 import json
 from typing import Callable, Iterable
 
-from gevent.pywsgi import WSGIServer
-
 from acd.agents import AgentStateError
 from acd.runtime import AcdRuntime
 from config.acd import Acd, Token
+from telemetry.http import StartResponse, WsgiService
 
-StartResponse = Callable[..., object]
 ACTIONS = ("login", "ready", "not_ready", "logout")
 
 
@@ -30,26 +28,14 @@ class HttpError(Exception):
         self.status = status
 
 
-class AgentApi:
+class AgentApi(WsgiService):
     """Serves the API for ``runtime`` on ``config.api.listen``."""
 
     def __init__(self, config: Acd, runtime: AcdRuntime, clock: Callable[[], int]) -> None:
         self.config = config
         self.runtime = runtime
         self.clock = clock
-        listen = config.api.listen
-        self._server = WSGIServer((listen.host, listen.port), self.app, log=None)
-
-    @property
-    def address(self) -> tuple[str, int]:
-        host, port = self._server.address[:2]
-        return str(host), int(port)
-
-    def start(self) -> None:
-        self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
+        super().__init__(config.api.listen)
 
     def app(self, environ: dict[str, object], start_response: StartResponse) -> Iterable[bytes]:
         try:

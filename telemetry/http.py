@@ -1,4 +1,5 @@
-"""/metrics (Prometheus exposition) and /healthz on one small gevent WSGI server.
+"""/metrics (Prometheus exposition) and /healthz on one small gevent WSGI server (``WsgiService``, which the
+agent-control API in acd/api.py also builds on).
 
 Kept separate from any business HTTP API so monitoring keeps answering while the rest of the engine is busy,
 and so it can listen on its own (loopback by default) address.
@@ -20,14 +21,15 @@ HealthCheck = Callable[[], tuple[bool, str]]
 StartResponse = Callable[..., object]
 
 
-class TelemetryServer:
-    """Serves GET /metrics and GET /healthz; everything else is 404 (405 for other methods)."""
+class WsgiService:
+    """A small gevent HTTP service on a configured address; subclasses provide ``app``."""
 
-    def __init__(self, listen: Endpoint, health: HealthCheck, registry: CollectorRegistry = REGISTRY) -> None:
-        self._health = health
-        self._metrics: Callable[[dict[str, object], StartResponse], Iterable[bytes]] = make_wsgi_app(registry)
+    def __init__(self, listen: Endpoint) -> None:
         self._server = WSGIServer((listen.host, listen.port), self.app, log=None,
-                                  error_log=logging.getLogger(__name__))
+                                  error_log=logging.getLogger(type(self).__module__))
+
+    def app(self, environ: dict[str, object], start_response: StartResponse) -> Iterable[bytes]:
+        raise NotImplementedError
 
     @property
     def address(self) -> tuple[str, int]:
@@ -40,6 +42,15 @@ class TelemetryServer:
 
     def stop(self) -> None:
         self._server.stop()
+
+
+class TelemetryServer(WsgiService):
+    """Serves GET /metrics and GET /healthz; everything else is 404 (405 for other methods)."""
+
+    def __init__(self, listen: Endpoint, health: HealthCheck, registry: CollectorRegistry = REGISTRY) -> None:
+        self._health = health
+        self._metrics: Callable[[dict[str, object], StartResponse], Iterable[bytes]] = make_wsgi_app(registry)
+        super().__init__(listen)
 
     def app(self, environ: dict[str, object], start_response: StartResponse) -> Iterable[bytes]:
         if environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
