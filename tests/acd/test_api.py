@@ -4,38 +4,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterator
-
 import pytest
 from click.testing import CliRunner
 from gevent import socket
+from pydantic import SecretStr
 
-import config
 from acd.engine import Engine
-from cli import main, switch_link
-from config import Endpoint
-from config.acd import Agent as AgentConfig, Token
+from cli import main
+from config.acd import Token
 
 AGENT_TOKEN = "agent-1001-token-abcdefghijkl"
 SUPERVISOR_TOKEN = "supervisor-token-abcdefghijkl"
 
 
 @pytest.fixture
-def engine(switch) -> Iterator[Engine]:
-    base = config.defaults()
-    agents = {a: AgentConfig(contact=f"user/{a}", skills={"general": 5}) for a in ("1001", "1002")}
-    tokens = [Token(token=config.schema.SecretStr(AGENT_TOKEN), role="agent", agent="1001"),
-              Token(token=config.schema.SecretStr(SUPERVISOR_TOKEN), role="supervisor")]
-    settings = base.model_copy(update={
-        "switch": base.switch.model_copy(update={"password": config.schema.SecretStr(switch.password)}),
-        "telemetry": base.telemetry.model_copy(update={"listen": Endpoint("127.0.0.1", 0)}),
-        "acd": base.acd.model_copy(update={"agents": agents, "api": base.acd.api.model_copy(
-            update={"listen": Endpoint("127.0.0.1", 0), "tokens": tokens})}),
-    })
-    running = Engine(settings, switch_link(settings, address=switch.address))
-    running.start()
-    yield running
-    running.stop()
+def engine(make_engine) -> Engine:
+    return make_engine(tokens=[Token(token=SecretStr(AGENT_TOKEN), role="agent", agent="1001"),
+                               Token(token=SecretStr(SUPERVISOR_TOKEN), role="supervisor")])
 
 
 def call(engine: Engine, method: str, path: str, token: str | None, body: dict | None = None) -> tuple[int, object]:

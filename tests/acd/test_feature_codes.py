@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import pytest
 
 import config
 from acd.agents import AgentState
 from acd.engine import Engine
 from acd.feature_codes import AgentCommand, parse
-from cli import switch_link
-from config import Endpoint
 from config.acd import Agent as AgentConfig
 
 
@@ -26,20 +22,8 @@ def test_codes_map_to_commands() -> None:
 
 
 @pytest.fixture
-def engine(switch) -> Iterator[Engine]:
-    base = config.defaults()
-    settings = base.model_copy(update={
-        "switch": base.switch.model_copy(update={"password": config.schema.SecretStr(switch.password)}),
-        "telemetry": base.telemetry.model_copy(update={"listen": Endpoint("127.0.0.1", 0)}),
-        "acd": base.acd.model_copy(update={
-            "agents": {"1001": AgentConfig(contact="user/1001", skills={"general": 5})},
-            "api": base.acd.api.model_copy(update={"listen": Endpoint("127.0.0.1", 0)})}),
-    })
-    running = Engine(settings, switch_link(settings, address=switch.address))
-    running.start()
-    running.link.wait_connected(5)
-    yield running
-    running.stop()
+def engine(make_engine) -> Engine:
+    return make_engine(agents=("1001",))
 
 
 def test_agent_logs_in_goes_not_ready_for_a_meal_and_back(switch, engine: Engine) -> None:

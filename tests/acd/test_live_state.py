@@ -8,15 +8,10 @@ from typing import Iterator
 import pytest
 import redis
 
-import config
 from acd.agents import Agent, AgentState
 from acd.distributor import Distributor
-from acd.engine import Engine
 from acd.live_state import RedisState
 from acd.queues import QueueSpec
-from cli import switch_link
-from config import Endpoint
-from config.acd import Agent as AgentConfig
 
 
 @pytest.fixture
@@ -43,25 +38,11 @@ def test_journal_reaches_redis_and_reads_back_in_order(redis_url: str, prefix: s
     assert [c["call_id"] for c in callers] == ["c0", "c2"] and callers[1]["entered_ms"] == 3_002
 
 
-def engine_for(switch, redis_url: str, prefix: str) -> Engine:
-    base = config.defaults()
-    agents = {a: AgentConfig(contact=f"user/{a}", skills={"general": 5}) for a in ("1001", "1002")}
-    settings = base.model_copy(update={
-        "switch": base.switch.model_copy(update={"password": config.schema.SecretStr(switch.password)}),
-        "telemetry": base.telemetry.model_copy(update={"listen": Endpoint("127.0.0.1", 0)}),
-        "state": base.state.model_copy(update={"backend": "redis", "redis_url": redis_url, "prefix": prefix}),
-        "acd": base.acd.model_copy(update={"agents": agents, "api": base.acd.api.model_copy(
-            update={"listen": Endpoint("127.0.0.1", 0)})}),
-    })
-    engine = Engine(settings, switch_link(settings, address=switch.address))
-    engine.start()
-    assert engine.recovered.wait(10)
-    return engine
-
-
-def test_engine_restart_keeps_waiting_callers_and_agent_states(switch, redis_url: str, prefix: str) -> None:
+def test_engine_restart_keeps_waiting_callers_and_agent_states(switch, make_engine, redis_url: str,
+                                                               prefix: str) -> None:
     switch.set_endpoint("user/1001", answer_after=0.0)
-    first = engine_for(switch, redis_url, prefix)
+    state = {"backend": "redis", "redis_url": redis_url, "prefix": prefix}
+    first = make_engine(state=state)
     first.acd.command("1001", "login")
     first.acd.command("1001", "not_ready", "meal")
     first.acd.command("1002", "login")
@@ -76,7 +57,7 @@ def test_engine_restart_keeps_waiting_callers_and_agent_states(switch, redis_url
     first.stop()  # the engine goes away; FreeSWITCH keeps the other calls parked
     assert switch.wait(lambda: calls[2].uuid not in switch.channels, timeout=5)
 
-    second = engine_for(switch, redis_url, prefix)
+    second = make_engine(state=state)
     try:
         core = second.acd.core
         assert [call for _, call in core.waiting["general"]] == [c for c in order if c != calls[2].uuid]
