@@ -9,6 +9,7 @@ with music on hold, until the ACD bridges an agent.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import asdict
 
 import structlog
 from gevent.event import Event as Flag
@@ -17,6 +18,7 @@ from acd import agents, distributor, feature_codes, queues
 from acd.agents import AgentStateError
 from acd.api import AgentApi
 from acd.runtime import AcdRuntime, wall_ms
+from acd.tracking import CallTimeline, CallTracker
 from acd.service_level import ServiceLevel
 from config import Settings
 from config.acd import Acd
@@ -37,7 +39,8 @@ class Engine:
         self.front_door = FrontDoor(link)
         self.journal = RedisState(settings.state.redis_url, settings.state.prefix) \
             if settings.state.backend == "redis" else None
-        self.acd = AcdRuntime(distributor_from(settings.acd, self.journal), link)
+        self.records: list[CallTimeline] = []
+        self.acd = AcdRuntime(distributor_from(settings.acd, self.journal), link, tracker=CallTracker(self._finished))
         self.api = AgentApi(settings.acd, self.acd, wall_ms)
         self.telemetry = TelemetryServer(settings.telemetry.listen, self.health)
         self.stopped = Flag()
@@ -85,8 +88,13 @@ class Engine:
             return
         uuid = event.uuid
         door = self.settings.acd.front_door
+        created_us = event.get("Caller-Channel-Created-Time") or ""
+        self.acd.tracker.entered(uuid, event.get("Caller-Caller-ID-Number") or "", dialled,
+                                 int(created_us) // 1000 if created_us.isdigit() else wall_ms())
+        self.acd.tracker.ivr(uuid, "front_door", wall_ms())
         try:
             key = self.front_door.greet(uuid)
+            self.acd.tracker.ivr(uuid, f"key:{key}" if key else "key:none", wall_ms())
             queue = door.keys.get(key, door.default)
             self.link.execute(uuid, "playback", self.settings.acd.queues[queue].music_on_hold)
         except EslError as exc:
@@ -96,6 +104,13 @@ class Engine:
         log.info("call.queued", uuid=uuid, key=key or None, queue=queue)
         self.acd.enqueue(uuid, queue, event.get("Caller-Caller-ID-Number") or "")
 
+
+    def _finished(self, timeline: CallTimeline) -> None:
+        """A call ended: its record goes to the log now (and to the ticket store, issue 3 item 5)."""
+        self.records.append(timeline)
+        del self.records[:-1000]
+        log.info("call.record", **{k: v for k, v in asdict(timeline).items() if k != "offers"},
+                 offers=[asdict(offer) for offer in timeline.offers], wait_ms=timeline.wait_ms)
 
     def _recover(self) -> None:
         """Once, on the first link: take back agents and the callers FreeSWITCH still holds parked."""

@@ -18,6 +18,7 @@ import structlog
 from gevent.event import AsyncResult, Event as Flag
 
 from acd.distributor import Action, Announce, CancelOffer, Distributor, Leave, Offer
+from acd.tracking import CallTracker
 from esl import EslError, Event, SwitchLink, tokens
 
 log = structlog.get_logger(__name__)
@@ -46,9 +47,10 @@ class AcdRuntime:
     """Feeds the Distributor from the switch and carries out what it decides."""
 
     def __init__(self, distributor: Distributor, link: SwitchLink, clock: Callable[[], int] = wall_ms,
-                 on_offer_sent: Callable[[Offer], None] | None = None) -> None:
+                 on_offer_sent: Callable[[Offer], None] | None = None, tracker: CallTracker | None = None) -> None:
         self.core = distributor
         self.link = link
+        self.tracker = tracker or CallTracker(lambda timeline: None)
         self.clock = clock
         self.on_offer_sent = on_offer_sent
         self.legs: dict[str, AgentLeg] = {}
@@ -65,7 +67,12 @@ class AcdRuntime:
     # --- what the engine and agents tell it ---------------------------------------------------------------
 
     def enqueue(self, call_id: str, queue: str, number: str, priority: int = 0) -> None:
-        self._do(self.core.enqueue(call_id, queue, number, self.clock(), priority))
+        now = self.clock()
+        self.tracker.queued(call_id, queue, now)
+        actions = self.core.enqueue(call_id, queue, number, now, priority)
+        if call_id in self.core.callers:
+            self.tracker.position(call_id, self.core.callers[call_id].original_position)
+        self._do(actions)
 
     def ready(self, agent_id: str) -> None:
         self._do(self.core.ready(agent_id, self.clock()))
@@ -115,6 +122,7 @@ class AcdRuntime:
         leg = AgentLeg(offer.call_id, offer.agent, str(uuidlib.uuid4()))
         self.legs[leg.uuid] = leg
         self._ringing[(offer.call_id, offer.agent)] = leg
+        self.tracker.offered(offer.call_id, offer.agent, self.clock())
         variables = {"origination_uuid": leg.uuid, "originate_timeout": str(int(offer.ring_timeout_s)),
                      "hotline_call": tokens.uuid(offer.call_id), "hotline_agent": tokens.word(offer.agent)}
         try:
@@ -133,6 +141,7 @@ class AcdRuntime:
         now = self.clock()
         if outcome.startswith("+OK") and not leg.cancelled and leg.call_id in self.core.callers:
             leg.answered = True
+            self.tracker.offer_ended(leg.call_id, leg.agent, "answered", now)
             self._do(self.core.answered(leg.call_id, leg.agent, now))
             try:
                 self.link.api(f"uuid_bridge {tokens.uuid(leg.call_id)} {leg.uuid}")
@@ -144,17 +153,21 @@ class AcdRuntime:
         self.legs.pop(leg.uuid, None)
         cause = outcome.removeprefix("-ERR").strip().split(" ")[0] if outcome.startswith("-ERR") else ""
         if not leg.cancelled:
+            self.tracker.offer_ended(leg.call_id, leg.agent, CAUSES.get(cause, "failed"), now)
             self._do(self.core.offer_failed(leg.call_id, leg.agent, CAUSES.get(cause, "failed"), now))
 
     def _cancel(self, cancel: CancelOffer) -> None:
         leg = self._ringing.pop((cancel.call_id, cancel.agent), None)
         if leg is not None:
             leg.cancelled = True
+            self.tracker.offer_ended(cancel.call_id, cancel.agent, "cancelled", self.clock())
             self._hangup(leg.uuid, "ORIGINATOR_CANCEL")
 
     def _leave(self, leave: Leave) -> None:
         """Overflow: to another extension (queue, voicemail, callback desk) or a clean hang-up."""
         target = leave.overflow.target if leave.overflow else ""
+        self.tracker.left_queue(leave.call_id, "overflow" if target else leave.reason.value)
+        self.tracker.ending(leave.call_id, "system")
         try:
             if target:
                 self.link.api(f"uuid_transfer {tokens.uuid(leave.call_id)} {tokens.word(target)}")
@@ -182,10 +195,12 @@ class AcdRuntime:
         leg = self.legs.pop(event.uuid, None)
         if leg is not None:
             if leg.answered:
+                self.tracker.ending(leg.call_id, "agent")
                 self._do(self.core.call_ended(leg.agent, now))
             return
         if event.uuid in self.core.callers:
             self._do(self.core.caller_left(event.uuid, now))
+        self.tracker.hung_up(event.uuid, event.get("Hangup-Cause") or "", now)
 
     def _on_dtmf(self, event: Event) -> None:
         digit = event.get("DTMF-Digit") or ""

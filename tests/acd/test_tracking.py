@@ -1,0 +1,63 @@
+"""Every call leaves a millisecond timeline whose steps are in order and match what happened on the switch."""
+
+from __future__ import annotations
+
+from acd.engine import Engine
+from acd.tracking import CallTracker
+
+
+def finished(switch, engine: Engine, count: int = 1):
+    assert switch.wait(lambda: len(engine.records) >= count, timeout=10)
+    return engine.records[-1]
+
+
+def test_answered_call_timeline_is_complete_and_ordered(switch, make_engine) -> None:
+    switch.set_endpoint("user/1001", answer_after=0.0)
+    engine = make_engine(agents=("1001",))
+    engine.acd.command("1001", "login")
+    call = switch.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="1")
+    assert switch.wait(lambda: call.bridged_to is not None, timeout=10)
+    call.hangup()
+    t = finished(switch, engine)
+    assert (t.call_id, t.caller_number, t.called_number) == (call.uuid, "13800138000", "12345")
+    assert t.switch_entry_ms <= t.ivr_entry_ms <= t.queue_entry_ms <= t.offers[0].ring_start_ms
+    assert t.offers[0].ring_end_ms == t.answered_ms <= t.hangup_ms
+    assert [(o.agent, o.result) for o in t.offers] == [("1001", "answered")]
+    assert (t.agent, t.exit_reason, t.hangup_side, t.queue, t.original_position) == ("1001", "answered", "caller", "general", 1)
+    assert t.ivr_path == ["front_door", "key:1"] and t.wait_ms == t.answered_ms - t.queue_entry_ms
+
+
+def test_agent_hanging_up_first_is_recorded(switch, make_engine) -> None:
+    switch.set_endpoint("user/1001", answer_after=0.0)
+    engine = make_engine(agents=("1001",))
+    engine.acd.command("1001", "login")
+    call = switch.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="1")
+    assert switch.wait(lambda: call.bridged_to is not None, timeout=10)
+    call.bridged_to.hangup()
+    assert finished(switch, engine).hangup_side == "agent"
+
+
+def test_missed_offer_then_answer_and_abandon_while_ringing(switch, make_engine) -> None:
+    switch.set_endpoint("user/1001", cause="NO_ANSWER")
+    switch.set_endpoint("user/1002", answer_after=None)
+    engine = make_engine(agents=("1001", "1002"), strategy="top-down")
+    engine.acd.command("1001", "login")
+    engine.acd.command("1002", "login")
+    call = switch.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="1")
+    assert switch.wait(lambda: any(c.name == "user/1002" for c in switch.channels.values()), timeout=10)
+    call.hangup("NORMAL_CLEARING")
+    t = finished(switch, engine)
+    assert [(o.agent, o.result) for o in t.offers] == [("1001", "no_answer"), ("1002", "cancelled")]
+    assert (t.exit_reason, t.hangup_side, t.answered_ms, t.hangup_cause) == ("abandoned", "caller", None, "NORMAL_CLEARING")
+
+
+def test_unknown_calls_are_ignored_and_system_endings_are_failures() -> None:
+    done = []
+    tracker = CallTracker(done.append)
+    tracker.offered("nobody", "1001", 5)
+    tracker.hung_up("nobody", "NORMAL_CLEARING", 6)
+    tracker.entered("c1", "13800138000", "12345", 0)
+    tracker.queued("c1", "general", 10)
+    tracker.ending("c1", "system")
+    tracker.hung_up("c1", "DESTINATION_OUT_OF_ORDER", 20)
+    assert [(t.call_id, t.exit_reason, t.hangup_side) for t in done] == [("c1", "system_failure", "system")]
