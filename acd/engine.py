@@ -99,14 +99,24 @@ class Engine:
             self.link.execute(uuid, "playback", self.settings.acd.queues[queue].music_on_hold)
         except EslError as exc:
             log.warning("call.front_door_failed", uuid=uuid, error=str(exc))
+            self.acd.tracker.ending(uuid, "system")
+            self._hangup_quietly(uuid)
             return
         self.keys[key or "none"] += 1
         log.info("call.queued", uuid=uuid, key=key or None, queue=queue)
         self.acd.enqueue(uuid, queue, event.get("Caller-Caller-ID-Number") or "")
 
 
+    def _hangup_quietly(self, uuid: str) -> None:
+        try:
+            self.link.hangup(uuid, "NORMAL_TEMPORARY_FAILURE")
+        except EslError:
+            pass  # the call or the link is already gone
+
     def _finished(self, timeline: CallTimeline) -> None:
         """A call ended: its record goes to the log now (and to the ticket store, issue 3 item 5)."""
+        if timeline.queue_entry_ms is None and timeline.exit_reason == "system_failure":
+            self.acd.core.service_level.lost_in_switch += 1  # 呼损: lost before distribution
         self.records.append(timeline)
         del self.records[:-1000]
         log.info("call.record", **{k: v for k, v in asdict(timeline).items() if k != "offers"},

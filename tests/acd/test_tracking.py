@@ -61,3 +61,13 @@ def test_unknown_calls_are_ignored_and_system_endings_are_failures() -> None:
     tracker.ending("c1", "system")
     tracker.hung_up("c1", "DESTINATION_OUT_OF_ORDER", 20)
     assert [(t.call_id, t.exit_reason, t.hangup_side) for t in done] == [("c1", "system_failure", "system")]
+
+
+def test_loss_inside_the_switch_is_counted_apart(make_engine) -> None:
+    engine = make_engine(agents=("1001",))
+    tracker = engine.acd.tracker
+    tracker.entered("0badc0de-0000-4000-8000-000000000001", "13800138000", "12345", 0)
+    tracker.ending("0badc0de-0000-4000-8000-000000000001", "system")
+    tracker.hung_up("0badc0de-0000-4000-8000-000000000001", "NORMAL_TEMPORARY_FAILURE", 10)
+    assert engine.acd.core.service_level.lost_in_switch == 1
+    assert engine.acd.core.service_level.total("general").requests == 0  # never a human request
