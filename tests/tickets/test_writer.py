@@ -1,0 +1,95 @@
+"""Records reach the store in order, exactly once, even when the store is down or the engine restarts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from acd.tracking import CallTimeline, OfferTrace
+from tickets.region import caller_region
+from tickets.store import TicketStore
+from tickets.writer import RecordWriter
+
+
+def timeline(n: int) -> CallTimeline:
+    return CallTimeline(f"call-{n:04d}", "13800138000", "12345", 1_000 + n, 1_001 + n, ["front_door", "key:1"],
+                        1_002 + n, "general", 1, [OfferTrace("1001", 1_003 + n, 1_004 + n, "answered")],
+                        1_004 + n, "1001", 9_000 + n, "caller", "NORMAL_CLEARING", "answered")
+
+
+class FlakyStore(TicketStore):
+    """A real SQLite store whose database 'goes down' while ``down`` is set."""
+
+    down = False
+    saves: list[str] = []
+
+    def save(self, record: CallTimeline, caller_region: str | None = None) -> bool:
+        if self.down:
+            raise OperationalError("INSERT", {}, ConnectionRefusedError("database is down"))
+        self.saves.append(record.call_id)
+        return super().save(record, caller_region)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FlakyStore:
+    s = FlakyStore(f"sqlite:///{tmp_path}/tickets.db")
+    s.migrate()
+    s.saves = []
+    return s
+
+
+def test_records_arrive_in_order_with_region(store: FlakyStore, tmp_path: Path) -> None:
+    writer = RecordWriter(store, tmp_path / "spool")
+    for n in range(20):
+        writer.push(timeline(n))
+    assert writer.flush(10)
+    assert store.call_ids() == [f"call-{n:04d}" for n in range(20)]
+    assert store.get("call-0003") == timeline(3)
+    assert writer.pending() == 0 and (tmp_path / "spool" / "records.jsonl").stat().st_size == 0  # compacted
+    writer.close()
+
+
+def test_store_down_keeps_records_on_disk_then_delivers_exactly_once(store: FlakyStore, tmp_path: Path) -> None:
+    store.down = True
+    writer = RecordWriter(store, tmp_path / "spool", retry_s=0.01)
+    for n in range(5):
+        writer.push(timeline(n))
+    assert not writer.flush(0.2)
+    assert writer.pending() == 5 and store.call_ids() == []
+    store.down = False
+    assert writer.flush(10)
+    assert store.call_ids() == [f"call-{n:04d}" for n in range(5)] and store.saves == store.call_ids()
+    writer.close()
+
+
+def test_a_restarted_engine_replays_the_spool(store: FlakyStore, tmp_path: Path) -> None:
+    store.down = True
+    first = RecordWriter(store, tmp_path / "spool", retry_s=0.01)
+    for n in range(3):
+        first.push(timeline(n))
+    first.close()  # the engine stops with three records undelivered
+    store.down = False
+    second = RecordWriter(store, tmp_path / "spool")
+    assert second.pending() == 3
+    assert second.flush(10)
+    assert store.call_ids() == ["call-0000", "call-0001", "call-0002"]
+    second.close()
+
+
+def test_replay_after_a_crash_between_commit_and_checkpoint_stores_once(store: FlakyStore, tmp_path: Path) -> None:
+    store.save(timeline(0))  # committed, but the checkpoint never moved
+    writer = RecordWriter(store, tmp_path / "spool")
+    writer.push(timeline(0))
+    writer.push(timeline(1))
+    assert writer.flush(10)
+    assert store.call_ids() == ["call-0000", "call-0001"]
+    writer.close()
+
+
+def test_caller_region_in_chinese() -> None:
+    assert caller_region("13800138000") == "北京市"
+    assert caller_region("+8607715551234") == "广西壮族自治区南宁市、崇左市"
+    assert caller_region("19912345678") == "中国"
+    assert caller_region("not a number") is None

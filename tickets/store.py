@@ -1,0 +1,106 @@
+"""Call records in SQL through SQLAlchemy 2, with the schema owned by Alembic migrations shipped here.
+
+``save`` is idempotent on the call id, which is what makes the spool's replay exactly-once: a record written
+just before a crash, and written again on replay, is stored once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, create_engine, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+from acd.tracking import CallTimeline, OfferTrace
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CallRow(Base):
+    __tablename__ = "call_records"
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    caller_number: Mapped[str] = mapped_column(String(64))
+    caller_region: Mapped[str | None] = mapped_column(String(128))
+    called_number: Mapped[str] = mapped_column(String(64))
+    switch_entry_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    ivr_entry_ms: Mapped[int | None] = mapped_column(BigInteger)
+    ivr_path: Mapped[list[str]] = mapped_column(JSON)
+    queue_entry_ms: Mapped[int | None] = mapped_column(BigInteger)
+    queue: Mapped[str | None] = mapped_column(String(64))
+    original_position: Mapped[int | None] = mapped_column(Integer)
+    answered_ms: Mapped[int | None] = mapped_column(BigInteger)
+    agent: Mapped[str | None] = mapped_column(String(64))
+    hangup_ms: Mapped[int | None] = mapped_column(BigInteger)
+    hangup_side: Mapped[str | None] = mapped_column(String(16))
+    hangup_cause: Mapped[str | None] = mapped_column(String(64))
+    exit_reason: Mapped[str | None] = mapped_column(String(32), index=True)
+    recording: Mapped[str | None] = mapped_column(String(512))
+    transcript: Mapped[str | None] = mapped_column(String)
+    survey: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    offers: Mapped[list["OfferRow"]] = relationship(order_by="OfferRow.seq", cascade="all, delete-orphan")
+
+
+class OfferRow(Base):
+    __tablename__ = "call_offers"
+
+    call_id: Mapped[str] = mapped_column(ForeignKey("call_records.call_id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent: Mapped[str] = mapped_column(String(64))
+    ring_start_ms: Mapped[int] = mapped_column(BigInteger)
+    ring_end_ms: Mapped[int | None] = mapped_column(BigInteger)
+    result: Mapped[str] = mapped_column(String(32))
+
+
+class TicketStore:
+    """Reads and writes call records; blocking calls, so callers on gevent run them in the threadpool."""
+
+    def __init__(self, url: str) -> None:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.url = url
+        self.engine: Engine = create_engine(url, pool_pre_ping=True)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (safe to run at every start)."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def save(self, timeline: CallTimeline, caller_region: str | None = None) -> bool:
+        """Store the record unless it is already there; True if it was new."""
+        with Session(self.engine) as session, session.begin():
+            if session.get(CallRow, timeline.call_id) is not None:
+                return False
+            fields = {k: v for k, v in asdict(timeline).items() if k != "offers"}
+            row = CallRow(**fields, caller_region=caller_region, recording=None, transcript=None, survey=None)
+            row.offers = [OfferRow(seq=n, **asdict(offer)) for n, offer in enumerate(timeline.offers)]
+            session.add(row)
+        return True
+
+    def get(self, call_id: str) -> CallTimeline | None:
+        with Session(self.engine) as session:
+            row = session.get(CallRow, call_id)
+            return _timeline(row) if row is not None else None
+
+    def call_ids(self) -> list[str]:
+        """Every stored call, in switch-entry order."""
+        with Session(self.engine) as session:
+            return list(session.scalars(select(CallRow.call_id).order_by(CallRow.switch_entry_ms, CallRow.call_id)))
+
+
+def _timeline(row: CallRow) -> CallTimeline:
+    fields = {name: getattr(row, name) for name in CallTimeline.__dataclass_fields__ if name != "offers"}
+    offers = [OfferTrace(o.agent, o.ring_start_ms, o.ring_end_ms, o.result) for o in row.offers]
+    return CallTimeline(**fields, offers=offers)

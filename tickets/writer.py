@@ -1,0 +1,132 @@
+"""Call records reach the ticket store through a durable on-disk spool, in order, exactly once.
+
+``push`` appends the record as one JSON line and fsyncs it (in gevent's threadpool, so the hub never waits
+on the disk) and returns: call handling never waits for the database. One greenlet delivers the spool in
+order; the byte offset of what is delivered is checkpointed after each record. If the database is down the
+records wait in the spool and the writer retries with back-off; after a crash the spool is replayed from the
+checkpoint. A crash between a commit and its checkpoint replays one record, which ``TicketStore.save``
+ignores because it is idempotent on the call id: exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+import gevent
+import structlog
+from gevent.event import Event as Flag
+from prometheus_client import Counter, Gauge
+from sqlalchemy.exc import SQLAlchemyError
+
+from acd.tracking import CallTimeline, OfferTrace
+from tickets.region import caller_region
+from tickets.store import TicketStore
+
+log = structlog.get_logger(__name__)
+
+PENDING = Gauge("hotline_records_pending", "Call records in the spool, not yet in the ticket store")
+DELIVERED = Counter("hotline_records_delivered_total", "Call records delivered to the ticket store")
+
+
+class RecordWriter:
+    def __init__(self, store: TicketStore, spool_dir: Path, region: Callable[[str], str | None] = caller_region,
+                 retry_s: float = 1.0) -> None:
+        spool_dir.mkdir(parents=True, exist_ok=True)
+        self.store = store
+        self.spool = spool_dir / "records.jsonl"
+        self.checkpoint = spool_dir / "delivered.offset"
+        self.spool.touch()
+        self.region = region
+        self.retry_s = retry_s
+        self._offset = int(self.checkpoint.read_text() or 0) if self.checkpoint.exists() else 0
+        self._wake = Flag()
+        self._drained = Flag()
+        self._pool = gevent.get_hub().threadpool
+        self._file_lock = threading.Lock()
+        """Appends and compaction run on threadpool threads: never at the same time."""
+        PENDING.set(self.pending())
+        self._greenlet = gevent.spawn(self._deliver_forever)
+
+    def push(self, timeline: CallTimeline) -> None:
+        """Make the record durable in the spool and return; delivery happens later."""
+        line = json.dumps(asdict(timeline), ensure_ascii=False).encode() + b"\n"
+        self._pool.apply(self._append, (line,))
+        self._drained.clear()
+        PENDING.inc()
+        self._wake.set()
+
+    def pending(self) -> int:
+        """Records spooled but not yet delivered."""
+        with self.spool.open("rb") as spool:
+            spool.seek(self._offset)
+            return spool.read().count(b"\n")
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until the spool is delivered (tests, shutdown)."""
+        self._wake.set()
+        return self._drained.wait(timeout)
+
+    def close(self) -> None:
+        self._greenlet.kill()
+
+    def _append(self, line: bytes) -> None:
+        with self._file_lock, self.spool.open("ab") as spool:
+            spool.write(line)
+            spool.flush()
+            os.fsync(spool.fileno())
+
+    def _deliver_forever(self) -> None:
+        while True:
+            delivered = self._pool.apply(self._deliver_available)
+            if delivered is None:  # the store is down: keep the spool, try again later
+                gevent.sleep(self.retry_s)
+                continue
+            if self.pending() == 0:
+                self._pool.apply(self._compact)
+                self._drained.set()
+                self._wake.clear()
+                self._wake.wait()
+
+    def _deliver_available(self) -> int | None:
+        """Deliver every complete line after the checkpoint; None if the store failed (nothing is lost)."""
+        count = 0
+        with self.spool.open("rb") as spool:
+            spool.seek(self._offset)
+            for line in spool:
+                if not line.endswith(b"\n"):
+                    break  # a line still being appended
+                timeline = _timeline(json.loads(line))
+                try:
+                    self.store.save(timeline, self.region(timeline.caller_number))
+                except SQLAlchemyError as exc:
+                    log.warning("tickets.store_unavailable", error=str(exc).splitlines()[0], pending=self.pending())
+                    return None
+                self._offset += len(line)
+                self._write_checkpoint()
+                DELIVERED.inc()
+                PENDING.dec()
+                count += 1
+        return count
+
+    def _compact(self) -> None:
+        """Everything delivered: start the spool afresh so it does not grow for ever."""
+        with self._file_lock:
+            if self.spool.stat().st_size == self._offset:
+                self.spool.write_bytes(b"")
+                self._offset = 0
+                self._write_checkpoint()
+
+    def _write_checkpoint(self) -> None:
+        temporary = self.checkpoint.with_suffix(".tmp")
+        temporary.write_text(str(self._offset))
+        os.replace(temporary, self.checkpoint)
+
+
+def _timeline(data: dict[str, object]) -> CallTimeline:
+    offers = [OfferTrace(**offer) for offer in data.pop("offers")]  # type: ignore[arg-type, union-attr]
+    return CallTimeline(**data, offers=offers)  # type: ignore[arg-type]
