@@ -7,16 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from acd.tracking import CallTimeline, OfferTrace
+from acd.tracking import CallTimeline
 from tickets.region import caller_region
 from tickets.store import TicketStore
 from tickets.writer import RecordWriter
-
-
-def timeline(n: int) -> CallTimeline:
-    return CallTimeline(f"call-{n:04d}", "13800138000", "12345", 1_000 + n, 1_001 + n, ["front_door", "key:1"],
-                        1_002 + n, "general", 1, [OfferTrace("1001", 1_003 + n, 1_004 + n, "answered")],
-                        1_004 + n, "1001", 9_000 + n, "caller", "NORMAL_CLEARING", "answered")
 
 
 class FlakyStore(TicketStore):
@@ -40,7 +34,7 @@ def store(tmp_path: Path) -> FlakyStore:
     return s
 
 
-def test_records_arrive_in_order_with_region(store: FlakyStore, tmp_path: Path) -> None:
+def test_records_arrive_in_order_with_region(store: FlakyStore, tmp_path: Path, timeline) -> None:
     writer = RecordWriter(store, tmp_path / "spool")
     for n in range(20):
         writer.push(timeline(n))
@@ -51,7 +45,7 @@ def test_records_arrive_in_order_with_region(store: FlakyStore, tmp_path: Path) 
     writer.close()
 
 
-def test_store_down_keeps_records_on_disk_then_delivers_exactly_once(store: FlakyStore, tmp_path: Path) -> None:
+def test_store_down_keeps_records_on_disk_then_delivers_exactly_once(store: FlakyStore, tmp_path: Path, timeline) -> None:
     store.down = True
     writer = RecordWriter(store, tmp_path / "spool", retry_s=0.01)
     for n in range(5):
@@ -64,7 +58,7 @@ def test_store_down_keeps_records_on_disk_then_delivers_exactly_once(store: Flak
     writer.close()
 
 
-def test_a_restarted_engine_replays_the_spool(store: FlakyStore, tmp_path: Path) -> None:
+def test_a_restarted_engine_replays_the_spool(store: FlakyStore, tmp_path: Path, timeline) -> None:
     store.down = True
     first = RecordWriter(store, tmp_path / "spool", retry_s=0.01)
     for n in range(3):
@@ -78,7 +72,7 @@ def test_a_restarted_engine_replays_the_spool(store: FlakyStore, tmp_path: Path)
     second.close()
 
 
-def test_replay_after_a_crash_between_commit_and_checkpoint_stores_once(store: FlakyStore, tmp_path: Path) -> None:
+def test_replay_after_a_crash_between_commit_and_checkpoint_stores_once(store: FlakyStore, tmp_path: Path, timeline) -> None:
     store.save(timeline(0))  # committed, but the checkpoint never moved
     writer = RecordWriter(store, tmp_path / "spool")
     writer.push(timeline(0))
