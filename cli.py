@@ -205,6 +205,7 @@ def demo(settings: Settings, calls: int, agent_count: int, rate: float, seed: in
     for 1 s. Prompts and ringing are compressed twentyfold.
     """
     import random
+    import tempfile
 
     import gevent
 
@@ -214,10 +215,12 @@ def demo(settings: Settings, calls: int, agent_count: int, rate: float, seed: in
     from telemetry import logs
 
     rng = random.Random(seed)
+    work = Path(tempfile.mkdtemp(prefix="hotline-demo-"))
     agents = {f"{1001 + n}": AgentConfig(name=f"demo agent {n + 1}", contact=f"user/{1001 + n}",
                                          skills={"general": 5}, auto_login=True) for n in range(agent_count)}
     settings = settings.model_copy(update={
         "telemetry": settings.telemetry.model_copy(update={"log_level": "warning", "listen": Endpoint("127.0.0.1", 0)}),
+        "tickets": settings.tickets.model_copy(update={"url": f"sqlite:///{work}/tickets.db", "spool_dir": f"{work}/spool"}),
         "acd": settings.acd.model_copy(update={"agents": agents, "api": settings.acd.api.model_copy(
             update={"listen": Endpoint("127.0.0.1", 0)}), "queues": {
             name: queue.model_copy(update={"wrap_up": 1.0}) for name, queue in settings.acd.queues.items()}}),
@@ -248,7 +251,7 @@ def demo(settings: Settings, calls: int, agent_count: int, rate: float, seed: in
             gevent.sleep(rng.expovariate(rate))
             citizens.append(gevent.spawn(citizen))
         gevent.joinall(citizens, timeout=120)
-        finished = switch.wait(lambda: not switch.channels, timeout=30)
+        finished = switch.wait(lambda: not switch.channels and len(engine.records) == calls, timeout=30)
     finally:
         engine.stop()
         switch.stop()
@@ -257,7 +260,9 @@ def demo(settings: Settings, calls: int, agent_count: int, rate: float, seed: in
     asa = totals.wait_ms_total / max(1, totals.answered) / 1000
     click.echo(f"requests {totals.requests}  answered {totals.answered}  abandoned {totals.abandoned}  "
                f"average wait {asa:.1f} s  20 s answer rate {levels[20]:.0%}  30 s answer rate {levels[30]:.0%}")
-    if not finished or totals.requests != calls or totals.answered + totals.abandoned != calls:
+    stored = len(engine.tickets.call_ids())
+    click.echo(f"call records: {stored} in {settings.tickets.url}")
+    if not finished or totals.requests != calls or totals.answered + totals.abandoned != calls or stored != calls:
         click.echo("some calls did not complete", err=True)
         click.get_current_context().exit(1)
 

@@ -9,6 +9,7 @@ with music on hold, until the ACD bridges an agent.
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from dataclasses import asdict
 
 import structlog
@@ -26,6 +27,8 @@ from acd.live_state import Journal, RedisState
 from esl import EslError, Event, SwitchLink, tokens
 from ivr.front_door import FrontDoor
 from telemetry.http import TelemetryServer
+from tickets.store import TicketStore
+from tickets.writer import RecordWriter
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +43,8 @@ class Engine:
         self.journal = RedisState(settings.state.redis_url, settings.state.prefix) \
             if settings.state.backend == "redis" else None
         self.records: list[CallTimeline] = []
+        self.tickets = TicketStore(settings.tickets.url)
+        self.writer: RecordWriter | None = None
         self.acd = AcdRuntime(distributor_from(settings.acd, self.journal), link, tracker=CallTracker(self._finished))
         self.api = AgentApi(settings.acd, self.acd, wall_ms)
         self.telemetry = TelemetryServer(settings.telemetry.listen, self.health)
@@ -54,6 +59,8 @@ class Engine:
             self.recovered.set()
 
     def start(self) -> None:
+        self.tickets.migrate()
+        self.writer = RecordWriter(self.tickets, Path(self.settings.tickets.spool_dir))
         self.telemetry.start()
         self.api.start()
         self.link.start()
@@ -64,6 +71,9 @@ class Engine:
                  telemetry=f"{self.telemetry.address[0]}:{self.telemetry.address[1]}")
 
     def stop(self) -> None:
+        if self.writer is not None:
+            self.writer.flush(5)
+            self.writer.close()
         if self.journal is not None:
             self.journal.close()
         self.acd.stop()
@@ -114,9 +124,11 @@ class Engine:
             pass  # the call or the link is already gone
 
     def _finished(self, timeline: CallTimeline) -> None:
-        """A call ended: its record goes to the log now (and to the ticket store, issue 3 item 5)."""
+        """A call ended: its record goes to the spool (then the ticket store) and to the log."""
         if timeline.queue_entry_ms is None and timeline.exit_reason == "system_failure":
             self.acd.core.service_level.lost_in_switch += 1  # 呼损: lost before distribution
+        if self.writer is not None:
+            self.writer.push(timeline)
         self.records.append(timeline)
         del self.records[:-1000]
         log.info("call.record", **{k: v for k, v in asdict(timeline).items() if k != "offers"},

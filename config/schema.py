@@ -165,6 +165,14 @@ class State(Section):
     prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] = "hotline"
 
 
+class Tickets(Section):
+    """Where call records (工单) go: SQLite embedded by default, PostgreSQL in production. Records wait in the
+    spool folder whenever the database is unreachable."""
+
+    url: Annotated[str, Field(pattern=r"^(sqlite:///|postgresql(\+psycopg)?://)")] = "sqlite:///var/hotline/tickets.db"
+    spool_dir: Annotated[str, Field(min_length=1)] = "var/hotline/spool"
+
+
 class Settings(Section):
     """The whole configuration file."""
 
@@ -174,6 +182,7 @@ class Settings(Section):
     telemetry: Telemetry = Telemetry()
     acd: Acd = Acd()
     state: State = State()
+    tickets: Tickets = Tickets()
 
 
 @functools.cache

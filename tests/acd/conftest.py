@@ -14,7 +14,7 @@ from config.acd import Agent as AgentConfig, Token
 
 
 @pytest.fixture
-def make_engine(switch) -> Iterator[Callable[..., Engine]]:
+def make_engine(switch, tmp_path) -> Iterator[Callable[..., Engine]]:
     """``make_engine(agents=("1001",), tokens=[], state=None)``: a started engine, stopped after the test."""
     started: list[Engine] = []
 
@@ -26,6 +26,8 @@ def make_engine(switch) -> Iterator[Callable[..., Engine]]:
             "switch": base.switch.model_copy(update={"password": config.schema.SecretStr(switch.password)}),
             "telemetry": base.telemetry.model_copy(update={"listen": Endpoint("127.0.0.1", 0)}),
             "state": base.state.model_copy(update=state or {}),
+            "tickets": base.tickets.model_copy(update={"url": f"sqlite:///{tmp_path}/tickets-{len(started)}.db",
+                                                       "spool_dir": str(tmp_path / f"spool-{len(started)}")}),
             "acd": base.acd.model_copy(update={
                 "agents": {a: AgentConfig(contact=f"user/{a}", skills={"general": 5}) for a in agents},
                 "queues": queues,
