@@ -408,3 +408,31 @@ def status(settings: Settings) -> None:
         click.echo(f"queue {queue}: {len(waits)} waiting, longest {max(waits) // 1000} s")
     if not by_queue:
         click.echo("no callers waiting")
+
+
+@main.command()
+@click.option("--hours", default=24.0, show_default=True, help="How far back to look.")
+@with_settings
+def callbacks(settings: Settings, hours: float) -> None:
+    """The callback list (漏接回拨): callers who abandoned while waiting, beyond the quick-abandon threshold."""
+    import time
+    from datetime import datetime
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tickets.region import caller_region
+    from tickets.store import TicketStore
+
+    since_ms = int((time.time() - hours * 3600) * 1000)
+    quick_ms = int(settings.acd.service_level.quick_abandon * 1000)
+    try:
+        missed = TicketStore(settings.tickets.url).missed(since_ms, quick_ms)
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"cannot read the ticket store {settings.tickets.url}: "
+                                   f"{str(exc).splitlines()[0]}") from None
+    for call in missed:
+        when = datetime.fromtimestamp(call.switch_entry_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+        waited = ((call.hangup_ms or 0) - (call.queue_entry_ms or 0)) / 1000
+        click.echo(f"{when}  {call.caller_number:<16} {caller_region(call.caller_number) or '':<14} "
+                   f"queue {call.queue}  waited {waited:.0f} s  call {call.call_id}")
+    click.echo(f"{len(missed)} caller(s) to call back in the last {hours:g} h")

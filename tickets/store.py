@@ -94,6 +94,17 @@ class TicketStore:
             row = session.get(CallRow, call_id)
             return _timeline(row) if row is not None else None
 
+    def missed(self, since_ms: int, quick_abandon_ms: int) -> list[CallTimeline]:
+        """The callback list (漏接回拨): callers who gave up waiting for a human, beyond the quick-abandon
+        threshold, since ``since_ms``; newest first."""
+        with Session(self.engine) as session:
+            rows = session.scalars(
+                select(CallRow).where(CallRow.exit_reason == "abandoned", CallRow.switch_entry_ms >= since_ms,
+                                      CallRow.queue_entry_ms.is_not(None),
+                                      CallRow.hangup_ms - CallRow.queue_entry_ms >= quick_abandon_ms)
+                .order_by(CallRow.switch_entry_ms.desc()))
+            return [_timeline(row) for row in rows]
+
     def call_ids(self) -> list[str]:
         """Every stored call, in switch-entry order."""
         with Session(self.engine) as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,26 @@ def test_caller_region_in_chinese() -> None:
     assert caller_region("+8607715551234") == "广西壮族自治区南宁市、崇左市"
     assert caller_region("19912345678") == "中国"
     assert caller_region("not a number") is None
+
+
+def test_callback_list_holds_real_abandons_only(store: FlakyStore, tmp_path: Path, timeline) -> None:
+    from dataclasses import replace
+
+    from click.testing import CliRunner
+
+    from cli import main
+
+    now_ms = int(time.time() * 1000)
+    base = timeline(0)
+    gave_up = replace(base, call_id="gave-up", switch_entry_ms=now_ms - 60_000, queue_entry_ms=now_ms - 50_000,
+                      hangup_ms=now_ms - 20_000, answered_ms=None, agent=None, exit_reason="abandoned", offers=[])
+    quick = replace(gave_up, call_id="quick", hangup_ms=now_ms - 48_000)  # 2 s: inside the quick-abandon threshold
+    answered = replace(base, call_id="answered", switch_entry_ms=now_ms - 30_000)
+    for record in (gave_up, quick, answered):
+        store.save(record)
+    assert [c.call_id for c in store.missed(now_ms - 3_600_000, 5_000)] == ["gave-up"]
+    config_file = tmp_path / "hotline.yaml"
+    config_file.write_text(f"centre: {{name: t}}\nswitch: {{password: a-strong-password-1}}\ntickets: {{url: '{store.url}'}}\n")
+    result = CliRunner().invoke(main, ["--config", str(config_file), "callbacks"])
+    assert result.exit_code == 0, result.output
+    assert "13800138000" in result.output and "waited 30 s" in result.output and "1 caller(s)" in result.output
