@@ -18,7 +18,7 @@ import yaml
 import config
 from config import ConfigError, Endpoint, Settings
 from acd.queues import Strategy
-from esl import Backoff, EslError, Event, SwitchLink
+from esl import Backoff, EslError, Event, SwitchLink, tokens
 
 CONFIG_HELP = "YAML configuration file (without one: the built-in demo settings)."
 _Command = TypeVar("_Command", bound=Callable[..., Any])
@@ -433,6 +433,7 @@ def callbacks(settings: Settings, hours: float) -> None:
     for call in missed:
         when = datetime.fromtimestamp(call.switch_entry_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
         waited = ((call.hangup_ms or 0) - (call.queue_entry_ms or 0)) / 1000
-        click.echo(f"{when}  {call.caller_number:<16} {caller_region(call.caller_number) or '':<14} "
+        number = tokens.scrub(call.caller_number)  # caller-supplied: no terminal control characters
+        click.echo(f"{when}  {number:<16} {caller_region(call.caller_number) or '':<14} "
                    f"queue {call.queue}  waited {waited:.0f} s  call {call.call_id}")
     click.echo(f"{len(missed)} caller(s) to call back in the last {hours:g} h")
