@@ -6,12 +6,14 @@ Measures (latency and memory with engine and double in one process, so those fig
 * ready_to_offer: an agent becomes ready while callers wait -> the agent leg's ``bgapi originate`` is sent;
 * enqueue_to_offer: a caller is enqueued while agents are ready -> the originate is sent;
 * memory per waiting call: what the ACD allocates for each waiting caller (tracemalloc, acd/ files only);
-* cps: whole calls (enqueue, offer, agent answers, bridge, caller hangs up, agent ready again) with the double
-  in its own process; reported as the engine's capacity on one core, 1000 / (engine CPU ms per call), next to
-  the rate the double could feed.
+* cps: whole calls per second, sustained, end to end (the double places a call, it parks, the engine enqueues
+  and offers it, the agent answers, the engine bridges, the caller hangs up, the agent is ready again), with
+  the double in its own process and the engine on one core (gevent runs it on one thread); also the engine's
+  CPU per call, the capacity it implies, and the double's CPU, to show which side limits.
 
-Baseline: mod_callcenter polls every 100 ms and compares wrap-up in whole seconds; on a real FreeSWITCH 1.11 it
-measured queue join -> offer p99 100-120 ms and agent freed -> next offer p99 1,000 ms (acd-reference.md §3).
+Baseline, in the same process on the same double: mod_callcenter's discipline (acd-reference.md §3), which
+looks for work in a 100 ms poll rather than on the event, replayed through the same engine. On a real
+FreeSWITCH 1.11 mod_callcenter measured join -> offer p99 100-120 ms and agent freed -> offer p99 1,000 ms.
 Last line: ``cps=<n> ready_to_offer_p99_ms=<x> enqueue_to_offer_p99_ms=<x> kib_per_waiting_call=<x>``.
 """
 
@@ -23,6 +25,7 @@ import multiprocessing.connection
 import time
 import tracemalloc
 import uuid
+from collections.abc import Callable
 
 import gevent
 
@@ -67,7 +70,36 @@ class Bench:
         self.switch.stop()
 
 
-def enqueue_to_offer(agents: int) -> list[float]:
+class Poller:
+    """The baseline's discipline: work is found on the next pass of a fixed poll, not when it appears."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.pending: list[tuple[Callable[..., None], tuple]] = []
+        self.greenlet = gevent.spawn(self._run, interval_s)
+
+    def __call__(self, action: Callable[..., None], *args: object) -> None:
+        self.pending.append((action, args))
+
+    def _run(self, interval_s: float) -> None:
+        while True:
+            gevent.sleep(interval_s)
+            pending, self.pending = self.pending, []
+            for action, args in pending:
+                action(*args)
+
+
+def at_once(action: Callable[..., None], *args: object) -> None:
+    action(*args)
+
+
+def _settle(bench: Bench, expected: int) -> None:
+    deadline = time.monotonic() + 30
+    while len(bench.latency) < expected and time.monotonic() < deadline:
+        gevent.sleep(0.01)
+
+
+def enqueue_to_offer(agents: int, submit: Callable[..., None]) -> list[float]:
+    """Callers arrive about a millisecond apart while every agent is ready."""
     bench = Bench(agents, ring_forever=True)
     try:
         for agent in bench.core.agents:
@@ -75,14 +107,16 @@ def enqueue_to_offer(agents: int) -> list[float]:
         for _ in range(agents):
             call = str(uuid.uuid4())
             bench.started[call] = time.perf_counter()
-            bench.runtime.enqueue(call, "general", "13800138000")
-            gevent.sleep(0)
+            submit(bench.runtime.enqueue, call, "general", "13800138000")
+            gevent.sleep(0.001)
+        _settle(bench, agents)
         return bench.latency
     finally:
         bench.close()
 
 
-def ready_to_offer(agents: int, waiting: int) -> tuple[list[float], float]:
+def ready_to_offer(agents: int, waiting: int, submit: Callable[..., None]) -> tuple[list[float], float]:
+    """Agents become ready about a millisecond apart while ``waiting`` callers wait."""
     bench = Bench(agents, ring_forever=True)
     try:
         for agent in bench.core.agents:
@@ -96,8 +130,9 @@ def ready_to_offer(agents: int, waiting: int) -> tuple[list[float], float]:
         grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
         for agent in bench.core.agents:
             bench.started[agent] = time.perf_counter()
-            bench.runtime.ready(agent)
-            gevent.sleep(0)
+            submit(bench.runtime.ready, agent)
+            gevent.sleep(0.001)
+        _settle(bench, agents)
         return bench.latency, grown / waiting / 1024
     finally:
         bench.close()
@@ -112,7 +147,7 @@ def _switch_process(address: multiprocessing.connection.Connection, seconds: flo
         gevent.sleep(0.01)
     address.recv()
     done, calls = 0, []
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     while time.perf_counter() - started < seconds:
         still = []
         for call in calls:
@@ -125,14 +160,15 @@ def _switch_process(address: multiprocessing.connection.Connection, seconds: flo
         while len(calls) < in_flight:
             calls.append(switch.place_call(caller_id_number="13800138000", destination_number="12345"))
         gevent.sleep(0.01)
-    address.send(done / (time.perf_counter() - started))
+    elapsed = time.perf_counter() - started
+    address.send((done / elapsed, (time.process_time() - cpu) / elapsed))
     switch.stop()
 
 
-def sustained_cps(agents: int, seconds: float) -> tuple[float, float]:
-    """Whole calls per second with the double in another process; and the engine's CPU ms per call."""
+def sustained_cps(agents: int, seconds: float, in_flight: int) -> tuple[float, float, float]:
+    """Whole calls per second end to end; the engine's CPU ms per call; the share of a core the double used."""
     ours, theirs = multiprocessing.get_context("spawn").Pipe()
-    process = multiprocessing.get_context("spawn").Process(target=_switch_process, args=(theirs, seconds, 200))
+    process = multiprocessing.get_context("spawn").Process(target=_switch_process, args=(theirs, seconds, in_flight))
     process.start()
     host, port = ours.recv()
     link = SwitchLink(host, port, PASSWORD, events=["CHANNEL_PARK", "CHANNEL_HANGUP"])
@@ -150,13 +186,18 @@ def sustained_cps(agents: int, seconds: float) -> tuple[float, float]:
     ours.send("go")
     while not ours.poll():
         gevent.sleep(0.01)
-    cps = ours.recv()
+    cps, double_busy = ours.recv()
     cpu_ms = (time.process_time() - cpu) * 1000
     calls = answered("general").answered
     runtime.stop()
     link.stop()
     process.join(10)
-    return cps, cpu_ms / max(1, calls)
+    return cps, cpu_ms / max(1, calls), double_busy
+
+
+def report(name: str, values: list[float]) -> None:
+    print(f"{name:34} n={len(values)} p50={percentile(values, 50):8.3f} ms p99={percentile(values, 99):8.3f} ms "
+          f"max={max(values):8.3f} ms")
 
 
 def main() -> None:
@@ -164,20 +205,26 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=1000)
     parser.add_argument("--waiting", type=int, default=5000)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--in-flight", type=int, default=800, help="calls the double keeps in progress")
     args = parser.parse_args()
-    enqueue = enqueue_to_offer(args.agents)
-    ready, kib = ready_to_offer(args.agents, args.waiting)
-    cps, cpu_ms_per_call = sustained_cps(args.agents, args.seconds)
-    one_core = 1000 / cpu_ms_per_call
-    for name, values in (("enqueue -> offer", enqueue), ("ready -> offer", ready)):
-        print(f"{name:16} n={len(values)} p50={percentile(values, 50):.3f} ms p99={percentile(values, 99):.3f} ms "
-              f"max={max(values):.3f} ms")
+    poller = Poller(0.1)
+    baseline_enqueue = enqueue_to_offer(args.agents, poller)
+    baseline_ready, _ = ready_to_offer(args.agents, args.waiting, poller)
+    poller.greenlet.kill()
+    enqueue = enqueue_to_offer(args.agents, at_once)
+    ready, kib = ready_to_offer(args.agents, args.waiting, at_once)
+    cps, cpu_ms_per_call, double_busy = sustained_cps(args.agents, args.seconds, args.in_flight)
+    report("enqueue -> offer (baseline poll)", baseline_enqueue)
+    report("enqueue -> offer (ours)", enqueue)
+    report("ready -> offer (baseline poll)", baseline_ready)
+    report("ready -> offer (ours)", ready)
     print(f"memory per waiting call: {kib:.2f} KiB (ACD allocations only; {args.waiting} waiting)")
-    print(f"sustained: {cps:.0f} calls/s end to end with the double in its own process "
-          f"(limited by the double); engine CPU {cpu_ms_per_call:.2f} ms per call = {one_core:.0f} calls/s on one core")
-    print("baseline mod_callcenter (acd-reference.md §3, real FreeSWITCH 1.11): join -> offer p99 100-120 ms, "
+    print(f"sustained: {cps:.0f} calls/s end to end, {args.in_flight} in flight; the double used "
+          f"{double_busy:.0%} of a core; engine CPU {cpu_ms_per_call:.2f} ms per call, "
+          f"so {1000 / cpu_ms_per_call:.0f} calls/s would fill the engine's core")
+    print("mod_callcenter on a real FreeSWITCH 1.11 (acd-reference.md §3): join -> offer p99 100-120 ms, "
           "agent freed -> offer p99 1,000 ms")
-    print(f"cps={one_core:.0f} ready_to_offer_p99_ms={percentile(ready, 99):.3f} "
+    print(f"cps={cps:.0f} ready_to_offer_p99_ms={percentile(ready, 99):.3f} "
           f"enqueue_to_offer_p99_ms={percentile(enqueue, 99):.3f} kib_per_waiting_call={kib:.2f}")
 
 
