@@ -30,10 +30,11 @@ ALLOWED: dict[AgentState, frozenset[AgentState]] = {
     AgentState.READY: frozenset({AgentState.NOT_READY, AgentState.OFFERED, AgentState.LOGGED_OUT, AgentState.ON_CALL}),
     AgentState.NOT_READY: frozenset({AgentState.READY, AgentState.LOGGED_OUT, AgentState.ON_CALL}),
     AgentState.OFFERED: frozenset({AgentState.ON_CALL, AgentState.READY, AgentState.NOT_READY}),
-    AgentState.ON_CALL: frozenset({AgentState.WRAP_UP, AgentState.READY, AgentState.NOT_READY}),
-    AgentState.WRAP_UP: frozenset({AgentState.READY, AgentState.NOT_READY, AgentState.LOGGED_OUT}),
+    AgentState.ON_CALL: frozenset({AgentState.WRAP_UP, AgentState.READY, AgentState.NOT_READY, AgentState.LOGGED_OUT}),
+    AgentState.WRAP_UP: frozenset({AgentState.READY, AgentState.NOT_READY, AgentState.LOGGED_OUT, AgentState.ON_CALL}),
 }
-"""READY/NOT_READY -> ON_CALL is a non-queue call (the agent dialled out, or took a direct call)."""
+"""READY/NOT_READY/WRAP_UP -> ON_CALL is a non-queue call (the agent dialled out, say to the department a
+ticket goes to, or took a direct call)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +65,9 @@ class Agent:
     available_after_ms: int = 0
     """A no-answer delay: READY but not offered before this time."""
     missed_in_a_row: dict[str, int] = field(default_factory=dict)
-    queue_call: bool = False
     wrap_up_until_ms: int = 0
+    resume: tuple[AgentState, str] | None = None
+    """Where a non-queue call took the agent from, and where its end returns them."""
     order: int = 0
     """Position in the configuration: top-down offers in this order."""
     log: list[Transition] = field(default_factory=list)

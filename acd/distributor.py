@@ -144,6 +144,8 @@ class Distributor:
         agent = self.agents[agent_id]
         agent.missed_in_a_row.clear()
         agent.available_after_ms = 0
+        if self._deferred(agent, AgentState.READY, ""):
+            return []
         agent.move(AgentState.READY, now_ms)
         return self._match_agent(agent, now_ms)
 
@@ -153,27 +155,40 @@ class Distributor:
         agent = self.agents[agent_id]
         if agent.state is AgentState.OFFERED:
             raise ValueError(f"agent {agent_id} is being offered a call: answer or let it fail first")
-        agent.move(AgentState.NOT_READY, now_ms, reason)
+        if not self._deferred(agent, AgentState.NOT_READY, reason):
+            agent.move(AgentState.NOT_READY, now_ms, reason)
         return []
 
     def logout(self, agent_id: str, now_ms: int) -> list[Action]:
-        self.agents[agent_id].move(AgentState.LOGGED_OUT, now_ms)
+        agent = self.agents[agent_id]
+        if agent.state is AgentState.ON_CALL and agent.resume is None:
+            raise AgentStateError(f"agent {agent_id} is on a queue call: log out after it")
+        if not self._deferred(agent, AgentState.LOGGED_OUT, ""):
+            agent.move(AgentState.LOGGED_OUT, now_ms)
         return []
 
+    @staticmethod
+    def _deferred(agent: Agent, state: AgentState, reason: str) -> bool:
+        """A request made during a non-queue call (the feature code call itself is one) applies when it ends."""
+        if agent.state is not AgentState.ON_CALL or agent.resume is None:
+            return False
+        agent.resume = (state, reason)
+        return True
+
     def call_ended(self, agent_id: str, now_ms: int) -> list[Action]:
-        """The agent's conversation ended: wrap-up (话后处理) for the queue's time, then ready."""
+        """The agent's conversation ended: after a queue call wrap-up (话后处理) for the queue's time, then ready;
+        after a non-queue call back where they were (not ready keeps its reason, wrap-up its deadline)."""
         agent = self.agents[agent_id]
         if agent.state is not AgentState.ON_CALL:
             return []
+        if agent.resume is not None:
+            return self._resume(agent, now_ms)
         queue = self.queues.get(self._agent_queue.pop(agent_id, ""))
-        if agent.queue_call:
-            agent.talk_ms += now_ms - agent.since_ms
-            agent.idle_since_ms = now_ms
-            if queue is not None:
-                self._handle_ms[queue.name] = 0.9 * self._handle_ms[queue.name] + 0.1 * (
-                    now_ms - agent.since_ms + queue.wrap_up_s * 1000)
-        wrap_ms = int(queue.wrap_up_s * 1000) if queue is not None and agent.queue_call else 0
-        agent.queue_call = False
+        agent.talk_ms += now_ms - agent.since_ms
+        agent.idle_since_ms = now_ms
+        wrap_ms = int(queue.wrap_up_s * 1000) if queue is not None else 0
+        if queue is not None:
+            self._handle_ms[queue.name] = 0.9 * self._handle_ms[queue.name] + 0.1 * (now_ms - agent.since_ms + wrap_ms)
         if wrap_ms <= 0:
             agent.move(AgentState.READY, now_ms)
             return self._match_agent(agent, now_ms)
@@ -183,11 +198,27 @@ class Distributor:
         return []
 
     def non_queue_call(self, agent_id: str, now_ms: int) -> list[Action]:
-        """The agent is on a call the ACD did not give them (dialled out, direct call): not offered meanwhile."""
+        """The agent is on a call the ACD did not give them (dialled out, direct call): not offered meanwhile.
+
+        Ignored unless the agent is ready, not ready or in wrap-up: a logged-out agent's calls are their own,
+        and an agent already offered or on a queue call is busy anyway (a consultation call is part of it)."""
         agent = self.agents[agent_id]
-        agent.queue_call = False
+        if agent.state not in (AgentState.READY, AgentState.NOT_READY, AgentState.WRAP_UP):
+            return []
+        agent.resume = (agent.state, agent.reason)
         agent.move(AgentState.ON_CALL, now_ms, "non_queue")
         return []
+
+    def _resume(self, agent: Agent, now_ms: int) -> list[Action]:
+        (state, reason), agent.resume = agent.resume or (AgentState.READY, ""), None
+        if state is AgentState.WRAP_UP and agent.wrap_up_until_ms > now_ms:
+            agent.move(AgentState.WRAP_UP, now_ms)  # its timer, stamped with the same deadline, still ends it
+            return []
+        if state in (AgentState.NOT_READY, AgentState.LOGGED_OUT):
+            agent.move(state, now_ms, reason)
+            return []
+        agent.move(AgentState.READY, now_ms, "wrap_up_over" if state is AgentState.WRAP_UP else "")
+        return self._match_agent(agent, now_ms)
 
     # --- callers -------------------------------------------------------------------------------------------
 
@@ -257,7 +288,6 @@ class Distributor:
         agent = self.agents[agent_id]
         caller.offers.pop(agent_id, None)
         agent.move(AgentState.ON_CALL, now_ms)
-        agent.queue_call = True
         agent.calls_answered += 1
         agent.missed_in_a_row.clear()
         self._agent_queue[agent_id] = caller.queue

@@ -92,7 +92,8 @@ class Engine:
         """A new call on a service number: greet it, then queue it. Runs on the call's own greenlet."""
         dialled = event.get("Caller-Destination-Number") or ""
         if dialled not in self._service_numbers:
-            command = feature_codes.parse(self.settings.acd, event.get("Caller-Caller-ID-Number") or "", dialled)
+            agent = self.acd.phones.get(event.get("variable_user_name") or "", "")  # who FreeSWITCH authenticated
+            command = feature_codes.parse(self.settings.acd, agent, dialled)
             if command is not None:
                 self._agent_command(event.uuid, command)
             return

@@ -1,7 +1,8 @@
 """Feature codes dialled from an agent's softphone: *20 log in, *21 ready, *22[n] not ready, *23 log out.
 
-The agent is recognised by the calling extension, which must be an agent id in the configuration; the dialled
-digits come from the caller, so they are matched against the configured codes, never interpreted further.
+The agent is recognised by the SIP user FreeSWITCH authenticated the call as (``variable_user_name``), never by
+the caller ID, which any caller can set; the dialled digits are matched against the configured codes, never
+interpreted further. The code's own call is a non-queue call, so the change takes effect when it hangs up.
 """
 
 from __future__ import annotations

@@ -30,6 +30,13 @@ CAUSES = {
 """FreeSWITCH hang-up causes of a failed agent leg, as the no-answer policy names them (else ``failed``)."""
 
 
+def sip_user(contact: str) -> str | None:
+    """``user/1001`` or ``user/1001@domain`` -> ``1001``; other dial strings name no SIP user."""
+    if not contact.startswith("user/"):
+        return None
+    return contact[5:].split("@", 1)[0]
+
+
 def wall_ms() -> int:
     return int(time.time() * 1000)
 
@@ -58,6 +65,11 @@ class AcdRuntime:
         self._ringing: dict[tuple[str, str], AgentLeg] = {}
         self._wake = Flag()
         self._timer = gevent.spawn(self._run_timers)
+        self.phones = {user: agent.id for agent in distributor.agents.values() if (user := sip_user(agent.contact))}
+        """Agents by the SIP user of their ``user/...`` contact, to see their non-queue calls."""
+        self.private: dict[str, str] = {}
+        """Channels of agents' non-queue calls: UUID -> agent."""
+        link.on("CHANNEL_CREATE", self._on_create)
         link.on("CHANNEL_HANGUP", self._on_hangup)
         link.on("DTMF", self._on_dtmf)
 
@@ -190,8 +202,25 @@ class AcdRuntime:
 
     # --- events from the switch ------------------------------------------------------------------------------
 
+    def _on_create(self, event: Event) -> None:
+        """A channel from an agent's phone (FreeSWITCH authenticated it as their SIP user) or to it (the ``user``
+        endpoint dialled it) that the ACD did not originate: a non-queue call, so that agent is not offered."""
+        if event.get("variable_hotline_agent") is not None:
+            return
+        agent_id = self.phones.get(event.get("variable_user_name") or event.get("variable_dialed_user") or "")
+        if agent_id is None:
+            return
+        self._do(self.core.non_queue_call(agent_id, self.clock()))
+        if self.core.agents[agent_id].resume is not None:
+            self.private[event.uuid] = agent_id
+
     def _on_hangup(self, event: Event) -> None:
         now = self.clock()
+        agent_id = self.private.pop(event.uuid, None)
+        if agent_id is not None:
+            if agent_id not in self.private.values():  # the agent's last non-queue channel
+                self._do(self.core.call_ended(agent_id, now))
+            return
         leg = self.legs.pop(event.uuid, None)
         if leg is not None:
             if leg.answered:

@@ -92,14 +92,19 @@ class FakeSwitch:
         self.endpoints[endpoint] = Endpoint(answer_after, cause)
 
     def place_call(self, caller_id_number: str, destination_number: str, caller_id_name: str = "",
-                   sip_headers: dict[str, str] | None = None, dtmf: str = "") -> Channel:
-        """A citizen's call arrives on the external SIP profile and runs the dialplan for its number."""
+                   sip_headers: dict[str, str] | None = None, dtmf: str = "", user: str = "") -> Channel:
+        """A citizen's call arrives on the external SIP profile and runs the dialplan for its number; or, with
+        ``user``, a softphone's call on the internal profile that FreeSWITCH authenticated as that SIP user."""
         variables = {"sip_from_user": caller_id_number, "sip_to_user": destination_number,
                      "sip_req_user": destination_number}
+        if user:
+            variables.update(user_name=user, domain_name="127.0.0.1")
         variables.update({f"sip_h_{name}": value for name, value in (sip_headers or {}).items()})
-        channel = Channel(self, direction="inbound", name=f"sofia/external/{caller_id_number}@127.0.0.1",
+        profile = "internal" if user else "external"
+        channel = Channel(self, direction="inbound", name=f"sofia/{profile}/{caller_id_number}@127.0.0.1",
                           caller_id_number=caller_id_number, caller_id_name=caller_id_name or caller_id_number,
-                          destination=destination_number, variables=variables)
+                          destination=destination_number, context="default" if user else "public",
+                          variables=variables)
         channel.digits.extend(dtmf)
         self.channels[channel.uuid] = channel
         channel.state = "CS_INIT"
@@ -207,6 +212,8 @@ class FakeSwitch:
     def dial(self, endpoint: str, variables: dict[str, str], caller: Channel | None = None) -> Channel | str:
         """Originate one leg; returns the answered channel or the failure cause."""
         behaviour = self.endpoints.get(endpoint, self.default_endpoint)
+        if endpoint.startswith("user/"):  # the user endpoint names the directory user it dialled
+            variables = {**variables, "dialed_user": endpoint[5:].split("@")[0], "dialed_domain": "127.0.0.1"}
         leg = Channel(self, direction="outbound", name=endpoint, uuid=variables.get("origination_uuid"),
                       caller_id_number=variables.get("origination_caller_id_number", "0000000000"),
                       caller_id_name=variables.get("origination_caller_id_name", "Outbound Call"),

@@ -146,10 +146,51 @@ def test_sticky_hold_ends_after_its_wait() -> None:
     assert [a for _, a in offers(d.advance(30_000))] == ["1002" if served_by == "1001" else "1001"]
 
 
-def test_agents_on_non_queue_calls_are_not_offered() -> None:
+def test_agents_on_non_queue_calls_are_not_offered_and_get_the_waiting_caller_after() -> None:
     d = centre(("1001", 5))
     d.non_queue_call("1001", 10)
     assert offers(d.enqueue("c1", "general", "1", 20)) == []
+    assert offers(d.call_ended("1001", 90_000)) == [("c1", "1001")]
+    assert d.agents["1001"].calls_answered == 0 and d.agents["1001"].talk_ms == 0
+
+
+def test_a_non_queue_call_returns_a_not_ready_agent_to_not_ready_with_their_reason() -> None:
+    d = centre(("1001", 5))
+    d.not_ready("1001", "training", 10)
+    d.non_queue_call("1001", 20)
+    assert d.agents["1001"].state is AgentState.ON_CALL
+    d.enqueue("c1", "general", "1", 30)
+    assert offers(d.call_ended("1001", 40)) == []
+    assert (d.agents["1001"].state, d.agents["1001"].reason) == (AgentState.NOT_READY, "training")
+
+
+def test_a_non_queue_call_during_wrap_up_keeps_the_wrap_up_deadline() -> None:
+    d = centre(("1001", 5), wrap_up_s=30)
+    d.enqueue("c1", "general", "1", 0)
+    d.answered("c1", "1001", 1_000)
+    d.call_ended("1001", 10_000)  # wrap-up until 40 s; the agent phones the department a ticket goes to
+    d.non_queue_call("1001", 12_000)
+    d.enqueue("c2", "general", "2", 13_000)
+    assert offers(d.advance(40_000)) == []  # still on the phone when wrap-up would have ended
+    assert offers(d.call_ended("1001", 50_000)) == [("c2", "1001")]
+    d2 = centre(("1001", 5), wrap_up_s=30)
+    d2.enqueue("c1", "general", "1", 0)
+    d2.answered("c1", "1001", 1_000)
+    d2.call_ended("1001", 10_000)
+    d2.non_queue_call("1001", 12_000)
+    d2.call_ended("1001", 15_000)
+    assert d2.agents["1001"].state is AgentState.WRAP_UP
+    d2.enqueue("c2", "general", "2", 16_000)
+    assert offers(d2.advance(40_000)) == [("c2", "1001")]
+
+
+def test_non_queue_calls_of_busy_or_logged_out_agents_change_nothing() -> None:
+    d = centre(("1001", 5), ("1002", 5))
+    d.logout("1002", 5)
+    d.enqueue("c1", "general", "1", 10)
+    d.non_queue_call("1001", 20)  # offered: the phone is ringing with our call
+    d.non_queue_call("1002", 20)
+    assert d.agents["1001"].state is AgentState.OFFERED and d.agents["1002"].state is AgentState.LOGGED_OUT
 
 
 def test_not_ready_needs_a_reason_and_is_logged() -> None:

@@ -30,7 +30,15 @@ def test_agent_logs_in_goes_not_ready_for_a_meal_and_back(switch, engine: Engine
     agent = engine.acd.core.agents["1001"]
     for code, state in (("*20", AgentState.READY), ("*222", AgentState.NOT_READY), ("*21", AgentState.READY),
                         ("*23", AgentState.LOGGED_OUT)):
-        call = switch.place_call(caller_id_number="1001", destination_number=code)
-        assert switch.wait(lambda: call.hangup_cause is not None, timeout=5)
-        assert agent.state is state, code
+        call = switch.place_call(caller_id_number="1001", destination_number=code, user="1001")
+        assert switch.wait(lambda: call.hangup_cause is not None and agent.state is state, timeout=5), code
     assert [t.reason for t in agent.log if t.new is AgentState.NOT_READY] == ["meal"]
+
+
+def test_a_caller_id_claiming_to_be_an_agent_changes_nothing(switch, engine: Engine) -> None:
+    agent = engine.acd.core.agents["1001"]
+    handled: list[str] = []
+    engine.link.on("CHANNEL_PARK", lambda event: handled.append(event.uuid))  # runs after the engine's handler
+    call = switch.place_call(caller_id_number="1001", destination_number="*20")  # external, unauthenticated
+    assert switch.wait(lambda: call.uuid in handled, timeout=5)
+    assert agent.state is AgentState.LOGGED_OUT and agent.log == []
