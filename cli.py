@@ -22,6 +22,7 @@ from esl import Backoff, EslError, Event, SwitchLink, tokens
 
 CONFIG_HELP = "YAML configuration file (without one: the built-in demo settings)."
 _Command = TypeVar("_Command", bound=Callable[..., Any])
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -410,26 +411,24 @@ def status(settings: Settings) -> None:
         click.echo("no callers waiting")
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--hours", default=24.0, show_default=True, help="How far back to look.")
-@with_settings
-def callbacks(settings: Settings, hours: float) -> None:
-    """The callback list (漏接回拨): callers who abandoned while waiting, beyond the quick-abandon threshold."""
+@_config_option
+@click.pass_context
+def callbacks(context: click.Context, hours: float) -> None:
+    """The callback list (漏接回拨): callers who abandoned while waiting, beyond the quick-abandon threshold,
+    not yet called back and not answered on a later call; `callbacks done` takes one off."""
+    if context.invoked_subcommand is not None:
+        return
     import time
     from datetime import datetime
 
-    from sqlalchemy.exc import SQLAlchemyError
-
     from tickets.region import caller_region
-    from tickets.store import TicketStore
 
+    settings = current_settings()
     since_ms = int((time.time() - hours * 3600) * 1000)
     quick_ms = int(settings.acd.service_level.quick_abandon * 1000)
-    try:
-        missed = TicketStore(settings.tickets.url).missed(since_ms, quick_ms)
-    except SQLAlchemyError as exc:
-        raise click.ClickException(f"cannot read the ticket store {settings.tickets.url}: "
-                                   f"{str(exc).splitlines()[0]}") from None
+    missed = _tickets(settings, lambda store: store.missed(since_ms, quick_ms))
     for call in missed:
         when = datetime.fromtimestamp(call.switch_entry_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
         waited = ((call.hangup_ms or 0) - (call.queue_entry_ms or 0)) / 1000
@@ -437,3 +436,34 @@ def callbacks(settings: Settings, hours: float) -> None:
         click.echo(f"{when}  {number:<16} {caller_region(call.caller_number) or '':<14} "
                    f"queue {call.queue}  waited {waited:.0f} s  call {call.call_id}")
     click.echo(f"{len(missed)} caller(s) to call back in the last {hours:g} h")
+
+
+@callbacks.command("done")
+@click.argument("call_id")
+@click.option("--by", required=True, help="The agent who called back.")
+@click.option("--note", default="", help="How it went (reached, no answer, ticket number ...).")
+@with_settings
+def callbacks_done(settings: Settings, call_id: str, by: str, note: str) -> None:
+    """Mark an abandoned call as called back, so it leaves the list."""
+    import time
+
+    try:
+        new = _tickets(settings, lambda store: store.called_back(call_id, by, note, int(time.time() * 1000)))
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"call {call_id}: " + ("called back" if new else "was already called back"))
+
+
+def _tickets(settings: Settings, read: Callable[[Any], _T]) -> _T:
+    """Run one ticket-store operation, turning a store that cannot be reached into a one-line error."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tickets.store import TicketStore
+
+    try:
+        store = TicketStore(settings.tickets.url)
+        store.migrate()
+        return read(store)
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"cannot use the ticket store {settings.tickets.url}: "
+                                   f"{str(exc).splitlines()[0]}") from None

@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, create_engine, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column, relationship
 
 from acd.tracking import CallTimeline, OfferTrace
 
@@ -61,6 +61,15 @@ class OfferRow(Base):
     result: Mapped[str] = mapped_column(String(32))
 
 
+class CallbackRow(Base):
+    __tablename__ = "callbacks"
+
+    call_id: Mapped[str] = mapped_column(ForeignKey("call_records.call_id", ondelete="CASCADE"), primary_key=True)
+    done_ms: Mapped[int] = mapped_column(BigInteger)
+    by: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(String(256))
+
+
 class TicketStore:
     """Reads and writes call records; blocking calls, so callers on gevent run them in the threadpool."""
 
@@ -95,15 +104,35 @@ class TicketStore:
             return _timeline(row) if row is not None else None
 
     def missed(self, since_ms: int, quick_abandon_ms: int) -> list[CallTimeline]:
-        """The callback list (漏接回拨): callers who gave up waiting for a human, beyond the quick-abandon
-        threshold, since ``since_ms``; newest first."""
+        """The callback list (漏接回拨), newest first, one line per number: callers who gave up waiting for a
+        human beyond the quick-abandon threshold since ``since_ms``, unless already called back or answered
+        on a later call of their own."""
+        later = aliased(CallRow)
+        answered_later = select(later.call_id).where(
+            later.caller_number == CallRow.caller_number, later.answered_ms.is_not(None),
+            later.switch_entry_ms > CallRow.switch_entry_ms).exists()
+        called_back = select(CallbackRow.call_id).where(CallbackRow.call_id == CallRow.call_id).exists()
         with Session(self.engine) as session:
             rows = session.scalars(
                 select(CallRow).where(CallRow.exit_reason == "abandoned", CallRow.switch_entry_ms >= since_ms,
                                       CallRow.queue_entry_ms.is_not(None),
-                                      CallRow.hangup_ms - CallRow.queue_entry_ms >= quick_abandon_ms)
+                                      CallRow.hangup_ms - CallRow.queue_entry_ms >= quick_abandon_ms,
+                                      ~answered_later, ~called_back)
                 .order_by(CallRow.switch_entry_ms.desc()))
-            return [_timeline(row) for row in rows]
+            newest = {}
+            for row in rows:
+                newest.setdefault(row.caller_number, row)
+            return [_timeline(row) for row in newest.values()]
+
+    def called_back(self, call_id: str, by: str, note: str, at_ms: int) -> bool:
+        """Take an abandoned call off the callback list; False if it was already; LookupError if no such call."""
+        with Session(self.engine) as session, session.begin():
+            if session.get(CallRow, call_id) is None:
+                raise LookupError(f"no call record {call_id!r}")
+            if session.get(CallbackRow, call_id) is not None:
+                return False
+            session.add(CallbackRow(call_id=call_id, done_ms=at_ms, by=by, note=note))
+        return True
 
     def call_ids(self) -> list[str]:
         """Every stored call, in switch-entry order."""

@@ -102,7 +102,7 @@ def test_callback_list_holds_real_abandons_only(store: FlakyStore, tmp_path: Pat
     gave_up = replace(base, call_id="gave-up", switch_entry_ms=now_ms - 60_000, queue_entry_ms=now_ms - 50_000,
                       hangup_ms=now_ms - 20_000, answered_ms=None, agent=None, exit_reason="abandoned", offers=[])
     quick = replace(gave_up, call_id="quick", hangup_ms=now_ms - 48_000)  # 2 s: inside the quick-abandon threshold
-    answered = replace(base, call_id="answered", switch_entry_ms=now_ms - 30_000)
+    answered = replace(base, call_id="answered", caller_number="13900139000", switch_entry_ms=now_ms - 30_000)
     for record in (gave_up, quick, answered):
         store.save(record)
     assert [c.call_id for c in store.missed(now_ms - 3_600_000, 5_000)] == ["gave-up"]
@@ -111,3 +111,27 @@ def test_callback_list_holds_real_abandons_only(store: FlakyStore, tmp_path: Pat
     result = CliRunner().invoke(main, ["--config", str(config_file), "callbacks"])
     assert result.exit_code == 0, result.output
     assert "13800138000" in result.output and "waited 30 s" in result.output and "1 caller(s)" in result.output
+    done = CliRunner().invoke(main, ["--config", str(config_file), "callbacks", "done", "gave-up", "--by", "1001",
+                                     "--note", "reached; ticket 2026112200017"])
+    assert done.exit_code == 0 and "called back" in done.output, done.output
+    assert store.missed(now_ms - 3_600_000, 5_000) == []
+    again = CliRunner().invoke(main, ["--config", str(config_file), "callbacks", "done", "gave-up", "--by", "1001"])
+    assert "already called back" in again.output
+    unknown = CliRunner().invoke(main, ["--config", str(config_file), "callbacks", "done", "nope", "--by", "1001"])
+    assert unknown.exit_code == 1 and "no call record 'nope'" in unknown.output
+
+
+def test_callback_list_shows_a_number_once_and_not_after_a_later_answered_call(store: FlakyStore, timeline) -> None:
+    from dataclasses import replace
+
+    now_ms = int(time.time() * 1000)
+    abandon = replace(timeline(0), call_id="a1", switch_entry_ms=now_ms - 90_000, queue_entry_ms=now_ms - 89_000,
+                      hangup_ms=now_ms - 60_000, answered_ms=None, agent=None, exit_reason="abandoned", offers=[])
+    again = replace(abandon, call_id="a2", switch_entry_ms=now_ms - 50_000, queue_entry_ms=now_ms - 49_000,
+                    hangup_ms=now_ms - 20_000)
+    other = replace(abandon, call_id="b1", caller_number="13900139000")
+    for record in (abandon, again, other):
+        store.save(record)
+    assert [c.call_id for c in store.missed(now_ms - 3_600_000, 5_000)] == ["a2", "b1"]
+    store.save(replace(timeline(0), call_id="b2", caller_number="13900139000", switch_entry_ms=now_ms - 10_000))
+    assert [c.call_id for c in store.missed(now_ms - 3_600_000, 5_000)] == ["a2"]
