@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 from dataclasses import asdict
 
+import gevent
 import structlog
 from gevent.event import Event as Flag
 
@@ -19,7 +20,7 @@ from acd import agents, distributor, feature_codes, queues
 from acd.agents import AgentStateError
 from acd.api import AgentApi
 from acd.runtime import AcdRuntime, wall_ms
-from acd.tracking import CallTimeline, CallTracker
+from acd.tracking import CallTimeline, CallTracker, NoTimelineJournal
 from acd.service_level import ServiceLevel
 from config import Settings
 from config.acd import Acd
@@ -45,7 +46,8 @@ class Engine:
         self.records: list[CallTimeline] = []
         self.tickets = TicketStore(settings.tickets.url)
         self.writer: RecordWriter | None = None
-        self.acd = AcdRuntime(distributor_from(settings.acd, self.journal), link, tracker=CallTracker(self._finished))
+        self.acd = AcdRuntime(distributor_from(settings.acd, self.journal), link,
+                              tracker=CallTracker(self._finished, self.journal or NoTimelineJournal()))
         self.api = AgentApi(settings.acd, self.acd, wall_ms)
         self.telemetry = TelemetryServer(settings.telemetry.listen, self.health)
         self.stopped = Flag()
@@ -98,24 +100,35 @@ class Engine:
                 self._agent_command(event.uuid, command)
             return
         uuid = event.uuid
-        door = self.settings.acd.front_door
         created_us = event.get("Caller-Channel-Created-Time") or ""
         self.acd.tracker.entered(uuid, event.get("Caller-Caller-ID-Number") or "", dialled,
                                  int(created_us) // 1000 if created_us.isdigit() else wall_ms())
         self.acd.tracker.ivr(uuid, "front_door", wall_ms())
         try:
             key = self.front_door.greet(uuid)
-            self.acd.tracker.ivr(uuid, f"key:{key}" if key else "key:none", wall_ms())
-            queue = door.keys.get(key, door.default)
-            self.link.execute(uuid, "playback", self.settings.acd.queues[queue].music_on_hold)
         except EslError as exc:
             log.warning("call.front_door_failed", uuid=uuid, error=str(exc))
             self.acd.tracker.ending(uuid, "system")
             self._hangup_quietly(uuid)
             return
         self.keys[key or "none"] += 1
+        self._to_queue(uuid, key or "", f"key:{key}" if key else "key:none")
+
+    def _to_queue(self, uuid: str, key: str, step: str) -> None:
+        """Into the queue the front-door key names (the default one without a key), with music on hold."""
+        self.acd.tracker.ivr(uuid, step, wall_ms())
+        door = self.settings.acd.front_door
+        queue = door.keys.get(key, door.default)
+        try:
+            self.link.execute(uuid, "playback", self.settings.acd.queues[queue].music_on_hold)
+        except EslError as exc:
+            log.warning("call.queue_failed", uuid=uuid, error=str(exc))
+            self.acd.tracker.ending(uuid, "system")
+            self._hangup_quietly(uuid)
+            return
         log.info("call.queued", uuid=uuid, key=key or None, queue=queue)
-        self.acd.enqueue(uuid, queue, event.get("Caller-Caller-ID-Number") or "")
+        timeline = self.acd.tracker.calls.get(uuid)
+        self.acd.enqueue(uuid, queue, timeline.caller_number if timeline else "")
 
 
     def _hangup_quietly(self, uuid: str) -> None:
@@ -140,19 +153,27 @@ class Engine:
         if self.recovered.is_set() or self.journal is None:
             return
         agents, callers = self.journal.load()
-        alive = []
+        timelines = self.journal.load_calls()
+        alive = {call_id for call_id in {*timelines, *(str(c["call_id"]) for c in callers)} if self._exists(call_id)}
         for caller in callers:
-            try:
-                exists = self.link.api(f"uuid_exists {tokens.uuid(caller['call_id'])}").strip() == "true"
-            except EslError:
-                exists = False
-            if exists:
-                alive.append(caller)
-            else:
+            if caller["call_id"] not in alive:
                 self.journal.caller_gone(str(caller["call_id"]))
-        self.acd.restore(agents, alive)
-        log.info("engine.recovered", agents=len(agents), callers=len(alive), gone=len(callers) - len(alive))
+        self.acd.restore(agents, [caller for caller in callers if caller["call_id"] in alive])
+        for call_id, timeline in timelines.items():
+            self.acd.tracker.restore(timeline)
+            if call_id not in alive:
+                self.acd.tracker.hung_up(call_id, None, None)  # ended while no engine ran: its record still goes in
+            elif timeline.queue_entry_ms is None and timeline.answered_ms is None:
+                gevent.spawn(self._to_queue, call_id, "", "restarted")  # was in the front door: to a human
+        log.info("engine.recovered", agents=len(agents), callers=len(callers), calls=len(timelines),
+                 alive=len(alive))
         self.recovered.set()
+
+    def _exists(self, call_id: str) -> bool:
+        try:
+            return self.link.api(f"uuid_exists {tokens.uuid(call_id)}").strip() == "true"
+        except (EslError, ValueError):
+            return False
 
     def _agent_command(self, uuid: str, command: feature_codes.AgentCommand) -> None:
         """Carry out a feature code, confirm it with a prompt and hang up."""

@@ -1,10 +1,10 @@
-"""Live ACD state outside the process: agents' states and waiting callers' places, kept in Redis.
+"""Live ACD state outside the process: agents' states, waiting callers' places and live calls' timelines.
 
-Other processes (the CLI, a wallboard) read it, and a restarted engine recovers from it: FreeSWITCH keeps
-the calls parked while the engine is away, so callers get their place back (same queue entry time, so the
-same position and the same service-level clock) and agents their state. Writes are queued and flushed by one
-greenlet through gevent's threadpool, so Redis latency never blocks call handling; a burst of changes to one
-agent is written once.
+Other processes (the CLI, a wallboard) read it from Redis, and a restarted engine recovers from it: FreeSWITCH
+keeps the calls parked while the engine is away, so callers get their place back (same queue entry time, so the
+same position and the same service-level clock), agents their state, and every call its record. Writes are
+queued and flushed by one greenlet through gevent's threadpool, so Redis latency never blocks call handling; a
+burst of changes to one key is written once.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from gevent.event import Event as Flag
 
 from acd.agents import Agent
 from acd.queues import Caller
+from acd.tracking import CallTimeline
 
 log = structlog.get_logger(__name__)
 
@@ -49,11 +50,13 @@ CALLER_FIELDS = ("call_id", "queue", "number", "priority", "entered_ms", "seq", 
 
 
 class RedisState:
-    """Journal to Redis (``<prefix>:agents`` and ``<prefix>:callers`` hashes of JSON), and read it back."""
+    """Journal to Redis (``<prefix>:agents``, ``<prefix>:callers`` and ``<prefix>:calls`` hashes of JSON), and
+    read it back."""
 
     def __init__(self, url: str, prefix: str = "hotline") -> None:
         self.redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5)
         self.agents_key, self.callers_key = f"{prefix}:agents", f"{prefix}:callers"
+        self.calls_key = f"{prefix}:calls"
         self._pending: dict[tuple[str, str], str | None] = {}
         self._wake = Flag()
         self._idle = Flag()
@@ -70,6 +73,16 @@ class RedisState:
 
     def caller_gone(self, call_id: str) -> None:
         self._queue((self.callers_key, call_id), None)
+
+    def call_changed(self, timeline: CallTimeline) -> None:
+        self._queue((self.calls_key, timeline.call_id), timeline.to_json())
+
+    def call_gone(self, call_id: str) -> None:
+        self._queue((self.calls_key, call_id), None)
+
+    def load_calls(self) -> dict[str, CallTimeline]:
+        """The timelines of calls that were live when the journal was last written. Blocking: startup only."""
+        return {call_id: CallTimeline.from_json(value) for call_id, value in self.redis.hgetall(self.calls_key).items()}
 
     def load(self) -> tuple[dict[str, dict[str, object]], list[dict[str, object]]]:
         """Agents' saved states by id, and the waiting callers in their original order. Blocking: startup only."""

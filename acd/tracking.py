@@ -7,8 +7,9 @@ A finished timeline goes to the sink (the ticket store's writer), which must not
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Protocol
 
 
 @dataclass
@@ -42,6 +43,16 @@ class CallTimeline:
     exit_reason: str | None = None
     """answered, abandoned, timeout, overflow, exit_key, queue_full, no_agents, system_failure."""
 
+    def to_json(self) -> str:
+        """One line of JSON (the spool's and the live journal's format)."""
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "CallTimeline":
+        data = json.loads(text)
+        offers = [OfferTrace(**offer) for offer in data.pop("offers")]
+        return cls(**data, offers=offers)
+
     @property
     def wait_ms(self) -> int | None:
         """Queue entry to answer; ring time counts as waiting."""
@@ -53,34 +64,60 @@ class CallTimeline:
 Sink = Callable[[CallTimeline], None]
 
 
+class TimelineJournal(Protocol):
+    """Where live timelines are kept outside the process, so a restarted engine can finish their records."""
+
+    def call_changed(self, timeline: CallTimeline) -> None: ...
+    def call_gone(self, call_id: str) -> None: ...
+
+
+class NoTimelineJournal:
+    def call_changed(self, timeline: CallTimeline) -> None:
+        pass
+
+    def call_gone(self, call_id: str) -> None:
+        pass
+
+
 class CallTracker:
     """Keeps the live timelines; each event method is a no-op for a call it does not know."""
 
-    def __init__(self, sink: Sink) -> None:
+    def __init__(self, sink: Sink, journal: TimelineJournal = NoTimelineJournal()) -> None:
         self.sink = sink
+        self.journal = journal
         self.calls: dict[str, CallTimeline] = {}
         self._ending_side: dict[str, str] = {}
 
     def entered(self, call_id: str, caller: str, called: str, at_ms: int) -> None:
-        self.calls.setdefault(call_id, CallTimeline(call_id, caller, called, at_ms))
+        if call_id not in self.calls:
+            self.calls[call_id] = call = CallTimeline(call_id, caller, called, at_ms)
+            self.journal.call_changed(call)
+
+    def restore(self, timeline: CallTimeline) -> None:
+        """Take back a live call's timeline journalled by a previous process."""
+        self.calls[timeline.call_id] = timeline
 
     def ivr(self, call_id: str, step: str, at_ms: int) -> None:
         if (call := self.calls.get(call_id)) is not None:
             if call.ivr_entry_ms is None:
                 call.ivr_entry_ms = at_ms
             call.ivr_path.append(step)
+            self.journal.call_changed(call)
 
     def queued(self, call_id: str, queue: str, at_ms: int) -> None:
         if (call := self.calls.get(call_id)) is not None:
             call.queue, call.queue_entry_ms = queue, at_ms
+            self.journal.call_changed(call)
 
     def position(self, call_id: str, position: int) -> None:
         if (call := self.calls.get(call_id)) is not None and call.original_position is None:
             call.original_position = position
+            self.journal.call_changed(call)
 
     def offered(self, call_id: str, agent: str, at_ms: int) -> None:
         if (call := self.calls.get(call_id)) is not None:
             call.offers.append(OfferTrace(agent, at_ms))
+            self.journal.call_changed(call)
 
     def offer_ended(self, call_id: str, agent: str, result: str, at_ms: int) -> None:
         if (call := self.calls.get(call_id)) is None:
@@ -91,22 +128,28 @@ class CallTracker:
                 break
         if result == "answered":
             call.answered_ms, call.agent, call.exit_reason = at_ms, agent, "answered"
+        self.journal.call_changed(call)
 
     def left_queue(self, call_id: str, reason: str) -> None:
         """The caller left the queue unanswered (timeout, overflow, exit key, queue full, no agents)."""
         if (call := self.calls.get(call_id)) is not None and call.exit_reason is None:
             call.exit_reason = reason
+            self.journal.call_changed(call)
 
     def ending(self, call_id: str, side: str) -> None:
         """Who is ending the call, when it is known before the caller's hang-up: the agent or the system."""
         if call_id in self.calls:
             self._ending_side.setdefault(call_id, side)
 
-    def hung_up(self, call_id: str, cause: str, at_ms: int) -> None:
-        """The caller's leg is gone: close every open offer, settle the exit reason, hand the timeline on."""
+    def hung_up(self, call_id: str, cause: str | None, at_ms: int | None) -> None:
+        """The caller's leg is gone: close every open offer, settle the exit reason, hand the timeline on.
+
+        ``at_ms`` and ``cause`` are None for a call that ended while no engine was running: the record says
+        the hang-up time is unknown rather than invent one."""
         call = self.calls.pop(call_id, None)
         if call is None:
             return
+        self.journal.call_gone(call_id)
         call.hangup_ms, call.hangup_cause = at_ms, cause
         call.hangup_side = self._ending_side.pop(call_id, "caller")
         for offer in call.offers:

@@ -10,10 +10,8 @@ ignores because it is idempotent on the call id: exactly once.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
-from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
@@ -23,7 +21,7 @@ from gevent.event import Event as Flag
 from prometheus_client import Counter, Gauge
 from sqlalchemy.exc import SQLAlchemyError
 
-from acd.tracking import CallTimeline, OfferTrace
+from acd.tracking import CallTimeline
 from tickets.region import caller_region
 from tickets.store import TicketStore
 
@@ -54,7 +52,7 @@ class RecordWriter:
 
     def push(self, timeline: CallTimeline) -> None:
         """Make the record durable in the spool and return; delivery happens later."""
-        line = json.dumps(asdict(timeline), ensure_ascii=False).encode() + b"\n"
+        line = timeline.to_json().encode() + b"\n"
         self._pool.apply(self._append, (line,))
         self._drained.clear()
         PENDING.inc()
@@ -100,7 +98,7 @@ class RecordWriter:
             for line in spool:
                 if not line.endswith(b"\n"):
                     break  # a line still being appended
-                timeline = _timeline(json.loads(line))
+                timeline = CallTimeline.from_json(line)
                 try:
                     self.store.save(timeline, self.region(timeline.caller_number))
                 except SQLAlchemyError as exc:
@@ -126,7 +124,3 @@ class RecordWriter:
         temporary.write_text(str(self._offset))
         os.replace(temporary, self.checkpoint)
 
-
-def _timeline(data: dict[str, object]) -> CallTimeline:
-    offers = [OfferTrace(**offer) for offer in data.pop("offers")]  # type: ignore[arg-type, union-attr]
-    return CallTimeline(**data, offers=offers)  # type: ignore[arg-type]

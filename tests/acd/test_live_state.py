@@ -12,6 +12,7 @@ from acd.agents import Agent, AgentState
 from acd.distributor import Distributor
 from acd.live_state import RedisState
 from acd.queues import QueueSpec
+from acd.tracking import CallTimeline
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def prefix(redis_url: str) -> Iterator[str]:
     name = f"t{uuid.uuid4().hex[:8]}"
     yield name
     client = redis.Redis.from_url(redis_url)
-    client.delete(f"{name}:agents", f"{name}:callers")
+    client.delete(f"{name}:agents", f"{name}:callers", f"{name}:calls")
 
 
 def test_journal_reaches_redis_and_reads_back_in_order(redis_url: str, prefix: str) -> None:
@@ -68,6 +69,34 @@ def test_engine_restart_keeps_waiting_callers_and_agent_states(switch, make_engi
         assert calls[1].bridged_to is None and calls[1].hangup_cause is None
     finally:
         second.stop()
+
+
+def test_a_restarted_engine_finishes_every_call_the_old_one_was_handling(switch, make_engine, redis_url: str,
+                                                                         prefix: str) -> None:
+    """One call was in the front door when the engine died (still parked in the switch), one ended meanwhile."""
+    switch.set_endpoint("user/1001", answer_after=0.0)
+    in_front_door = switch.place_call(caller_id_number="13800000001", destination_number="12345")
+    assert switch.wait(lambda: in_front_door.parked, timeout=5)
+    old = RedisState(redis_url, prefix)
+    old.call_changed(CallTimeline(in_front_door.uuid, "13800000001", "12345", 1_000, 1_100, ["front_door"]))
+    old.call_changed(CallTimeline("0f0e0d0c-0000-4000-8000-000000000001", "13800000002", "12345", 2_000, 2_100,
+                                  ["front_door", "key:none"], 2_500, "general"))
+    assert old.flush(5)
+    old.close()
+
+    engine = make_engine(state={"backend": "redis", "redis_url": redis_url, "prefix": prefix})
+    engine.acd.command("1001", "login")
+    assert switch.wait(lambda: in_front_door.bridged_to is not None, timeout=10)
+    in_front_door.hangup()
+    assert switch.wait(lambda: len(engine.records) == 2, timeout=10)
+    records = {record.call_id: record for record in engine.records}
+    served = records[in_front_door.uuid]
+    assert (served.switch_entry_ms, served.ivr_path, served.agent) == (1_000, ["front_door", "restarted"], "1001")
+    assert served.exit_reason == "answered" and served.queue == "general"
+    gone = records["0f0e0d0c-0000-4000-8000-000000000001"]
+    assert (gone.exit_reason, gone.hangup_ms, gone.queue_entry_ms) == ("abandoned", None, 2_500)
+    assert engine.journal.flush(5)
+    assert redis.Redis.from_url(redis_url).hlen(f"{prefix}:calls") == 0
 
 
 def test_cli_status_reads_the_floor_from_redis(redis_url: str, prefix: str, tmp_path) -> None:
