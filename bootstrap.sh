@@ -6,8 +6,8 @@
 set -eu
 
 # Debian packages per mode. python3/python3-venv are skipped when python3 (>= 3.11) can already make a venv.
-DEMO_APT="python3 python3-venv"
-TEST_APT="$DEMO_APT sip-tester redis-server postgresql espeak-ng"
+DEMO_APT="python3 python3-venv espeak-ng"
+TEST_APT="$DEMO_APT sip-tester redis-server postgresql"
 
 cd "$(dirname "$0")"
 
