@@ -18,6 +18,7 @@ import yaml
 import config
 from config import ConfigError, Endpoint, Settings
 from acd.queues import Strategy
+from config.ivr import TICKET_STATUSES
 from esl import Backoff, EslError, Event, SwitchLink, tokens
 
 CONFIG_HELP = "YAML configuration file (without one: the built-in demo settings)."
@@ -431,10 +432,12 @@ def callbacks(context: click.Context, hours: float) -> None:
     missed = _tickets(settings, lambda store: store.missed(since_ms, quick_ms))
     for call in missed:
         when = datetime.fromtimestamp(call.switch_entry_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
-        waited = ((call.hangup_ms or 0) - (call.queue_entry_ms or 0)) / 1000
         number = tokens.scrub(call.caller_number)  # caller-supplied: no terminal control characters
-        click.echo(f"{when}  {number:<16} {caller_region(call.caller_number) or '':<14} "
-                   f"queue {call.queue}  waited {waited:.0f} s  call {call.call_id}")
+        if call.exit_reason == "voicemail":
+            what = f"left a message {call.recording}"
+        else:
+            what = f"queue {call.queue}  waited {((call.hangup_ms or 0) - (call.queue_entry_ms or 0)) / 1000:.0f} s"
+        click.echo(f"{when}  {number:<16} {caller_region(call.caller_number) or '':<14} {what}  call {call.call_id}")
     click.echo(f"{len(missed)} caller(s) to call back in the last {hours:g} h")
 
 
@@ -467,3 +470,180 @@ def _tickets(settings: Settings, read: Callable[[Any], _T]) -> _T:
     except SQLAlchemyError as exc:
         raise click.ClickException(f"cannot use the ticket store {settings.tickets.url}: "
                                    f"{str(exc).splitlines()[0]}") from None
+
+
+# --- IVR -------------------------------------------------------------------------------------------------
+
+
+@main.group("ivr")
+def ivr_group() -> None:
+    """The menus (IVR): print the tree, or walk it as a caller would, without a switch."""
+
+
+@ivr_group.command("show")
+@with_settings
+def ivr_show(settings: Settings) -> None:
+    """Every tenant with its numbers, regions and hours, and the menu tree it answers with."""
+    from config.ivr import references
+
+    ivr = settings.ivr
+
+    def tree(menu: str, depth: int, seen: set[str]) -> None:
+        node = ivr.menus[menu]
+        click.echo(f"{'  ' * depth}[{menu}] {ivr.prompt(node.prompt).text}")
+        if menu in seen:
+            return
+        seen = seen | {menu}
+        for path, action in references(node):
+            label = path.removeprefix("keys.")
+            if action.do == "menu":
+                click.echo(f"{'  ' * (depth + 1)}{label} ->")
+                tree(action.menu, depth + 2, seen)
+            else:
+                click.echo(f"{'  ' * (depth + 1)}{label} -> {_action_text(action)}")
+        if node.default is None:
+            click.echo(f"{'  ' * (depth + 1)}default -> queue (the tenant's human queue)")
+
+    for name, tenant in ivr.tenants.items():
+        click.echo(f"tenant {name}: numbers {', '.join(tenant.numbers) or 'all'}; regions "
+                   f"{', '.join(tenant.regions) or 'any'}; human queue {tenant.queue}; caller ID {tenant.caller_id}")
+        click.echo(f"  hours: weekdays {' '.join(tenant.hours.weekdays) or 'closed'}, weekends "
+                   f"{' '.join(tenant.hours.weekends) or 'closed'}, {len(tenant.hours.holidays)} holiday span(s), "
+                   f"{len(tenant.hours.makeup_days)} make-up day(s); after hours: {tenant.after_hours.then}")
+        tree(tenant.menu, 1, set())
+
+
+def _action_text(action: Any) -> str:
+    details = {k: v for k, v in action.model_dump().items() if k != "do" and v not in ("", 0, None)}
+    return " ".join([action.do, *(f"{k}={v}" for k, v in details.items())])
+
+
+@ivr_group.command("walk")
+@click.option("--digits", default="", help="The key pressed at each prompt, comma-separated; an empty item is "
+              "silence. Example: 1,,2")
+@click.option("--called", default=None, help="The number dialled (default: the first service number).")
+@click.option("--caller", default="13800138000", show_default=True, help="The caller's number (for tenant "
+              "regions and the emergency list).")
+@click.option("--at", "at", default=None, help='When the call comes, for business hours: "2026-10-01 10:00" '
+              "(the tenant's time zone; default: now).")
+@with_settings
+def ivr_walk(settings: Settings, digits: str, called: str | None, caller: str, at: str | None) -> None:
+    """What a caller pressing DIGITS hears and where they end up (the blacklist is not consulted)."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from config.ivr import EXITS
+    from ivr.menus import MenuWalk
+    from ivr.tenants import is_open, select
+    from tickets.region import caller_region
+
+    keys = digits.split(",") if digits else []
+    bad = [key for key in keys if key and (len(key) != 1 or key not in "0123456789*#")]
+    if bad:
+        raise click.BadParameter(f"{bad[0]!r}: each item is one key of 0-9 * # (or empty for silence)",
+                                 param_hint="--digits")
+    ivr = settings.ivr
+    called = called or settings.centre.service_numbers[0]
+    if called not in settings.centre.service_numbers:
+        raise click.BadParameter(f"{called} is not one of centre.service_numbers", param_hint="--called")
+    name, tenant = select(ivr, called, caller_region(caller))
+    zone = ZoneInfo(tenant.hours.timezone)
+    try:
+        when = dt.datetime.fromisoformat(at).replace(tzinfo=zone) if at else dt.datetime.now(zone)
+    except ValueError:
+        raise click.BadParameter(f"{at!r}: expected a date and time such as 2026-10-01 10:00", param_hint="--at")
+    click.echo(f"tenant {name} ({called}, caller {caller}, {when:%Y-%m-%d %H:%M %Z})")
+    if caller in ivr.emergency.callers:
+        click.echo(f"ends at: queue {ivr.emergency.queue} priority={ivr.emergency.priority} (emergency caller list)")
+        return
+    if not is_open(tenant.hours, when):
+        click.echo(f"hears: {ivr.prompt(tenant.after_hours.prompt).text}")
+        click.echo(f"ends at: {tenant.after_hours.then} {tenant.after_hours.number}".rstrip() + " (after hours)")
+        return
+    walk = MenuWalk(ivr, tenant)
+    step: Any = walk.start(tuple(tenant.greeting))
+    for _ in range(100):  # silence forever through defaults must end; the loader guarantees a way out
+        if isinstance(step, EXITS):
+            if step.do != "lookup":
+                break
+            click.echo(f"hears: {ivr.prompt(ivr.lookup.prompt).text}")
+            step = walk.again()
+            continue
+        for prompt in step.before:
+            click.echo(f"hears: {ivr.prompt(prompt).text}")
+        click.echo(f"hears: {ivr.prompt(step.prompt).text}  [menu {step.menu}]")
+        key = keys.pop(0) if keys else ""
+        click.echo(f"presses: {key or '(nothing)'}")
+        step = walk.press(key or None)
+    click.echo(f"path: {' > '.join(walk.path)}")
+    click.echo(f"ends at: {_action_text(step)}")
+
+
+@main.group("blacklist")
+def blacklist_group() -> None:
+    """Blocked numbers (恶意号码): callers rejected or told so at the door, every call still recorded."""
+
+
+@blacklist_group.command("add")
+@click.argument("number")
+@click.option("--reason", required=True, help="Why (harassment, repeated malicious calls, ...): kept with the entry.")
+@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Expire after this many days (default: until removed).")
+@click.option("--by", default="cli", show_default=True, help="Who blocked it.")
+@with_settings
+def blacklist_add(settings: Settings, number: str, reason: str, days: float | None, by: str) -> None:
+    import time
+
+    from tickets.store import Block
+
+    try:
+        number = tokens.number(number)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="NUMBER") from None
+    now_ms = int(time.time() * 1000)
+    expires = now_ms + int(days * 86_400_000) if days else None
+    _tickets(settings, lambda store: store.block(Block(number, reason, now_ms, by, expires)))
+    click.echo(f"blocked {number}" + (f" for {days:g} day(s)" if days else " until removed") + f": {reason}")
+
+
+@blacklist_group.command("remove")
+@click.argument("number")
+@with_settings
+def blacklist_remove(settings: Settings, number: str) -> None:
+    removed = _tickets(settings, lambda store: store.unblock(number))
+    if not removed:
+        raise click.ClickException(f"{tokens.scrub(number)} is not on the blacklist")
+    click.echo(f"unblocked {number}")
+
+
+@blacklist_group.command("list")
+@with_settings
+def blacklist_list(settings: Settings) -> None:
+    import time
+    from datetime import datetime
+
+    def day(ms: int) -> str:
+        return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
+
+    entries = _tickets(settings, lambda store: store.blacklist(int(time.time() * 1000)))
+    for entry in entries:
+        until = day(entry.expires_ms) if entry.expires_ms else "until removed"
+        click.echo(f"{entry.number:<16} since {day(entry.added_ms)} by {entry.added_by:<10} {until:<16} {entry.reason}")
+    click.echo(f"{len(entries)} number(s) blocked")
+
+
+@main.command("ticket-status")
+@click.argument("ticket")
+@click.option("--set", "new_status", type=click.Choice(TICKET_STATUSES), default=None,
+              help="Record the ticket's status (as the ticket system reports it) for the callers' self-service lookup.")
+@with_settings
+def ticket_status(settings: Settings, ticket: str, new_status: str | None) -> None:
+    """A ticket's status as callers hear it when they key its number in."""
+    import time
+
+    if not ticket.isdigit() or not 4 <= len(ticket) <= 32:
+        raise click.BadParameter("a ticket number is 4-32 digits (callers key it in)", param_hint="TICKET")
+    if new_status:
+        _tickets(settings, lambda store: store.set_status(ticket, new_status, int(time.time() * 1000)))
+    status = _tickets(settings, lambda store: store.status(ticket))
+    click.echo(f"ticket {ticket}: {status or 'not found'}")

@@ -2,13 +2,12 @@
 
 Calls reach the engine parked (``park`` in the dialplan, events over inbound ESL) rather than through the
 ``socket`` application, so a call survives an engine restart: it stays parked in FreeSWITCH and the new
-process picks it up. The path: the front door (greeting, at most one key), then the queue that key names,
-with music on hold, until the ACD bridges an agent.
+process picks it up. The path: the IVR (ivr.call_flow: tenant, blacklist, hours, menus), then a queue with
+music on hold until the ACD bridges an agent, then the survey if the agent hangs up first.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from dataclasses import asdict
 
@@ -26,7 +25,10 @@ from config import Settings
 from config.acd import Acd
 from acd.live_state import Journal, RedisState
 from esl import EslError, Event, SwitchLink, tokens
-from ivr.front_door import FrontDoor
+from ivr.call_flow import CallFlow
+from ivr.prompts import PromptLibrary
+from ivr.survey import run_survey
+from tickets.region import caller_region
 from telemetry.http import TelemetryServer
 from tickets.store import TicketStore
 from tickets.writer import RecordWriter
@@ -35,23 +37,25 @@ log = structlog.get_logger(__name__)
 
 
 class Engine:
-    """Owns the link and the telemetry server; hands each new call on a service number to the front door."""
+    """Owns the link and the telemetry server; hands each new call on a service number to the IVR."""
 
     def __init__(self, settings: Settings, link: SwitchLink) -> None:
         self.settings = settings
         self.link = link
-        self.front_door = FrontDoor(link)
         self.journal = RedisState(settings.state.redis_url, settings.state.prefix) \
             if settings.state.backend == "redis" else None
         self.records: list[CallTimeline] = []
         self.tickets = TicketStore(settings.tickets.url)
         self.writer: RecordWriter | None = None
         self.acd = AcdRuntime(distributor_from(settings.acd, self.journal), link,
-                              tracker=CallTracker(self._finished, self.journal or NoTimelineJournal()))
+                              tracker=CallTracker(self._finished, self.journal or NoTimelineJournal()),
+                              on_agent_left=self._agent_left)
+        self.prompts = PromptLibrary(Path(settings.ivr.prompt_cache))
+        self.flow = CallFlow(settings.ivr, link, self.prompts, self.tickets, self.acd.tracker, self._to_queue,
+                             caller_region)
         self.api = AgentApi(settings.acd, self.acd, wall_ms)
         self.telemetry = TelemetryServer(settings.telemetry.listen, self.health)
         self.stopped = Flag()
-        self.keys: Counter[str] = Counter()
         self._service_numbers = frozenset(settings.centre.service_numbers)
         link.on("CHANNEL_PARK", self._on_park)
         self.recovered = Flag()
@@ -62,6 +66,8 @@ class Engine:
 
     def start(self) -> None:
         self.tickets.migrate()
+        generated = self.prompts.prepare(self.settings.ivr.prompt(name) for name in sorted(self.settings.ivr.prompt_names()))
+        log.info("engine.prompts_ready", generated=generated, cache=self.settings.ivr.prompt_cache)
         self.writer = RecordWriter(self.tickets, Path(self.settings.tickets.spool_dir))
         self.telemetry.start()
         self.api.start()
@@ -91,45 +97,55 @@ class Engine:
         return False, f"no ESL link to FreeSWITCH at {self.link.address[0]}:{self.link.address[1]}"
 
     def _on_park(self, event: Event) -> None:
-        """A new call on a service number: greet it, then queue it. Runs on the call's own greenlet."""
+        """A new call on a service number goes through the IVR to a queue; an agent's call may be a feature code.
+        Runs on the call's own greenlet. A call parked again after its agent left (for the survey) is known."""
         dialled = event.get("Caller-Destination-Number") or ""
+        uuid = event.uuid
         if dialled not in self._service_numbers:
             agent = self.acd.phones.get(event.get("variable_user_name") or "", "")  # who FreeSWITCH authenticated
             command = feature_codes.parse(self.settings.acd, agent, dialled)
             if command is not None:
-                self._agent_command(event.uuid, command)
+                self._agent_command(uuid, command)
             return
-        uuid = event.uuid
+        if uuid in self.acd.tracker.calls:
+            return
+        caller = event.get("Caller-Caller-ID-Number") or ""
         created_us = event.get("Caller-Channel-Created-Time") or ""
-        self.acd.tracker.entered(uuid, event.get("Caller-Caller-ID-Number") or "", dialled,
-                                 int(created_us) // 1000 if created_us.isdigit() else wall_ms())
-        self.acd.tracker.ivr(uuid, "front_door", wall_ms())
+        self.acd.tracker.entered(uuid, caller, dialled, int(created_us) // 1000 if created_us.isdigit() else wall_ms())
         try:
-            key = self.front_door.greet(uuid)
+            self.flow.run(uuid, caller, dialled)
         except EslError as exc:
-            log.warning("call.front_door_failed", uuid=uuid, error=str(exc))
+            log.info("call.ivr_ended", uuid=uuid, error=str(exc))  # mostly: the caller hung up in the menus
             self.acd.tracker.ending(uuid, "system")
             self._hangup_quietly(uuid)
-            return
-        self.keys[key or "none"] += 1
-        self._to_queue(uuid, key or "", f"key:{key}" if key else "key:none")
 
-    def _to_queue(self, uuid: str, key: str, step: str) -> None:
-        """Into the queue the front-door key names (the default one without a key), with music on hold."""
-        self.acd.tracker.ivr(uuid, step, wall_ms())
-        door = self.settings.acd.front_door
-        queue = door.keys.get(key, door.default)
+    def _to_queue(self, uuid: str, queue: str, caller: str, priority: int = 0) -> None:
+        """Into the ACD with music on hold; the caller's leg outlives the agent's when a survey follows."""
         try:
+            if self.settings.ivr.survey.enabled:
+                self.link.execute(uuid, "set", "park_after_bridge=true")
             self.link.execute(uuid, "playback", self.settings.acd.queues[queue].music_on_hold)
         except EslError as exc:
             log.warning("call.queue_failed", uuid=uuid, error=str(exc))
             self.acd.tracker.ending(uuid, "system")
             self._hangup_quietly(uuid)
             return
-        log.info("call.queued", uuid=uuid, key=key or None, queue=queue)
-        timeline = self.acd.tracker.calls.get(uuid)
-        self.acd.enqueue(uuid, queue, timeline.caller_number if timeline else "")
+        log.info("call.queued", uuid=uuid, queue=queue, priority=priority)
+        self.acd.enqueue(uuid, queue, caller, priority)
 
+    def _agent_left(self, call_id: str) -> None:
+        """The agent hung up first: the caller, kept on the line, rates the call, then the call ends."""
+        if not self.settings.ivr.survey.enabled:
+            return
+        gevent.spawn(self._survey, call_id)
+
+    def _survey(self, call_id: str) -> None:
+        try:
+            ratings = run_survey(self.link, call_id, self.settings.ivr.survey, self.flow.sound)
+        except EslError:
+            return  # the caller hung up during it: their call's record says not rated
+        self.acd.tracker.note(call_id, survey=ratings)
+        self._hangup_quietly(call_id)
 
     def _hangup_quietly(self, uuid: str) -> None:
         try:
@@ -163,8 +179,10 @@ class Engine:
             self.acd.tracker.restore(timeline)
             if call_id not in alive:
                 self.acd.tracker.hung_up(call_id, None, None)  # ended while no engine ran: its record still goes in
-            elif timeline.queue_entry_ms is None and timeline.answered_ms is None:
-                gevent.spawn(self._to_queue, call_id, "", "restarted")  # was in the front door: to a human
+            elif timeline.queue_entry_ms is None and timeline.answered_ms is None:  # was in the IVR: to a human
+                self.acd.tracker.ivr(call_id, "restarted", wall_ms())
+                tenant = self.settings.ivr.tenants.get(timeline.tenant or "") or next(iter(self.settings.ivr.tenants.values()))
+                gevent.spawn(self._to_queue, call_id, tenant.queue, timeline.caller_number)
         log.info("engine.recovered", agents=len(agents), callers=len(callers), calls=len(timelines),
                  alive=len(alive))
         self.recovered.set()

@@ -54,12 +54,15 @@ class AcdRuntime:
     """Feeds the Distributor from the switch and carries out what it decides."""
 
     def __init__(self, distributor: Distributor, link: SwitchLink, clock: Callable[[], int] = wall_ms,
-                 on_offer_sent: Callable[[Offer], None] | None = None, tracker: CallTracker | None = None) -> None:
+                 on_offer_sent: Callable[[Offer], None] | None = None, tracker: CallTracker | None = None,
+                 on_agent_left: Callable[[str], None] = lambda call_id: None) -> None:
         self.core = distributor
         self.link = link
         self.tracker = tracker or CallTracker(lambda timeline: None)
         self.clock = clock
         self.on_offer_sent = on_offer_sent
+        self.on_agent_left = on_agent_left
+        """Told the caller's UUID when the agent hangs up first (the survey follows)."""
         self.legs: dict[str, AgentLeg] = {}
         """Agent legs by their channel UUID."""
         self._ringing: dict[tuple[str, str], AgentLeg] = {}
@@ -178,7 +181,7 @@ class AcdRuntime:
     def _leave(self, leave: Leave) -> None:
         """Overflow: to another extension (queue, voicemail, callback desk) or a clean hang-up."""
         target = leave.overflow.target if leave.overflow else ""
-        self.tracker.left_queue(leave.call_id, "overflow" if target else leave.reason.value)
+        self.tracker.exited(leave.call_id, "overflow" if target else leave.reason.value)
         self.tracker.ending(leave.call_id, "system")
         try:
             if target:
@@ -226,6 +229,8 @@ class AcdRuntime:
             if leg.answered:
                 self.tracker.ending(leg.call_id, "agent")
                 self._do(self.core.call_ended(leg.agent, now))
+                if leg.call_id in self.tracker.calls:
+                    self.on_agent_left(leg.call_id)
             return
         if event.uuid in self.core.callers:
             self._do(self.core.caller_left(event.uuid, now))

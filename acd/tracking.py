@@ -41,7 +41,13 @@ class CallTimeline:
     """caller, agent or system (the engine or the switch ended it)."""
     hangup_cause: str | None = None
     exit_reason: str | None = None
-    """answered, abandoned, timeout, overflow, exit_key, queue_full, no_agents, system_failure."""
+    """answered, abandoned, timeout, overflow, exit_key, queue_full, no_agents, system_failure; or, for calls
+    the IVR ended: blocked, after_hours, voicemail, transferred, self_service, ivr_hangup."""
+    tenant: str | None = None
+    recording: str | None = None
+    """The call's recording, or the caller's message (voicemail)."""
+    survey: dict[str, str] | None = None
+    """Satisfaction by dimension (attitude, efficiency, result): a 好差评 level, or "not_rated"."""
 
     def to_json(self) -> str:
         """One line of JSON (the spool's and the live journal's format)."""
@@ -130,8 +136,16 @@ class CallTracker:
             call.answered_ms, call.agent, call.exit_reason = at_ms, agent, "answered"
         self.journal.call_changed(call)
 
-    def left_queue(self, call_id: str, reason: str) -> None:
-        """The caller left the queue unanswered (timeout, overflow, exit key, queue full, no agents)."""
+    def note(self, call_id: str, **fields: object) -> None:
+        """Set record fields the IVR learns (tenant, recording, survey)."""
+        if (call := self.calls.get(call_id)) is not None:
+            for name, value in fields.items():
+                setattr(call, name, value)
+            self.journal.call_changed(call)
+
+    def exited(self, call_id: str, reason: str) -> None:
+        """The caller left the queue, or the IVR, without a human (timeout, overflow, exit key, queue full, no
+        agents; blocked, after hours, voicemail, transferred, self-service, hung up by the IVR)."""
         if (call := self.calls.get(call_id)) is not None and call.exit_reason is None:
             call.exit_reason = reason
             self.journal.call_changed(call)

@@ -1,7 +1,7 @@
 """The ``acd:`` section: agents, skill queues (技能组), not-ready reasons, no-answer policy, service level.
 
-Cross-references are checked at load (an overflow to an unknown queue, a front-door key to a missing queue,
-a queue whose skill no agent has) so a broken centre fails at start, not on the first caller.
+Cross-references are checked at load (an overflow to an unknown queue, a queue whose skill no agent has) so
+a broken centre fails at start, not on the first caller.
 """
 
 from __future__ import annotations
@@ -94,13 +94,6 @@ class ServiceLevel(Section):
     quick_abandon: Seconds0 = 5
 
 
-class FrontDoor(Section):
-    """Which queue a caller joins by the key pressed at the greeting; silence joins ``default``."""
-
-    default: Name = "general"
-    keys: dict[Annotated[str, Field(pattern=r"^[0-9*#]$")], Name] = {}
-
-
 class FeatureCodes(Section):
     """Codes agents dial from their softphone; ``not_ready`` may be followed by a reason's number (*222 = meal)."""
 
@@ -139,7 +132,6 @@ class Acd(Section):
     agents: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")], Agent] = {}
     no_answer: dict[Literal["no_answer", "busy", "rejected", "not_registered", "failed"], CausePolicy] = {}
     service_level: ServiceLevel = ServiceLevel()
-    front_door: FrontDoor = FrontDoor()
     feature_codes: FeatureCodes = FeatureCodes()
     api: Api = Api()
 
@@ -154,9 +146,6 @@ class Acd(Section):
                     problems.append(f"queues.{name}.{field_name}.target: no queue named {overflow.target!r}")
             if self.agents and queue.skill not in skills:
                 problems.append(f"queues.{name}.skill: no agent has the skill {queue.skill!r}")
-        for key, queue_name in {**self.front_door.keys, "default": self.front_door.default}.items():
-            if queue_name not in self.queues:
-                problems.append(f"front_door key {key}: no queue named {queue_name!r} (queues: {sorted(self.queues)})")
         for n, token in enumerate(self.api.tokens):
             if token.role == "agent" and token.agent not in self.agents:
                 problems.append(f"api.tokens.{n}.agent: an agent token must name a configured agent")

@@ -18,9 +18,11 @@ from pydantic import (
     SecretStr,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from config.acd import Acd
+from config.ivr import Ivr, centre_problems
 from config.addresses import _HOSTNAME, Endpoint, ListenAddress, PrivateListenAddress, _ip
 from config.section import Section
 
@@ -181,8 +183,16 @@ class Settings(Section):
     outbound_socket: OutboundSocket = OutboundSocket()
     telemetry: Telemetry = Telemetry()
     acd: Acd = Acd()
+    ivr: Ivr = Ivr()
     state: State = State()
     tickets: Tickets = Tickets()
+
+    @model_validator(mode="after")
+    def _ivr_meets_acd(self) -> "Settings":
+        problems = centre_problems(self.ivr, set(self.acd.queues), self.centre.service_numbers)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 @functools.cache

@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 import time
 import uuid as uuidlib
+import wave
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import gevent
@@ -100,7 +102,10 @@ class Channel:
         self.queue.put(Queued("", "", ""))  # wake a parked loop
         self.gone.set()
         gevent.spawn(self._finish)
-        if partner is not None:
+        if partner is not None and partner.variables.get("park_after_bridge") == "true":
+            partner.state = "CS_PARK"  # kept for what comes after the bridge (a survey)
+            self.switch.fire("CHANNEL_PARK", partner, [])
+        elif partner is not None:
             partner.hangup(cause)
 
     def _finish(self) -> None:
@@ -246,6 +251,29 @@ def _play_and_get_digits(ch: Channel, arg: str) -> str:
     return "_none_"
 
 
+def _record(ch: Channel, arg: str) -> str:
+    """path [time_limit_secs [silence_thresh [silence_hits]]]: the caller speaks until # (or the limit, or hangs
+    up); like FreeSWITCH, the file is written, here as silence of the recorded length."""
+    words = arg.split()
+    path, limit_s = words[0], float(words[1]) if len(words) > 1 else 3600.0
+    ch.switch.fire("RECORD_START", ch, [("Record-File-Path", path)])
+    started = time.monotonic()
+    try:
+        ch.collect(1, "#", int(limit_s * 1000))
+    except Hangup:
+        pass
+    seconds = min(limit_s, (time.monotonic() - started) / ch.switch.time_scale)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(path, "wb") as audio:
+        audio.setnchannels(1), audio.setsampwidth(2), audio.setframerate(8000)
+        audio.writeframes(b"\0\0" * int(seconds * 8000))
+    ch.variables["record_seconds"] = str(int(seconds))
+    ch.switch.fire("RECORD_STOP", ch, [("Record-File-Path", path)])
+    if ch.hangup_cause is not None:
+        raise Hangup
+    return "_none_"
+
+
 def _park(ch: Channel, arg: str) -> str:
     ch.parked = True
     ch.state = "CS_PARK"
@@ -327,5 +355,5 @@ APPLICATIONS: dict[str, Callable[[Channel, str], str]] = {
     "answer": _answer, "pre_answer": _pre_answer, "ring_ready": _ring_ready, "playback": _playback,
     "play_and_get_digits": _play_and_get_digits, "park": _park, "hangup": _hangup, "set": _set, "export": _set,
     "sleep": _sleep, "bridge": _bridge, "record_session": _record_session, "conference": _conference,
-    "socket": _socket, "transfer": _transfer,
+    "socket": _socket, "transfer": _transfer, "record": _record,
 }

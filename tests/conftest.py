@@ -15,6 +15,8 @@ import pytest
 from gevent.queue import Queue
 
 if TYPE_CHECKING:
+    from acd.engine import Engine
+    from config.acd import Token
     from fakeswitch import FakeSwitch
 
 REPO = Path(__file__).resolve().parent.parent
@@ -82,3 +84,55 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.fixture(scope="session")
+def prompt_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One prompt cache for the whole run: each prompt is spoken by espeak-ng once, not once per engine."""
+    return tmp_path_factory.mktemp("prompts")
+
+
+@pytest.fixture
+def make_engine(switch, tmp_path, prompt_cache) -> Iterator[Callable[..., "Engine"]]:
+    """``make_engine(agents=("1001",), tokens=[], state=None, ivr=None, **queue)``: a started engine, stopped
+    after the test; ``ivr`` replaces fields of the ``ivr:`` section, ``queue`` those of every queue."""
+    import config
+    from cli import switch_link
+    from config import Endpoint
+    from config.acd import Agent as AgentConfig, Token
+
+    started: list[Engine] = []
+
+    def make(agents: tuple[str, ...] = ("1001", "1002"), tokens: list[Token] | None = None,
+             state: dict[str, str] | None = None, ivr: dict[str, object] | None = None, **queue: object) -> Engine:
+        base = config.defaults()
+        queues = {name: q.model_copy(update=queue) for name, q in base.acd.queues.items()}
+        settings = base.model_copy(update={
+            "switch": base.switch.model_copy(update={"password": config.schema.SecretStr(switch.password)}),
+            "telemetry": base.telemetry.model_copy(update={"listen": Endpoint("127.0.0.1", 0)}),
+            "state": base.state.model_copy(update=state or {}),
+            "ivr": base.ivr.model_copy(update={"prompt_cache": str(prompt_cache),
+                                               "voicemail": base.ivr.voicemail.model_copy(
+                                                   update={"folder": str(tmp_path / "voicemail")}),
+                                               **(ivr or {})}),
+            "tickets": base.tickets.model_copy(update={"url": f"sqlite:///{tmp_path}/tickets-{len(started)}.db",
+                                                       "spool_dir": str(tmp_path / f"spool-{len(started)}")}),
+            "acd": base.acd.model_copy(update={
+                "agents": {a: AgentConfig(contact=f"user/{a}", skills={"general": 5}) for a in agents},
+                "queues": queues,
+                "api": base.acd.api.model_copy(update={"listen": Endpoint("127.0.0.1", 0), "tokens": tokens or []}),
+            }),
+        })
+        from acd.engine import Engine
+
+        engine = Engine(settings, switch_link(settings, address=switch.address))
+        engine.start()
+        started.append(engine)
+        engine.link.wait_connected(10)
+        assert engine.recovered.wait(10)
+        return engine
+
+    yield make
+    for engine in started:
+        if not engine.stopped.is_set():
+            engine.stop()

@@ -6,7 +6,7 @@ just before a crash, and written again on replay, is stored once.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ class CallRow(Base):
     recording: Mapped[str | None] = mapped_column(String(512))
     transcript: Mapped[str | None] = mapped_column(String)
     survey: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    tenant: Mapped[str | None] = mapped_column(String(32))
     offers: Mapped[list["OfferRow"]] = relationship(order_by="OfferRow.seq", cascade="all, delete-orphan")
 
 
@@ -68,6 +69,33 @@ class CallbackRow(Base):
     done_ms: Mapped[int] = mapped_column(BigInteger)
     by: Mapped[str] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(String(256))
+
+
+class BlockRow(Base):
+    __tablename__ = "blacklist"
+
+    number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(256))
+    added_ms: Mapped[int] = mapped_column(BigInteger)
+    added_by: Mapped[str] = mapped_column(String(64))
+    expires_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class StatusRow(Base):
+    __tablename__ = "ticket_status"
+
+    ticket: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    number: str
+    reason: str
+    added_ms: int
+    added_by: str
+    expires_ms: int | None
 
 
 class TicketStore:
@@ -93,7 +121,7 @@ class TicketStore:
             if session.get(CallRow, timeline.call_id) is not None:
                 return False
             fields = {k: v for k, v in asdict(timeline).items() if k != "offers"}
-            row = CallRow(**fields, caller_region=caller_region, recording=None, transcript=None, survey=None)
+            row = CallRow(**fields, caller_region=caller_region, transcript=None)
             row.offers = [OfferRow(seq=n, **asdict(offer)) for n, offer in enumerate(timeline.offers)]
             session.add(row)
         return True
@@ -104,9 +132,9 @@ class TicketStore:
             return _timeline(row) if row is not None else None
 
     def missed(self, since_ms: int, quick_abandon_ms: int) -> list[CallTimeline]:
-        """The callback list (漏接回拨), newest first, one line per number: callers who gave up waiting for a
-        human beyond the quick-abandon threshold since ``since_ms``, unless already called back or answered
-        on a later call of their own."""
+        """The callback list (漏接回拨), newest first, one line per number: callers who left a message or gave
+        up waiting for a human beyond the quick-abandon threshold since ``since_ms``, unless already called back
+        or answered on a later call of their own."""
         later = aliased(CallRow)
         answered_later = select(later.call_id).where(
             later.caller_number == CallRow.caller_number, later.answered_ms.is_not(None),
@@ -114,10 +142,10 @@ class TicketStore:
         called_back = select(CallbackRow.call_id).where(CallbackRow.call_id == CallRow.call_id).exists()
         with Session(self.engine) as session:
             rows = session.scalars(
-                select(CallRow).where(CallRow.exit_reason == "abandoned", CallRow.switch_entry_ms >= since_ms,
-                                      CallRow.queue_entry_ms.is_not(None),
-                                      CallRow.hangup_ms - CallRow.queue_entry_ms >= quick_abandon_ms,
-                                      ~answered_later, ~called_back)
+                select(CallRow).where(CallRow.switch_entry_ms >= since_ms, ~answered_later, ~called_back,
+                                      (CallRow.exit_reason == "voicemail") | (
+                                          (CallRow.exit_reason == "abandoned") & CallRow.queue_entry_ms.is_not(None)
+                                          & (CallRow.hangup_ms - CallRow.queue_entry_ms >= quick_abandon_ms)))
                 .order_by(CallRow.switch_entry_ms.desc()))
             newest = {}
             for row in rows:
@@ -134,6 +162,43 @@ class TicketStore:
             session.add(CallbackRow(call_id=call_id, done_ms=at_ms, by=by, note=note))
         return True
 
+    def block(self, entry: Block) -> None:
+        """Add or replace a blacklist entry."""
+        with Session(self.engine) as session, session.begin():
+            session.merge(BlockRow(**asdict(entry)))
+
+    def unblock(self, number: str) -> bool:
+        with Session(self.engine) as session, session.begin():
+            row = session.get(BlockRow, number)
+            if row is not None:
+                session.delete(row)
+            return row is not None
+
+    def blocked(self, number: str, now_ms: int) -> Block | None:
+        """The entry blocking ``number`` now, if any (an expired entry blocks nothing)."""
+        with Session(self.engine) as session:
+            row = session.get(BlockRow, number)
+            if row is None or (row.expires_ms is not None and row.expires_ms <= now_ms):
+                return None
+            return _block(row)
+
+    def blacklist(self, now_ms: int) -> list[Block]:
+        """Entries in force, by number."""
+        with Session(self.engine) as session:
+            rows = session.scalars(select(BlockRow).where(
+                (BlockRow.expires_ms.is_(None)) | (BlockRow.expires_ms > now_ms)).order_by(BlockRow.number))
+            return [_block(row) for row in rows]
+
+    def set_status(self, ticket: str, status: str, at_ms: int) -> None:
+        """Record a ticket's status, as the ticket system reports it (for the callers' self-service lookup)."""
+        with Session(self.engine) as session, session.begin():
+            session.merge(StatusRow(ticket=ticket, status=status, updated_ms=at_ms))
+
+    def status(self, ticket: str) -> str | None:
+        with Session(self.engine) as session:
+            row = session.get(StatusRow, ticket)
+            return row.status if row is not None else None
+
     def call_ids(self) -> list[str]:
         """Every stored call, in switch-entry order."""
         with Session(self.engine) as session:
@@ -144,3 +209,7 @@ def _timeline(row: CallRow) -> CallTimeline:
     fields = {name: getattr(row, name) for name in CallTimeline.__dataclass_fields__ if name != "offers"}
     offers = [OfferTrace(o.agent, o.ring_start_ms, o.ring_end_ms, o.result) for o in row.offers]
     return CallTimeline(**fields, offers=offers)
+
+
+def _block(row: BlockRow) -> Block:
+    return Block(row.number, row.reason, row.added_ms, row.added_by, row.expires_ms)

@@ -75,23 +75,23 @@ def test_a_restarted_engine_finishes_every_call_the_old_one_was_handling(switch,
                                                                          prefix: str) -> None:
     """One call was in the front door when the engine died (still parked in the switch), one ended meanwhile."""
     switch.set_endpoint("user/1001", answer_after=0.0)
-    in_front_door = switch.place_call(caller_id_number="13800000001", destination_number="12345")
-    assert switch.wait(lambda: in_front_door.parked, timeout=5)
+    in_ivr = switch.place_call(caller_id_number="13800000001", destination_number="12345")
+    assert switch.wait(lambda: in_ivr.parked, timeout=5)
     old = RedisState(redis_url, prefix)
-    old.call_changed(CallTimeline(in_front_door.uuid, "13800000001", "12345", 1_000, 1_100, ["front_door"]))
+    old.call_changed(CallTimeline(in_ivr.uuid, "13800000001", "12345", 1_000, 1_100, ["menu:main"]))
     old.call_changed(CallTimeline("0f0e0d0c-0000-4000-8000-000000000001", "13800000002", "12345", 2_000, 2_100,
-                                  ["front_door", "key:none"], 2_500, "general"))
+                                  ["menu:main", "timeout", "default"], 2_500, "general"))
     assert old.flush(5)
     old.close()
 
     engine = make_engine(state={"backend": "redis", "redis_url": redis_url, "prefix": prefix})
     engine.acd.command("1001", "login")
-    assert switch.wait(lambda: in_front_door.bridged_to is not None, timeout=10)
-    in_front_door.hangup()
+    assert switch.wait(lambda: in_ivr.bridged_to is not None, timeout=10)
+    in_ivr.hangup()
     assert switch.wait(lambda: len(engine.records) == 2, timeout=10)
     records = {record.call_id: record for record in engine.records}
-    served = records[in_front_door.uuid]
-    assert (served.switch_entry_ms, served.ivr_path, served.agent) == (1_000, ["front_door", "restarted"], "1001")
+    served = records[in_ivr.uuid]
+    assert (served.switch_entry_ms, served.ivr_path, served.agent) == (1_000, ["menu:main", "restarted"], "1001")
     assert served.exit_reason == "answered" and served.queue == "general"
     gone = records["0f0e0d0c-0000-4000-8000-000000000001"]
     assert (gone.exit_reason, gone.hangup_ms, gone.queue_entry_ms) == ("abandoned", None, 2_500)

@@ -24,7 +24,7 @@ def test_answered_call_timeline_is_complete_and_ordered(switch, make_engine) -> 
     assert t.offers[0].ring_end_ms == t.answered_ms <= t.hangup_ms
     assert [(o.agent, o.result) for o in t.offers] == [("1001", "answered")]
     assert (t.agent, t.exit_reason, t.hangup_side, t.queue, t.original_position) == ("1001", "answered", "caller", "general", 1)
-    assert t.ivr_path == ["front_door", "key:1"] and t.wait_ms == t.answered_ms - t.queue_entry_ms
+    assert t.ivr_path == ["menu:main", "key:1"] and t.wait_ms == t.answered_ms - t.queue_entry_ms
     assert engine.writer.flush(10)
     assert engine.tickets.get(call.uuid) == t  # the same record, durably in the ticket store
 

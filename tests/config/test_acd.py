@@ -9,7 +9,6 @@ HEAD = "centre: {name: t}\nswitch: {password: a-strong-password-1}\n"
 
 def test_cross_references_are_checked(problems) -> None:
     found = problems(HEAD + """acd:
-  front_door: {default: general, keys: {"1": nowhere}}
   queues:
     general: {skill: general, on_timeout: {action: queue, target: missing}}
   agents:
@@ -19,7 +18,6 @@ def test_cross_references_are_checked(problems) -> None:
     assert "acd" in text
     assert "queues.general.on_timeout.target: no queue named 'missing'" in text
     assert "queues.general.skill: no agent has the skill 'general'" in text
-    assert "front_door key 1: no queue named 'nowhere'" in text
 
 
 def test_dial_string_injection_is_refused(problems) -> None:
@@ -34,5 +32,5 @@ def test_levels_are_one_to_ten(problems) -> None:
 
 def test_defaults_give_one_general_queue() -> None:
     acd = config.defaults().acd
-    assert list(acd.queues) == ["general"] and acd.front_door.default == "general"
+    assert list(acd.queues) == ["general"]
     assert acd.service_level.thresholds == [15, 20, 30]

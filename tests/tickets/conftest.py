@@ -68,7 +68,7 @@ def postgres() -> Iterator[Postgres]:
 def timeline() -> Callable[[int], CallTimeline]:
     """``timeline(n)``: a complete answered call's record, distinct per ``n``."""
     def make(n: int) -> CallTimeline:
-        return CallTimeline(f"call-{n:04d}", "13800138000", "12345", 1_000 + n, 1_001 + n, ["front_door", "key:1"],
+        return CallTimeline(f"call-{n:04d}", "13800138000", "12345", 1_000 + n, 1_001 + n, ["menu:main", "key:1"],
                             1_002 + n, "general", 1, [OfferTrace("1001", 1_003 + n, 1_004 + n, "answered")],
                             1_004 + n, "1001", 9_000 + n, "caller", "NORMAL_CLEARING", "answered")
 
