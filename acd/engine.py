@@ -8,8 +8,8 @@ music on hold until the ACD bridges an agent, then the survey if the agent hangs
 
 from __future__ import annotations
 
-from pathlib import Path
 from dataclasses import asdict
+from pathlib import Path
 
 import gevent
 import structlog
@@ -18,18 +18,20 @@ from gevent.event import Event as Flag
 from acd import agents, distributor, feature_codes, queues
 from acd.agents import AgentStateError
 from acd.api import AgentApi
+from acd.distributor import Announce
+from acd.live_state import Journal, RedisState
 from acd.runtime import AcdRuntime, wall_ms
-from acd.tracking import CallTimeline, CallTracker, NoTimelineJournal
 from acd.service_level import ServiceLevel
+from acd.tracking import CallTimeline, CallTracker, NoTimelineJournal
 from config import Settings
 from config.acd import Acd
-from acd.live_state import Journal, RedisState
+from config.ivr import ANNOUNCED_UP_TO
 from esl import EslError, Event, SwitchLink, tokens
 from ivr.call_flow import CallFlow
 from ivr.prompts import PromptLibrary
 from ivr.survey import run_survey
-from tickets.region import caller_region
 from telemetry.http import TelemetryServer
+from tickets.region import caller_region
 from tickets.store import TicketStore
 from tickets.writer import RecordWriter
 
@@ -49,7 +51,7 @@ class Engine:
         self.writer: RecordWriter | None = None
         self.acd = AcdRuntime(distributor_from(settings.acd, self.journal), link,
                               tracker=CallTracker(self._finished, self.journal or NoTimelineJournal()),
-                              on_agent_left=self._agent_left)
+                              on_agent_left=self._agent_left, announcement=self._announcement)
         self.prompts = PromptLibrary(Path(settings.ivr.prompt_cache))
         self.flow = CallFlow(settings.ivr, link, self.prompts, self.tickets, self.acd.tracker, self._to_queue,
                              caller_region)
@@ -132,6 +134,16 @@ class Engine:
             return
         log.info("call.queued", uuid=uuid, queue=queue, priority=priority)
         self.acd.enqueue(uuid, queue, caller, priority)
+
+    def _announcement(self, announce: Announce) -> list[str]:
+        """Position and estimated wait in whole minutes (at least one), each capped at the prompts there are."""
+        caller = self.acd.core.callers.get(announce.call_id)
+        if caller is None:
+            return []
+        minutes = max(1, -(-announce.estimated_wait_s // 60))
+        return [self.flow.sound(f"position_{min(announce.position, ANNOUNCED_UP_TO)}"),
+                self.flow.sound(f"wait_{min(minutes, ANNOUNCED_UP_TO)}"),
+                self.settings.acd.queues[caller.queue].music_on_hold]
 
     def _agent_left(self, call_id: str) -> None:
         """The agent hung up first: the caller, kept on the line, rates the call, then the call ends."""

@@ -55,13 +55,16 @@ class AcdRuntime:
 
     def __init__(self, distributor: Distributor, link: SwitchLink, clock: Callable[[], int] = wall_ms,
                  on_offer_sent: Callable[[Offer], None] | None = None, tracker: CallTracker | None = None,
-                 on_agent_left: Callable[[str], None] = lambda call_id: None) -> None:
+                 on_agent_left: Callable[[str], None] = lambda call_id: None,
+                 announcement: Callable[[Announce], list[str]] = lambda announce: []) -> None:
         self.core = distributor
         self.link = link
         self.tracker = tracker or CallTracker(lambda timeline: None)
         self.clock = clock
         self.on_offer_sent = on_offer_sent
         self.on_agent_left = on_agent_left
+        self.announcement = announcement
+        """The sound files of a position/wait announcement, ending with the queue's music on hold."""
         """Told the caller's UUID when the agent hangs up first (the survey follows)."""
         self.legs: dict[str, AgentLeg] = {}
         """Agent legs by their channel UUID."""
@@ -192,8 +195,14 @@ class AcdRuntime:
             log.warning("acd.leave_failed", call=leave.call_id, reason=leave.reason.value, error=str(exc))
 
     def _announce(self, announce: Announce) -> None:
+        """Break the music on hold, say the position and the wait, then the music again (queued in the switch)."""
+        files = self.announcement(announce)
+        if not files:
+            return
         try:
-            self.link.execute(announce.call_id, "playback", f"ivr/queue-position-{min(announce.position, 20)}.wav")
+            self.link.api(f"uuid_break {tokens.uuid(announce.call_id)}")
+            for file in files:
+                self.link.execute(announce.call_id, "playback", file)
         except EslError as exc:
             log.info("acd.announce_failed", call=announce.call_id, error=str(exc))
 

@@ -68,6 +68,8 @@ class Channel:
         self.answered_us = 0
         self.hangup_cause: str | None = None
         self.gone = Flag()
+        self.interrupted = Flag()
+        """Set by ``uuid_break``: the running playback stops early."""
         self.bridged_to: Channel | None = None
         self.digits: deque[str] = deque()
         self._digit_arrived = Flag()
@@ -214,8 +216,11 @@ def _ring_ready(ch: Channel, arg: str) -> str:
 
 def _play(ch: Channel, path: str) -> None:
     ch.switch.fire("PLAYBACK_START", ch, [("Playback-File-Path", path)])
+    ch.interrupted.clear()
     try:
-        ch.wait(ch.switch.playback_seconds)
+        gevent.wait([ch.gone, ch.interrupted], timeout=ch.switch.playback_seconds * ch.switch.time_scale, count=1)
+        if ch.hangup_cause is not None:
+            raise Hangup
     finally:
         ch.switch.fire("PLAYBACK_STOP", ch, [("Playback-File-Path", path), ("Playback-Status", "done")])
 

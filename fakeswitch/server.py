@@ -643,6 +643,11 @@ def _answer(ch: Channel, words: list[str]) -> str:
     return "+OK\n"
 
 
+def _break(ch: Channel, words: list[str]) -> str:
+    ch.interrupted.set()
+    return "+OK\n"
+
+
 def _getvar(ch: Channel, words: list[str]) -> str:
     return ch.variables.get(words[0], "_undef_") if words else "-ERR Usage\n"
 
@@ -707,7 +712,7 @@ def _exists(sw: FakeSwitch, arg: str) -> str:
 
 API: dict[str, Callable[[FakeSwitch, str], str]] = {
     "status": _status, "originate": FakeSwitch.originate, "uuid_kill": _channel_api(_kill),
-    "uuid_answer": _channel_api(_answer), "uuid_getvar": _channel_api(_getvar), "uuid_setvar": _channel_api(_setvar),
+    "uuid_answer": _channel_api(_answer), "uuid_break": _channel_api(_break), "uuid_getvar": _channel_api(_getvar), "uuid_setvar": _channel_api(_setvar),
     "uuid_recv_dtmf": _channel_api(_recv_dtmf), "uuid_send_dtmf": _channel_api(_recv_dtmf),
     "uuid_transfer": _channel_api(_transfer), "uuid_dump": _channel_api(_dump), "uuid_bridge": _bridge,
     "show": _show, "msleep": _msleep, "hupall": _hupall, "uuid_exists": _exists,

@@ -187,3 +187,18 @@ def test_caller_data_never_reaches_an_application_argument(fast, make_engine, pl
     assert fast.wait(lambda: call.uuid in engine.acd.core.callers, timeout=10)
     arguments = " ".join(arg for uuid, _, arg in played if uuid == call.uuid)
     assert "system" not in arguments and "hupall" not in arguments and "A*9" not in arguments
+
+
+def test_waiting_callers_hear_their_position_and_wait_then_the_music_again(fast, make_engine, played) -> None:
+    engine = make_engine(announce_every=0.05)
+    call = fast.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="1")
+    waits = {sound(engine, f"wait_{n}") for n in range(1, 21)}
+
+    def announced() -> bool:
+        heard = [arg for uuid, app, arg in played if uuid == call.uuid and app == "playback"]
+        return any(heard[n] == sound(engine, "position_1") and heard[n + 1] in waits
+                   and heard[n + 2] == "local_stream://moh" for n in range(len(heard) - 2))
+
+    assert fast.wait(announced, timeout=10)
+    assert ("uuid_break " + call.uuid) in [line.split(" ", 1)[1] for _, line in fast.received if line.startswith("api ")]
+
