@@ -140,3 +140,29 @@ def test_switch_status_names_an_unreachable_switch(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--config", str(config_file), "switch", "status"])
     assert result.exit_code == 1
     assert "127.0.0.1:1" in result.output
+
+
+def test_blacklist_add_list_expire_and_remove(runner: CliRunner, tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + f"tickets: {{url: 'sqlite:///{tmp_path}/t.db'}}\n")
+
+    def run(*args: str):
+        return runner.invoke(main, ["--config", str(path), "blacklist", *args])
+
+    assert run("add", "13666666666", "--reason", "反复骚扰", "--by", "班长王").exit_code == 0
+    assert run("add", "13777777777", "--reason", "test", "--days", "0.00000001").exit_code == 0  # expires at once
+    listed = run("list")
+    assert "13666666666" in listed.output and "反复骚扰" in listed.output and "13777777777" not in listed.output
+    assert "1 number(s) blocked" in listed.output
+    assert run("add", "1366;hupall", "--reason", "x").exit_code == 2
+    assert run("remove", "13666666666").exit_code == 0
+    missing = run("remove", "13666666666")
+    assert missing.exit_code == 1 and "not on the blacklist" in missing.output
+
+
+def test_ticket_status_is_set_and_read_back(runner: CliRunner, tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + f"tickets: {{url: 'sqlite:///{tmp_path}/t.db'}}\n")
+    base = ["--config", str(path), "ticket-status"]
+    assert "not found" in runner.invoke(main, [*base, "2026112200017"]).output
+    assert "processing" in runner.invoke(main, [*base, "2026112200017", "--set", "processing"]).output
+    assert runner.invoke(main, [*base, "20261122A"]).exit_code == 2
+    assert runner.invoke(main, [*base, "2026112200017", "--set", "lost"]).exit_code == 2
