@@ -65,8 +65,9 @@ def test_engine_restart_keeps_waiting_callers_and_agent_states(switch, make_engi
         assert all(core.callers[c].entered_ms == entered[c] for c in core.callers)
         assert (core.agents["1001"].state, core.agents["1001"].reason) == (AgentState.NOT_READY, "meal")
         second.acd.command("1001", "ready")  # ...and the first caller in line is the one answered
-        assert switch.wait(lambda: calls[0].bridged_to is not None, timeout=10)
-        assert calls[1].bridged_to is None and calls[1].hangup_cause is None
+        first_in_line, second_in_line = (switch.channels[c] for c in order if c != calls[2].uuid)
+        assert switch.wait(lambda: first_in_line.bridged_to is not None, timeout=10)
+        assert second_in_line.bridged_to is None and second_in_line.hangup_cause is None
     finally:
         second.stop()
 
