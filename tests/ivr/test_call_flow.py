@@ -202,3 +202,13 @@ def test_waiting_callers_hear_their_position_and_wait_then_the_music_again(fast,
     assert fast.wait(announced, timeout=10)
     assert ("uuid_break " + call.uuid) in [line.split(" ", 1)[1] for _, line in fast.received if line.startswith("api ")]
 
+
+
+def test_a_hangup_key_says_goodbye_and_records_why(fast, make_engine, played) -> None:
+    from config.ivr import Menu, ToHangup
+
+    engine = make_engine(ivr={"menus": {"main": Menu(prompt="choice", keys={"#": ToHangup(do="hangup")})}})
+    call = fast.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="#")
+    record = record_of(engine, call, fast)
+    assert (record.exit_reason, record.hangup_side, record.ivr_path) == ("ivr_hangup", "system", ["menu:main", "key:#"])
+    assert ("playback", sound(engine, "goodbye")) in [(a, g) for u, a, g in played if u == call.uuid]

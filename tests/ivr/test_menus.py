@@ -105,3 +105,12 @@ def test_ivr_show_prints_every_tenant_and_menu() -> None:
     result = CliRunner().invoke(main, ["--config", str(EXAMPLE), "ivr", "show"])
     assert result.exit_code == 0, result.output
     assert "tenant enterprise" in result.output and "[emergency]" in result.output and "-> number number=110" in result.output
+
+
+def test_repeat_replays_the_menu_and_hangup_ends_it(ivr: Ivr) -> None:
+    from config.ivr import Menu, Repeat, ToHangup
+
+    menus = {**ivr.menus, "main": Menu(prompt="choice", keys={"0": Repeat(do="repeat"), "#": ToHangup(do="hangup")})}
+    changed = ivr.model_copy(update={"menus": menus})
+    step, walk = walk_keys(changed, "nanning", ["0", "#"])
+    assert step == ToHangup(do="hangup", prompt="goodbye") and walk.path == ["menu:main", "key:0", "key:#"]
