@@ -30,6 +30,7 @@ from esl import EslError, Event, SwitchLink, tokens
 from ivr.call_flow import CallFlow
 from ivr.prompts import PromptLibrary
 from ivr.survey import run_survey
+from recorder.recording import Recorder
 from telemetry.http import TelemetryServer
 from tickets.region import caller_region
 from tickets.store import TicketStore
@@ -51,7 +52,9 @@ class Engine:
         self.writer: RecordWriter | None = None
         self.acd = AcdRuntime(distributor_from(settings.acd, self.journal), link,
                               tracker=CallTracker(self._finished, self.journal or NoTimelineJournal()),
-                              on_agent_left=self._agent_left, announcement=self._announcement)
+                              on_agent_left=self._agent_left, announcement=self._announcement,
+                              before_bridge=self._record)
+        self.recorder = Recorder(link, Path(settings.recorder.folder))
         self.prompts = PromptLibrary(Path(settings.ivr.prompt_cache))
         self.flow = CallFlow(settings.ivr, link, self.prompts, self.tickets, self.acd.tracker, self._to_queue,
                              caller_region)
@@ -144,6 +147,15 @@ class Engine:
         return [self.flow.sound(f"position_{min(announce.position, ANNOUNCED_UP_TO)}"),
                 self.flow.sound(f"wait_{min(minutes, ANNOUNCED_UP_TO)}"),
                 self.settings.acd.queues[caller.queue].music_on_hold]
+
+    def _record(self, call_id: str) -> None:
+        """Recording starts as the agent is bridged; a failure to start it is logged, never fatal to the call."""
+        if not self.settings.recorder.enabled:
+            return
+        try:
+            self.acd.tracker.note(call_id, recording=self.recorder.start(call_id))
+        except EslError as exc:
+            log.warning("call.recording_failed", uuid=call_id, error=str(exc))
 
     def _agent_left(self, call_id: str) -> None:
         """The agent hung up first: the caller, kept on the line, rates the call, then the call ends."""

@@ -56,7 +56,8 @@ class AcdRuntime:
     def __init__(self, distributor: Distributor, link: SwitchLink, clock: Callable[[], int] = wall_ms,
                  on_offer_sent: Callable[[Offer], None] | None = None, tracker: CallTracker | None = None,
                  on_agent_left: Callable[[str], None] = lambda call_id: None,
-                 announcement: Callable[[Announce], list[str]] = lambda announce: []) -> None:
+                 announcement: Callable[[Announce], list[str]] = lambda announce: [],
+                 before_bridge: Callable[[str], None] = lambda call_id: None) -> None:
         self.core = distributor
         self.link = link
         self.tracker = tracker or CallTracker(lambda timeline: None)
@@ -64,6 +65,8 @@ class AcdRuntime:
         self.on_offer_sent = on_offer_sent
         self.on_agent_left = on_agent_left
         self.announcement = announcement
+        self.before_bridge = before_bridge
+        """Told the caller's UUID once an agent answered, just before the bridge (recording starts there)."""
         """The sound files of a position/wait announcement, ending with the queue's music on hold."""
         """Told the caller's UUID when the agent hangs up first (the survey follows)."""
         self.legs: dict[str, AgentLeg] = {}
@@ -162,6 +165,7 @@ class AcdRuntime:
             self.tracker.offer_ended(leg.call_id, leg.agent, "answered", now)
             self._do(self.core.answered(leg.call_id, leg.agent, now))
             try:
+                self.before_bridge(leg.call_id)
                 self.link.api(f"uuid_bridge {tokens.uuid(leg.call_id)} {leg.uuid}")
             except EslError as exc:
                 log.warning("acd.bridge_failed", call=leg.call_id, agent=leg.agent, error=str(exc))

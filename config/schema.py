@@ -175,6 +175,14 @@ class Tickets(Section):
     spool_dir: Annotated[str, Field(min_length=1)] = "var/hotline/spool"
 
 
+class Recorder(Section):
+    """Call recording: every answered call, both legs, as a two-channel WAV that FreeSWITCH writes in ``folder``
+    (so the folder must be writable by the switch, and readable by whoever reviews calls)."""
+
+    enabled: bool = True
+    folder: Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]+$")] = "var/hotline/recordings"
+
+
 class Settings(Section):
     """The whole configuration file."""
 
@@ -186,6 +194,7 @@ class Settings(Section):
     ivr: Ivr = Ivr()
     state: State = State()
     tickets: Tickets = Tickets()
+    recorder: Recorder = Recorder()
 
     @model_validator(mode="after")
     def _ivr_meets_acd(self) -> "Settings":

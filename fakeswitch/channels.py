@@ -256,6 +256,14 @@ def _play_and_get_digits(ch: Channel, arg: str) -> str:
     return "_none_"
 
 
+def write_silence(path: str, seconds: float, channels: int) -> None:
+    """The file a recording leaves behind: 8 kHz 16-bit silence of the recorded length."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(path, "wb") as audio:
+        audio.setnchannels(channels), audio.setsampwidth(2), audio.setframerate(8000)
+        audio.writeframes(b"\0\0" * channels * int(seconds * 8000))
+
+
 def _record(ch: Channel, arg: str) -> str:
     """path [time_limit_secs [silence_thresh [silence_hits]]]: the caller speaks until # (or the limit, or hangs
     up); like FreeSWITCH, the file is written, here as silence of the recorded length."""
@@ -268,10 +276,7 @@ def _record(ch: Channel, arg: str) -> str:
     except Hangup:
         pass
     seconds = min(limit_s, (time.monotonic() - started) / ch.switch.time_scale)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(path, "wb") as audio:
-        audio.setnchannels(1), audio.setsampwidth(2), audio.setframerate(8000)
-        audio.writeframes(b"\0\0" * int(seconds * 8000))
+    write_silence(path, seconds, channels=1)
     ch.variables["record_seconds"] = str(int(seconds))
     ch.switch.fire("RECORD_STOP", ch, [("Record-File-Path", path)])
     if ch.hangup_cause is not None:

@@ -24,7 +24,7 @@ from gevent.queue import Full, Queue
 from gevent.server import StreamServer
 
 from fakeswitch import serialize, templates
-from fakeswitch.channels import Application, Channel, Endpoint, Queued
+from fakeswitch.channels import Application, Channel, Endpoint, Queued, write_silence
 from fakeswitch.packets import Drop, Packet, PacketReader
 
 log = structlog.get_logger(__name__)
@@ -643,6 +643,23 @@ def _answer(ch: Channel, words: list[str]) -> str:
     return "+OK\n"
 
 
+def _uuid_record(ch: Channel, words: list[str]) -> str:
+    """``uuid_record <uuid> start <path>``: like FreeSWITCH, the file is written when the call ends (here as
+    silence of the call's length, two channels when RECORD_STEREO is true)."""
+    if len(words) < 2 or words[0] != "start":
+        return "-ERR Usage: uuid_record <uuid> start <path>\n"
+    path, started = words[1], time.monotonic()
+    channels = 2 if ch.variables.get("RECORD_STEREO") == "true" else 1
+    ch.switch.fire("RECORD_START", ch, [("Record-File-Path", path)])
+
+    def stop(_: object) -> None:
+        write_silence(path, (time.monotonic() - started) / ch.switch.time_scale, channels)
+        ch.switch.fire("RECORD_STOP", ch, [("Record-File-Path", path)])
+
+    ch.gone.rawlink(stop)
+    return "+OK Success\n"
+
+
 def _break(ch: Channel, words: list[str]) -> str:
     ch.interrupted.set()
     return "+OK\n"
@@ -712,7 +729,8 @@ def _exists(sw: FakeSwitch, arg: str) -> str:
 
 API: dict[str, Callable[[FakeSwitch, str], str]] = {
     "status": _status, "originate": FakeSwitch.originate, "uuid_kill": _channel_api(_kill),
-    "uuid_answer": _channel_api(_answer), "uuid_break": _channel_api(_break), "uuid_getvar": _channel_api(_getvar), "uuid_setvar": _channel_api(_setvar),
+    "uuid_answer": _channel_api(_answer), "uuid_break": _channel_api(_break),
+    "uuid_record": _channel_api(_uuid_record), "uuid_getvar": _channel_api(_getvar), "uuid_setvar": _channel_api(_setvar),
     "uuid_recv_dtmf": _channel_api(_recv_dtmf), "uuid_send_dtmf": _channel_api(_recv_dtmf),
     "uuid_transfer": _channel_api(_transfer), "uuid_dump": _channel_api(_dump), "uuid_bridge": _bridge,
     "show": _show, "msleep": _msleep, "hupall": _hupall, "uuid_exists": _exists,

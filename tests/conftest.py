@@ -115,6 +115,7 @@ def make_engine(switch, tmp_path, prompt_cache) -> Iterator[Callable[..., "Engin
                                                "voicemail": base.ivr.voicemail.model_copy(
                                                    update={"folder": str(tmp_path / "voicemail")}),
                                                **(ivr or {})}),
+            "recorder": base.recorder.model_copy(update={"folder": str(tmp_path / "recordings")}),
             "tickets": base.tickets.model_copy(update={"url": f"sqlite:///{tmp_path}/tickets-{len(started)}.db",
                                                        "spool_dir": str(tmp_path / f"spool-{len(started)}")}),
             "acd": base.acd.model_copy(update={
