@@ -123,6 +123,26 @@ def switch_link(settings: Settings, address: tuple[str, int] | None = None) -> S
     )
 
 
+@main.group("switch-conf")
+def switch_conf_group() -> None:
+    """FreeSWITCH's side of the configuration, rendered from this one."""
+
+
+@switch_conf_group.command("render")
+@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@with_settings
+def switch_conf_render(settings: Settings, outdir: Path) -> None:
+    """Write the files into OUTDIR, laid out like FreeSWITCH's conf directory (see the README to add them)."""
+    from switch_conf.render import render
+
+    try:
+        written = render(settings, outdir)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    for path in written:
+        click.echo(str(path))
+
+
 @main.group("switch")
 def switch_group() -> None:
     """Inspect the FreeSWITCH the engine is configured for."""

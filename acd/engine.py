@@ -61,7 +61,7 @@ class Engine:
         self.api = AgentApi(settings.acd, self.acd, wall_ms)
         self.telemetry = TelemetryServer(settings.telemetry.listen, self.health)
         self.stopped = Flag()
-        self._service_numbers = frozenset(settings.centre.service_numbers)
+        self._service_numbers = frozenset([*settings.centre.service_numbers, *filter(None, [settings.ivr.emergency.from_110])])
         link.on("CHANNEL_PARK", self._on_park)
         self.recovered = Flag()
         if self.journal is not None:

@@ -37,6 +37,12 @@ def _contact(value: str) -> str:
 Name = Annotated[str, AfterValidator(_name)]
 
 
+def _sip_password(secret: SecretStr) -> SecretStr:
+    if len(secret.get_secret_value()) < 10 or not secret.get_secret_value().isprintable():
+        raise ValueError("a SIP password needs at least 10 printable characters: registrations are attacked all day")
+    return secret
+
+
 class Overflow(Section):
     """Where a caller goes when the queue cannot keep them."""
 
@@ -76,12 +82,21 @@ class Queue(Section):
     music_on_hold: str = "local_stream://moh"
 
 
+def _display_name(value: str) -> str:
+    if any(ch in value for ch in "${}\n\r") or len(value) > 64:
+        raise ValueError("a display name of at most 64 characters without $ { } or line breaks "
+                         "(FreeSWITCH would expand ${...} in it)")
+    return value
+
+
 class Agent(Section):
-    name: str = ""
+    name: Annotated[str, AfterValidator(_display_name)] = ""
     contact: Annotated[str, AfterValidator(_contact)]
     skills: dict[Name, Level]
     auto_login: bool = False
     """Log in ready when the engine starts (a demo or a fixed desk); agents otherwise log in themselves."""
+    sip_password: Annotated[SecretStr, AfterValidator(_sip_password)] | None = None
+    """For a ``user/<id>`` contact: rendered into FreeSWITCH's directory by ``hotline switch-conf render``."""
 
 
 class CausePolicy(Section):

@@ -207,6 +207,8 @@ class Emergency(Section):
     queue: Name = "general"
     priority: Annotated[int, Field(ge=0, le=9)] = 9
     callers: list[Digits] = []
+    from_110: Annotated[str, Field(pattern=r"^([0-9]{3,20})?$")] = ""
+    """The number 110 transfers callers in on (联动): they skip the menus for ``queue`` at ``priority``."""
 
 
 class Blacklist(Section):

@@ -58,11 +58,12 @@ class CallFlow:
         """From the switch handing the call over to the ACD queue, or to the call's end."""
         name, tenant = select(self.ivr, called, self.region(caller))
         self.tracker.note(uuid, tenant=name)
-        if self._blocked(uuid, caller):
+        from_110 = bool(self.ivr.emergency.from_110) and called == self.ivr.emergency.from_110
+        if not from_110 and self._blocked(uuid, caller):
             return
         self.link.execute(uuid, "answer", wait_complete=True)
-        if caller in self.ivr.emergency.callers:
-            self._step(uuid, "emergency_caller")
+        if from_110 or caller in self.ivr.emergency.callers:
+            self._step(uuid, "from_110" if from_110 else "emergency_caller")
             self._to_queue(uuid, caller, self.ivr.emergency.queue, self.ivr.emergency.priority)
             return
         if not is_open(tenant.hours, self.now()):

@@ -1,4 +1,5 @@
-"""Write FreeSWITCH configuration files from Settings: each template's ``{{name}}`` fields, XML-escaped.
+"""Write FreeSWITCH configuration files from Settings: templates' ``{{name}}`` fields, XML-escaped, and the
+generated parts (dialplan, directory) built as XML trees, so no value can break out of its attribute.
 
 Rendering the switch's side from the same file the engine reads keeps the ESL password, address and ACL in
 step; a hand-edited event_socket.conf.xml is how ``ClueCon`` on 0.0.0.0 ends up in production. Placeholders
@@ -9,25 +10,106 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from acd.runtime import sip_user
 from config import Settings
 
 TEMPLATES = Path(__file__).resolve().parent
 EVENT_SOCKET = Path("autoload_configs", "event_socket.conf.xml")
+PUBLIC_DIALPLAN = Path("dialplan", "public", "00_hotline.xml")
+AGENT_DIALPLAN = Path("dialplan", "default", "00_hotline.xml")
+DIRECTORY = Path("directory", "default", "hotline_agents.xml")
+CONFERENCE_PROFILE = Path("hotline", "conference_profile.xml")
+"""Not picked up by itself: conference.conf.xml includes it inside <profiles> (see the README)."""
 _FIELD = re.compile(r"\{\{([a-z_]+)\}\}")
 
 
 def render(settings: Settings, outdir: Path) -> list[Path]:
-    """Render every template into ``outdir`` (FreeSWITCH's conf directory layout); returns the files written."""
+    """Render the engine's part of FreeSWITCH's configuration into ``outdir`` (the conf directory layout):
+    the event socket, the inbound routes that park calls for the engine, the agents' feature codes, their SIP
+    users, and the three-way conference profile. Returns the files written."""
     switch = settings.switch
-    return [_write(EVENT_SOCKET, outdir, {
-        "listen_ip": _listen_ip(switch.host),
-        "listen_port": str(switch.port),
-        "password": switch.password.get_secret_value(),
-        "inbound_acl": switch.inbound_acl,
-    })]
+    return [
+        _write(EVENT_SOCKET, outdir, {
+            "listen_ip": _listen_ip(switch.host),
+            "listen_port": str(switch.port),
+            "password": switch.password.get_secret_value(),
+            "inbound_acl": switch.inbound_acl,
+        }),
+        _save(outdir / PUBLIC_DIALPLAN, _public_dialplan(settings)),
+        _save(outdir / AGENT_DIALPLAN, _agent_dialplan(settings)),
+        _save(outdir / DIRECTORY, _directory(settings)),
+        _save(outdir / CONFERENCE_PROFILE, _conference_profile()),
+    ]
+
+
+def _extension(parent: ET.Element, name: str, numbers: list[str], actions: list[tuple[str, str]]) -> None:
+    """An extension matching any of ``numbers`` (digits or feature codes, validated at load) exactly."""
+    extension = ET.SubElement(parent, "extension", name=name)
+    pattern = "|".join(re.escape(number) for number in numbers)
+    condition = ET.SubElement(extension, "condition", field="destination_number", expression=f"^({pattern})$")
+    for app, data in actions:
+        ET.SubElement(condition, "action", application=app, **({"data": data} if data else {}))
+
+
+def _public_dialplan(settings: Settings) -> ET.Element:
+    """Citizens' calls on the service numbers (and 110's hand-over number) are parked for the engine over inbound
+    ESL: a parked call survives an engine restart, where a ``socket`` connection would die with the process."""
+    root = ET.Element("include")
+    _extension(root, "hotline_service_numbers", settings.centre.service_numbers, [("park", "")])
+    if settings.ivr.emergency.from_110:
+        _extension(root, "hotline_from_110", [settings.ivr.emergency.from_110], [("park", "")])
+    return root
+
+
+def _agent_dialplan(settings: Settings) -> ET.Element:
+    """Agents' softphones (the default context) park feature codes for the engine; they may also dial the
+    service numbers, to test the line as a citizen would."""
+    codes = settings.acd.feature_codes
+    root = ET.Element("include")
+    not_ready = [f"{codes.not_ready}{n}" for n in range(1, len(settings.acd.reasons) + 1)]
+    _extension(root, "hotline_feature_codes", [codes.login, codes.ready, codes.not_ready, *not_ready, codes.logout],
+               [("park", "")])
+    _extension(root, "hotline_service_numbers", settings.centre.service_numbers, [("park", "")])
+    return root
+
+
+def _directory(settings: Settings) -> ET.Element:
+    """A SIP user per agent whose contact is ``user/<id>`` and who has a ``sip_password``."""
+    root = ET.Element("include")
+    for agent_id, agent in settings.acd.agents.items():
+        user = sip_user(agent.contact)
+        if user is None or agent.sip_password is None:
+            continue
+        element = ET.SubElement(root, "user", id=user)
+        params = ET.SubElement(element, "params")
+        ET.SubElement(params, "param", name="password", value=agent.sip_password.get_secret_value())
+        variables = ET.SubElement(element, "variables")
+        for name, value in (("user_context", "default"), ("effective_caller_id_number", user),
+                            ("effective_caller_id_name", agent.name or agent_id), ("hotline_agent_id", agent_id)):
+            ET.SubElement(variables, "variable", name=name, value=value)
+    return root
+
+
+def _conference_profile() -> ET.Element:
+    """The profile three-way calls (caller, agent, 110 or a department) and supervisor barge-in use."""
+    profile = ET.Element("profile", name="hotline")
+    for name, value in (("rate", "8000"), ("interval", "20"), ("energy-level", "100"), ("comfort-noise", "true"),
+                        ("moh-sound", "local_stream://moh")):
+        ET.SubElement(profile, "param", name=name, value=value)
+    return profile
+
+
+def _save(target: Path, root: ET.Element) -> Path:
+    ET.indent(root)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    header = "<!-- Rendered by hotline (switch_conf/render.py) from the engine's configuration: change that and " \
+             "render again. -->\n"
+    target.write_text(header + ET.tostring(root, encoding="unicode") + "\n", encoding="utf-8")
+    return target
 
 
 def _listen_ip(host: str) -> str:

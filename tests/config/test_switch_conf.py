@@ -23,8 +23,8 @@ def params(path: Path) -> dict[str, str]:
 
 
 def test_renders_the_configured_socket(tmp_path: Path) -> None:
-    (path,) = render(settings(host="10.1.2.3", port=8022, password="nn-12345-ESL-pass", inbound_acl="esl_engine"),
-                     tmp_path)
+    path = render(settings(host="10.1.2.3", port=8022, password="nn-12345-ESL-pass", inbound_acl="esl_engine"),
+                  tmp_path)[0]
     assert path == tmp_path / "autoload_configs" / "event_socket.conf.xml"
     values = params(path)
     assert values["listen-ip"] == "10.1.2.3"
@@ -52,3 +52,51 @@ def test_localhost_becomes_an_ip_and_a_host_name_is_refused(tmp_path: Path) -> N
     assert params(render(settings(host="localhost", password="x" * 12), tmp_path)[0])["listen-ip"] == "127.0.0.1"
     with pytest.raises(ValueError, match="switch.host 'fs.internal' is a host name"):
         render(settings(host="fs.internal", password="x" * 12), tmp_path)
+
+
+def test_service_numbers_110_and_feature_codes_are_parked_for_the_engine(tmp_path: Path) -> None:
+    example = config.load(Path(__file__).parents[2] / "examples" / "nanning-12345.yaml")
+    render(example, tmp_path)
+    public = ET.parse(tmp_path / "dialplan" / "public" / "00_hotline.xml").getroot()
+    patterns = {ext.get("name"): ext.find("condition").get("expression") for ext in public.iter("extension")}
+    assert patterns == {"hotline_service_numbers": "^(12345|077112345|077196333)$", "hotline_from_110": "^(96110110)$"}
+    assert [a.get("application") for a in public.iter("action")] == ["park", "park"]
+    default = ET.parse(tmp_path / "dialplan" / "default" / "00_hotline.xml").getroot()
+    codes = next(ext for ext in default.iter("extension") if ext.get("name") == "hotline_feature_codes")
+    expression = codes.find("condition").get("expression")
+    import re
+    assert all(re.fullmatch(expression, code) for code in ("*20", "*21", "*222", "*23"))
+    assert not re.fullmatch(expression, "*2299") and not re.fullmatch(expression, "12345")
+
+
+def test_agents_with_a_password_become_sip_users_and_nothing_escapes_its_attribute(tmp_path: Path) -> None:
+    password = """pw"/><user id="evil">&x"""
+    settings = config.Settings.model_validate({
+        "centre": {"name": "t"}, "switch": {"password": "a-strong-password-1"},
+        "acd": {"agents": {"1001": {"contact": "user/1001", "skills": {"general": 5}, "name": "黄丽",
+                                    "sip_password": password},
+                           "1002": {"contact": "user/1002", "skills": {"general": 5}}}}})
+    render(settings, tmp_path)
+    users = ET.parse(tmp_path / "directory" / "default" / "hotline_agents.xml").getroot().findall("user")
+    assert [u.get("id") for u in users] == ["1001"]
+    assert users[0].find("params/param").get("value") == password
+
+
+def test_an_agent_name_that_freeswitch_would_expand_is_refused() -> None:
+    import pydantic
+
+    with pytest.raises(pydantic.ValidationError, match="expand"):
+        config.Settings.model_validate({
+            "centre": {"name": "t"}, "switch": {"password": "a-strong-password-1"},
+            "acd": {"agents": {"1001": {"contact": "user/1001", "skills": {"general": 5}, "name": "${system(id)}"}}}})
+
+
+def test_render_command_writes_the_files(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli import main
+
+    example = Path(__file__).parents[2] / "examples" / "nanning-12345.yaml"
+    result = CliRunner().invoke(main, ["--config", str(example), "switch-conf", "render", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert len(result.output.split()) == 5 and (tmp_path / "out" / "hotline" / "conference_profile.xml").exists()
