@@ -48,7 +48,7 @@ class PromptLibrary:
     """Where each prompt's audio is, generating what is missing."""
 
     def __init__(self, cache_dir: Path, speak: Callable[[str, Path], None] = espeak_ng) -> None:
-        self.cache = cache_dir
+        self.cache = cache_dir.resolve()  # FreeSWITCH plays the path as given, from its own working directory
         self.speak = speak
 
     def path(self, prompt: Prompt) -> str:
