@@ -54,7 +54,7 @@ def live_link() -> Iterator[SwitchLink]:
 @pytest.fixture
 def sipp() -> SimpleNamespace:
     """``sipp.citizen(steps)``, ``sipp.agent(ring_ms, talk_ms)``: scenarios; ``sipp.run(...)``: start one."""
-    return SimpleNamespace(citizen=citizen, agent=agent, run=run)
+    return SimpleNamespace(citizen=citizen, agent=agent, busy_agent=busy_agent, run=run)
 
 
 PCAPS = Path("/usr/share/sip-tester")
@@ -171,6 +171,25 @@ def agent(ring_ms: int, talk_ms: int | None = None) -> str:
 """
 
 
+def busy_agent() -> str:
+    """An agent's phone that refuses the call (486 Busy Here): the offer fails with USER_BUSY."""
+    return """<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="busy agent">
+  <recv request="INVITE"/>
+  <send><![CDATA[
+      SIP/2.0 486 Busy Here
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]></send>
+  <recv request="ACK"/>
+</scenario>
+"""
+
+
 @dataclass
 class Sipp:
     process: subprocess.Popen
@@ -181,13 +200,13 @@ class Sipp:
 
 
 def run(scenario: str, workdir: Path, name: str, port: int, media_port: int, target: str = "",
-        service: str = "12345") -> Sipp:
+        service: str = "12345", calls: int = 1) -> Sipp:
     """Start sipp on ``port`` with ``scenario``: one call, against ``target`` (a UAC) or waiting for one (a UAS)."""
     assert SIPP, "sipp is not installed: apt install sip-tester"
     path = workdir / f"{name}.xml"
     path.write_text(scenario, encoding="utf-8")
     log = workdir / f"{name}.log"
     args = [SIPP, *([target] if target else []), "-sf", str(path), "-i", "127.0.0.1", "-p", str(port),
-            "-mi", "127.0.0.1", "-mp", str(media_port), "-m", "1", "-s", service, "-timeout", "90s",
+            "-mi", "127.0.0.1", "-mp", str(media_port), "-m", str(calls), "-s", service, "-timeout", "90s",
             "-timeout_error", "-nostdin", "-trace_err", "-error_file", str(log)]
     return Sipp(subprocess.Popen(args, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT), log)

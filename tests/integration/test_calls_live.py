@@ -21,20 +21,26 @@ from cli import switch_link
 from esl import EslError
 
 AGENT_PORT, AGENT_MEDIA, CITIZEN_PORT, CITIZEN_MEDIA = 5091, 6091, 5071, 6071
+SECOND_AGENT_PORT, SECOND_AGENT_MEDIA = 5092, 6092
 
 
 @pytest.fixture
 def live_engine(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
     started: list[Engine] = []
 
-    def make(logged_in: bool = True, **ivr: object) -> Engine:
+    def make(logged_in: bool = True, agents: tuple[int, ...] = (AGENT_PORT,), queue: dict | None = None,
+             thresholds: list[int] | None = None, **ivr: object) -> Engine:
+        """Agents a1, a2, ... on sipp phones at ``agents`` ports, offered top-down (a1 first)."""
         settings = config.Settings.model_validate({
             "centre": {"name": "live test", "service_numbers": ["12345"]},
             "switch": {"host": os.environ["HOTLINE_FS_HOST"], "port": int(os.environ.get("HOTLINE_FS_PORT", "8021")),
                        "password": os.environ["HOTLINE_FS_PASSWORD"]},
-            "acd": {"agents": {"a1": {"contact": f"sofia/external/agent@127.0.0.1:{AGENT_PORT}",
-                                      "skills": {"general": 5}, "auto_login": logged_in}},
-                    "queues": {"general": {"skill": "general", "wrap_up": 0, "ring_timeout": 15}}},
+            "acd": {"agents": {f"a{n}": {"contact": f"sofia/external/agent@127.0.0.1:{port}",
+                                         "skills": {"general": 5}, "auto_login": logged_in}
+                               for n, port in enumerate(agents, 1)},
+                    "queues": {"general": {"skill": "general", "wrap_up": 0, "ring_timeout": 15,
+                                           "strategy": "top-down", **(queue or {})}},
+                    "service_level": {"thresholds": thresholds or [15, 20, 30]}},
             "ivr": {"prompts": {"choice": {"text": "请按1。"}, "survey_intro": {"text": "请评价。"},
                                 "survey_attitude": {"text": "满意请按2。"}, "survey_thanks": {"text": "谢谢。"}},
                     "tenants": {"default": {"greeting": []}}, "prompt_cache": str(tmp_path / "prompts"),
@@ -60,14 +66,23 @@ def live_engine(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
         engine.stop()
 
 
-def only_record(engine: Engine) -> CallTimeline:
-    """The one call of the test, once the engine has handled its hang-up and stored its record."""
+def records(engine: Engine, count: int) -> list[CallTimeline]:
+    """The test's calls, once the engine has handled their hang-ups and stored their records."""
     deadline = time.monotonic() + 15
-    while not engine.records and time.monotonic() < deadline:
-        gevent.sleep(0.05)  # the hang-up event is on its way from the switch
+    while len(engine.records) < count and time.monotonic() < deadline:
+        gevent.sleep(0.05)  # the hang-up events are on their way from the switch
     assert engine.writer.flush(15)
-    [record] = engine.records
-    return record
+    assert len(engine.records) == count
+    return sorted(engine.records, key=lambda record: record.switch_entry_ms)
+
+
+def only_record(engine: Engine) -> CallTimeline:
+    return records(engine, 1)[0]
+
+
+def call(sipp, tmp_path: Path, steps: list[tuple[str, int]], name: str = "citizen", hangs_up: bool = True):
+    return sipp.run(sipp.citizen(steps, hangs_up), tmp_path, name, CITIZEN_PORT, CITIZEN_MEDIA,
+                    target="127.0.0.1:5080")
 
 
 def test_answered_within_the_threshold_and_recorded(live_engine, sipp, tmp_path: Path) -> None:
@@ -108,3 +123,44 @@ def test_the_caller_rates_the_call_after_the_agent_hangs_up(live_engine, sipp, t
     assert citizen.wait() == 0 and agent.wait() == 0
     record = only_record(engine)
     assert (record.hangup_side, record.survey) == ("agent", {"attitude": "满意"})
+
+
+def test_answered_after_the_threshold_counts_against_it(live_engine, sipp, tmp_path: Path) -> None:
+    engine = live_engine(thresholds=[2])
+    agent = sipp.run(sipp.agent(ring_ms=3000), tmp_path, "agent", AGENT_PORT, AGENT_MEDIA)
+    assert call(sipp, tmp_path, [("", 800), ("1", 0), ("", 5000)]).wait() == 0 and agent.wait() == 0
+    record = only_record(engine)
+    assert record.exit_reason == "answered" and record.wait_ms >= 2900
+    levels = engine.acd.core.service_level.total("general").levels(2)
+    assert levels["answered_within"] == 0.0
+
+
+def test_a_busy_agent_is_passed_over_for_the_next(live_engine, sipp, tmp_path: Path) -> None:
+    engine = live_engine(agents=(AGENT_PORT, SECOND_AGENT_PORT))
+    busy = sipp.run(sipp.busy_agent(), tmp_path, "busy", AGENT_PORT, AGENT_MEDIA)
+    second = sipp.run(sipp.agent(ring_ms=500), tmp_path, "agent2", SECOND_AGENT_PORT, SECOND_AGENT_MEDIA)
+    assert call(sipp, tmp_path, [("", 800), ("1", 0), ("", 4000)]).wait() == 0
+    assert busy.wait() == 0 and second.wait() == 0
+    record = only_record(engine)
+    assert [(o.agent, o.result) for o in record.offers] == [("a1", "busy"), ("a2", "answered")]
+    assert record.agent == "a2" and engine.acd.core.agents["a1"].missed_in_a_row == {"busy": 1}
+
+
+def test_a_not_ready_agent_is_skipped(live_engine, sipp, tmp_path: Path) -> None:
+    engine = live_engine(agents=(AGENT_PORT, SECOND_AGENT_PORT))
+    engine.acd.command("a1", "not_ready", "meal")
+    second = sipp.run(sipp.agent(ring_ms=500), tmp_path, "agent2", SECOND_AGENT_PORT, SECOND_AGENT_MEDIA)
+    assert call(sipp, tmp_path, [("", 800), ("1", 0), ("", 3000)]).wait() == 0 and second.wait() == 0
+    record = only_record(engine)
+    assert [o.agent for o in record.offers] == ["a2"] and record.agent == "a2"
+
+
+def test_wrap_up_is_respected_before_the_next_offer(live_engine, sipp, tmp_path: Path) -> None:
+    engine = live_engine(queue={"wrap_up": 3})
+    agent = sipp.run(sipp.agent(ring_ms=300), tmp_path, "agent", AGENT_PORT, AGENT_MEDIA, calls=2)
+    assert call(sipp, tmp_path, [("", 800), ("1", 0), ("", 2000)], name="first").wait() == 0
+    assert call(sipp, tmp_path, [("", 800), ("1", 0), ("", 6000)], name="second").wait() == 0
+    assert agent.wait() == 0
+    first, second = records(engine, 2)
+    assert second.offers[0].ring_start_ms - first.hangup_ms >= 3000  # 3 s of 话后处理 first
+    assert second.agent == "a1" and second.exit_reason == "answered"
