@@ -18,6 +18,7 @@ import yaml
 import config
 from config import ConfigError, Endpoint, Settings
 from acd.queues import Strategy
+from acd.service_level import kpi_lines
 from config.ivr import TICKET_STATUSES
 from esl import Backoff, EslError, Event, SwitchLink, tokens
 
@@ -243,6 +244,9 @@ def demo(settings: Settings, calls: int, agent_count: int, rate: float, seed: in
     settings = settings.model_copy(update={
         "telemetry": settings.telemetry.model_copy(update={"log_level": "warning", "listen": Endpoint("127.0.0.1", 0)}),
         "tickets": settings.tickets.model_copy(update={"url": f"sqlite:///{work}/tickets.db", "spool_dir": f"{work}/spool"}),
+        "recorder": settings.recorder.model_copy(update={"folder": f"{work}/recordings"}),
+        "ivr": settings.ivr.model_copy(update={"voicemail": settings.ivr.voicemail.model_copy(
+            update={"folder": f"{work}/voicemail"})}),
         "acd": settings.acd.model_copy(update={"agents": agents, "api": settings.acd.api.model_copy(
             update={"listen": Endpoint("127.0.0.1", 0)}), "queues": {
             name: queue.model_copy(update={"wrap_up": 1.0}) for name, queue in settings.acd.queues.items()}}),
@@ -268,25 +272,48 @@ def demo(settings: Settings, calls: int, agent_count: int, rate: float, seed: in
         engine.link.wait_connected(10)
         click.echo(f"{settings.centre.name}: engine linked to the FreeSWITCH double at "
                    f"{switch.address[0]}:{switch.address[1]}; {agent_count} agents, {calls} citizens calling {number}")
+        board = gevent.spawn(_show_wallboard, engine)
         citizens = []
         for _ in range(calls):
             gevent.sleep(rng.expovariate(rate))
             citizens.append(gevent.spawn(citizen))
         gevent.joinall(citizens, timeout=120)
         finished = switch.wait(lambda: not switch.channels and len(engine.records) == calls, timeout=30)
+        board.kill()
+        _draw(engine, final=True)
     finally:
         engine.stop()
         switch.stop()
     totals = engine.acd.core.service_level.total("general")
-    levels = {t: totals.levels(t)["hotline_12345"] for t in (20, 30)}
-    asa = totals.wait_ms_total / max(1, totals.answered) / 1000
-    click.echo(f"requests {totals.requests}  answered {totals.answered}  abandoned {totals.abandoned}  "
-               f"average wait {asa:.1f} s  20 s answer rate {levels[20]:.0%}  30 s answer rate {levels[30]:.0%}")
+    click.echo("KPI report (today):")
+    for line in kpi_lines(totals, engine.acd.core.service_level.thresholds_s):
+        click.echo(f"  {line}")
     stored = len(engine.tickets.call_ids())
     click.echo(f"call records: {stored} in {settings.tickets.url}")
     if not finished or totals.requests != calls or totals.answered + totals.abandoned != calls or stored != calls:
         click.echo("some calls did not complete", err=True)
         click.get_current_context().exit(1)
+
+
+def _draw(engine: Any, final: bool = False) -> None:
+    """One frame of the wallboard: redrawn in place on a terminal, a block per frame in a log."""
+    from acd.runtime import wall_ms
+    from acd.wallboard import wallboard
+
+    terminal = click.get_text_stream("stdout").isatty()
+    if terminal and not final:
+        click.echo("\x1b[H\x1b[2J", nl=False)
+    for line in wallboard(engine.acd.core, wall_ms()):
+        click.echo(line)
+
+
+def _show_wallboard(engine: Any) -> None:
+    import gevent
+
+    terminal = click.get_text_stream("stdout").isatty()
+    while True:
+        gevent.sleep(0.5 if terminal else 5.0)
+        _draw(engine)
 
 
 @main.command()

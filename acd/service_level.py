@@ -42,6 +42,18 @@ class Counts:
         }
 
 
+def kpi_lines(totals: Counts, thresholds_s: tuple[int, ...]) -> list[str]:
+    """The KPI report the tenders read: volumes, average speed of answer, each threshold in every form."""
+    lines = [f"requests {totals.requests}  answered {totals.answered}  abandoned {totals.abandoned} "
+             f"(quick {totals.quick_abandons})  timed out {totals.timed_out}  left otherwise {totals.exited}",
+             f"average speed of answer {totals.wait_ms_total / max(1, totals.answered) / 1000:.1f} s"]
+    for threshold in thresholds_s:
+        levels = totals.levels(threshold)
+        shown = "  ".join(f"{name} {value:.1%}" if value is not None else f"{name} -" for name, value in levels.items())
+        lines.append(f"{threshold:>3} s: {shown}")
+    return lines
+
+
 class ServiceLevel:
     """Counters per (queue, interval name, interval start); thresholds and quick-abandon from configuration."""
 

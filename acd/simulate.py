@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from acd.agents import Agent
 from acd.distributor import Action, CancelOffer, Distributor, Leave, Offer
 from acd.queues import QueueSpec, Strategy
-from acd.service_level import Counts, ServiceLevel
+from acd.service_level import Counts, ServiceLevel, kpi_lines
 
 
 @dataclass(frozen=True)
@@ -50,16 +50,10 @@ class Report:
 
     def lines(self) -> list[str]:
         t, s = self.totals, self.scenario
-        out = [f"{s.agents} agents, {s.calls_per_hour:g} calls/h for {s.hours:g} h, handle {s.handle_s:g} s, "
-               f"patience {s.patience_s if s.patience_s is not None else 'infinite'} s, strategy {s.strategy.value}",
-               f"requests {t.requests}  answered {t.answered}  abandoned {t.abandoned} "
-               f"(quick {t.quick_abandons})  max waiting {self.max_waiting}  occupancy {self.occupancy:.1%}",
-               f"average speed of answer {t.wait_ms_total / max(1, t.answered) / 1000:.1f} s"]
-        for threshold in self.thresholds_s:
-            levels = t.levels(threshold)
-            shown = "  ".join(f"{name} {value:.1%}" if value is not None else f"{name} -" for name, value in levels.items())
-            out.append(f"{threshold:>3} s: {shown}")
-        return out
+        return [f"{s.agents} agents, {s.calls_per_hour:g} calls/h for {s.hours:g} h, handle {s.handle_s:g} s, "
+                f"patience {s.patience_s if s.patience_s is not None else 'infinite'} s, strategy {s.strategy.value}",
+                f"max waiting {self.max_waiting}  occupancy {self.occupancy:.1%}",
+                *kpi_lines(t, self.thresholds_s)]
 
 
 @dataclass(order=True)

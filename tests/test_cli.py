@@ -122,6 +122,8 @@ def test_demo_serves_every_simulated_citizen() -> None:
     result = CliRunner().invoke(main, ["demo", "--calls", "6", "--agents", "3", "--rate", "50"])
     assert result.exit_code == 0, result.output
     assert "requests 6  answered 6  abandoned 0" in result.output
+    assert "queue general    waiting   0  longest   0.0 s  answered    6/6" in result.output  # the last frame
+    assert "KPI report" in result.output and " 20 s: answered_within 100.0%" in result.output
 
 
 def test_switch_status_against_the_double(tmp_path: Path, switch) -> None:

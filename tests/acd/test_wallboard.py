@@ -1,0 +1,25 @@
+"""The wallboard reads the live core: agents by state and reason, waiting callers, the longest wait, rates."""
+
+from __future__ import annotations
+
+from acd.agents import Agent
+from acd.distributor import Distributor
+from acd.queues import QueueSpec
+from acd.wallboard import wallboard
+
+
+def test_the_floor_as_a_supervisor_sees_it() -> None:
+    core = Distributor([QueueSpec("general", "general", wrap_up_s=0)])
+    for agent_id in ("1001", "1002", "1003"):
+        core.add_agent(Agent(agent_id, f"user/{agent_id}", {"general": 5}))
+    core.login("1001", 0)
+    core.login("1002", 0, ready=False)
+    core.not_ready("1002", "meal", 0)
+    core.enqueue("c1", "general", "13800000001", 1_000)  # offered to 1001, answered at 6 s
+    core.answered("c1", "1001", 6_000)
+    core.enqueue("c2", "general", "13800000002", 10_000)
+    core.enqueue("c3", "general", "13800000003", 20_000)
+    lines = wallboard(core, 40_000)
+    assert lines[0] == "agents  ready 0  offered 0  on_call 1  wrap_up 0  not_ready 1  logged_out 1"
+    assert lines[1] == "        not ready: meal 1"
+    assert lines[2] == "queue general    waiting   2  longest  30.0 s  answered    1/3    abandoned   0  20 s 33%  30 s 33%"
