@@ -1,6 +1,7 @@
-# hotline engine image. Mount the configuration at /etc/hotline/hotline.yaml:
+# hotline engine image: slim, non-root, with a health check. Mount the configuration at /etc/hotline/hotline.yaml:
 #   docker run -v ./hotline.yaml:/etc/hotline/hotline.yaml:ro hotline
-# FreeSWITCH runs elsewhere (its own container or host) and reaches the outbound socket over a private network.
+# FreeSWITCH runs beside it (examples/compose.yaml): the engine reaches its event socket, and both must see the
+# same folders for prompts, recordings and voicemail (FreeSWITCH plays and writes them by path).
 
 FROM python:3.11-slim AS build
 WORKDIR /src
@@ -10,6 +11,8 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+# espeak-ng speaks the prompts that have no recording (Mandarin voice included in the package).
+RUN apt-get update && apt-get install -y --no-install-recommends espeak-ng && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/hotline --create-home hotline
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links=/wheels hotline12345 && rm -rf /wheels
