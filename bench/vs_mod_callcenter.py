@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,109 +38,8 @@ from telemetry import logs
 AGENT_PORT, CITIZEN_PORT = 5191, 5171
 QUEUE = "support@default"
 
-CITIZEN = """<?xml version="1.0" encoding="UTF-8"?>
-<scenario name="citizen waits for an agent, who hangs up">
-  <send retrans="500"><![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:138[call_number]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: sut <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-    ]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
-  <recv response="200"/>
-  <send><![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:138[call_number]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: sut <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]></send>
-  <recv request="BYE"/>
-  <send><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]></send>
-</scenario>
-"""
-
-AGENTS = """<?xml version="1.0" encoding="UTF-8"?>
-<scenario name="agents answer, talk, hang up">
-  <recv request="INVITE" rrs="true">
-    <action>
-      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="caller"/>
-      <ereg regexp="sip:[^&gt;]*" search_in="hdr" header="Contact:" assign_to="contact"/>
-    </action>
-  </recv>
-  <send><![CDATA[
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]></send>
-  <pause milliseconds="200"/>
-  <send retrans="500"><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:agent@[local_ip]:[local_port]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-    ]]></send>
-  <recv request="ACK"/>
-  <pause milliseconds="{talk_ms}"/>
-  <send><![CDATA[
-      BYE [$contact] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:agent@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
-      To:[$caller]
-      [last_Call-ID:]
-      CSeq: 2 BYE
-      Contact: <sip:agent@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]></send>
-  <recv response="200"/>
-</scenario>
-"""
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
+from scenarios import agent, citizen  # noqa: E402  (the live tests' sipp scenarios)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -166,8 +66,8 @@ class Load:
     """The sipp processes of one run: the agents' phone and the citizens at a rate."""
 
     def __init__(self, work: Path, rate: float, seconds: float, talk_ms: int) -> None:
-        (work / "agents.xml").write_text(AGENTS.replace("{talk_ms}", str(talk_ms)))
-        (work / "citizen.xml").write_text(CITIZEN)
+        (work / "agents.xml").write_text(agent(ring_ms=200, talk_ms=talk_ms))
+        (work / "citizen.xml").write_text(citizen([], hangs_up=False))
         self.calls = int(rate * seconds)
         common = ["-i", "127.0.0.1", "-nostdin", "-timeout", f"{seconds + 120:.0f}s", "-timeout_error", "-l", "2000"]
         self.agents = subprocess.Popen(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -51,143 +52,16 @@ def live_link() -> Iterator[SwitchLink]:
     link.stop()
 
 
+sys.path.insert(0, HERE)  # the scenarios module beside this file, shared with bench/vs_mod_callcenter.py
+from scenarios import agent, busy_agent, citizen  # noqa: E402
+
+SIPP = shutil.which("sipp")
+
+
 @pytest.fixture
 def sipp() -> SimpleNamespace:
     """``sipp.citizen(steps)``, ``sipp.agent(ring_ms, talk_ms)``: scenarios; ``sipp.run(...)``: start one."""
     return SimpleNamespace(citizen=citizen, agent=agent, busy_agent=busy_agent, run=run)
-
-
-PCAPS = Path("/usr/share/sip-tester")
-SIPP = shutil.which("sipp")
-
-_SDP = """\
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-15
-"""
-
-
-def _key(digit: str) -> str:
-    name = {"*": "star", "#": "pound"}.get(digit, digit)
-    return f'<nop><action><exec play_pcap_audio="{PCAPS}/dtmf_2833_{name}.pcap"/></action></nop>'
-
-
-def citizen(steps: list[tuple[str, int]], hangs_up: bool = True) -> str:
-    """A caller who, once answered, presses keys or waits (("1", 0), ("", 3000) = press 1, wait 3 s), then hangs
-    up; or, with ``hangs_up=False``, waits for the switch to hang up (after a survey)."""
-    body = "".join(_key(key) if key else f'<pause milliseconds="{ms}"/>' for key, ms in steps)
-    end = ('<send><![CDATA[\n      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0\n      Via: SIP/2.0/[transport] '
-           '[local_ip]:[local_port];branch=[branch]\n      From: sipp <sip:13800138000@[local_ip]:[local_port]>;tag=[pid]'
-           'SIPpTag00[call_number]\n      To: sut <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]\n      '
-           'Call-ID: [call_id]\n      CSeq: 2 BYE\n      Contact: sip:sipp@[local_ip]:[local_port]\n      '
-           'Max-Forwards: 70\n      Content-Length: 0\n    ]]></send><recv response="200" crlf="true"/>') if hangs_up \
-        else ('<recv request="BYE"/><send><![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      '
-              '[last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Content-Length: 0\n    ]]></send>')
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<scenario name="citizen">
-  <send retrans="500"><![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:13800138000@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: sut <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:13800138000@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-{_SDP}    ]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
-  <recv response="200" rtd="true"/>
-  <send><![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:13800138000@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: sut <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: sip:13800138000@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]></send>
-  {body}
-  {end}
-</scenario>
-"""
-
-
-def agent(ring_ms: int, talk_ms: int | None = None) -> str:
-    """An agent's phone: rings ``ring_ms``, answers, then waits for the caller's BYE, or with ``talk_ms`` hangs
-    up first after talking that long."""
-    ending = (f'<pause milliseconds="{talk_ms}"/><send><![CDATA[\n      BYE [$contact] SIP/2.0\n      '
-              'Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n      '
-              'From: <sip:agent@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]\n      To:[$caller]\n      '
-              '[last_Call-ID:]\n      CSeq: 2 BYE\n      Contact: <sip:agent@[local_ip]:[local_port]>\n'
-              '      Max-Forwards: 70\n      Content-Length: 0\n    ]]></send><recv response="200"/>') \
-        if talk_ms is not None else \
-        ('<recv request="BYE"/><send><![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      '
-         '[last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Content-Length: 0\n    ]]></send>')
-    remember = ('<action><ereg regexp=".*" search_in="hdr" header="From:" assign_to="caller"/>'
-                '<ereg regexp="sip:[^&gt;]*" search_in="hdr" header="Contact:" assign_to="contact"/></action>') \
-        if talk_ms is not None else ""  # sipp refuses variables a scenario never uses
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<scenario name="agent">
-  <recv request="INVITE" rrs="true">{remember}</recv>
-  <send><![CDATA[
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:agent@[local_ip]:[local_port]>
-      Content-Length: 0
-    ]]></send>
-  <pause milliseconds="{ring_ms}"/>
-  <send retrans="500"><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:agent@[local_ip]:[local_port]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-{_SDP}    ]]></send>
-  <recv request="ACK" optional="false"/>
-  {ending}
-</scenario>
-"""
-
-
-def busy_agent() -> str:
-    """An agent's phone that refuses the call (486 Busy Here): the offer fails with USER_BUSY."""
-    return """<?xml version="1.0" encoding="UTF-8"?>
-<scenario name="busy agent">
-  <recv request="INVITE"/>
-  <send><![CDATA[
-      SIP/2.0 486 Busy Here
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]></send>
-  <recv request="ACK"/>
-</scenario>
-"""
 
 
 @dataclass
