@@ -85,10 +85,11 @@ class RecordWriter:
                 gevent.sleep(self.retry_s)
                 continue
             if self.pending() == 0:
-                self._pool.apply(self._compact)
-                self._drained.set()
-                self._wake.clear()
-                self._wake.wait()
+                self._pool.apply(self._compact)  # yields: a record may be pushed meanwhile
+                if self.pending() == 0:  # nothing yields from here to the wait, so no push slips between
+                    self._drained.set()
+                    self._wake.clear()
+                    self._wake.wait()
 
     def _deliver_available(self) -> int | None:
         """Deliver every complete line after the checkpoint; None if the store failed (nothing is lost)."""

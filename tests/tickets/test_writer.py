@@ -83,6 +83,23 @@ def test_replay_after_a_crash_between_commit_and_checkpoint_stores_once(store: F
     writer.close()
 
 
+def test_a_record_spooled_during_compaction_is_still_delivered(store: FlakyStore, tmp_path: Path, timeline) -> None:
+    """Compaction runs in the threadpool, so a push can land while it runs; the writer must see it."""
+    writer = RecordWriter(store, tmp_path / "spool")
+    compact, late = writer._compact, timeline(1)
+
+    def compact_while_a_push_lands() -> None:
+        compact()
+        if store.call_ids() == ["call-0000"]:  # the first compaction: a record arrives in the middle of it
+            writer._append(late.to_json().encode() + b"\n")
+
+    writer._compact = compact_while_a_push_lands  # type: ignore[method-assign]
+    writer.push(timeline(0))
+    assert writer.flush(10)
+    assert store.call_ids() == ["call-0000", "call-0001"] and writer.pending() == 0
+    writer.close()
+
+
 def test_caller_region_in_chinese() -> None:
     assert caller_region("13800138000") == "北京市"
     assert caller_region("+8607715551234") == "广西壮族自治区南宁市、崇左市"
