@@ -53,7 +53,7 @@ def live_link() -> Iterator[SwitchLink]:
 
 
 sys.path.insert(0, HERE)  # the scenarios module beside this file, shared with bench/vs_mod_callcenter.py
-from scenarios import agent, busy_agent, citizen  # noqa: E402
+from scenarios import agent, busy_agent, citizen, unanswered_agent  # noqa: E402
 
 SIPP = shutil.which("sipp")
 
@@ -61,7 +61,8 @@ SIPP = shutil.which("sipp")
 @pytest.fixture
 def sipp() -> SimpleNamespace:
     """``sipp.citizen(steps)``, ``sipp.agent(ring_ms, talk_ms)``: scenarios; ``sipp.run(...)``: start one."""
-    return SimpleNamespace(citizen=citizen, agent=agent, busy_agent=busy_agent, run=run)
+    return SimpleNamespace(citizen=citizen, agent=agent, busy_agent=busy_agent, unanswered_agent=unanswered_agent,
+                           run=run)
 
 
 @dataclass

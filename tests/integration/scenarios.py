@@ -136,3 +136,41 @@ def busy_agent() -> str:
   <recv request="ACK"/>
 </scenario>
 """
+
+
+def unanswered_agent() -> str:
+    """An agent's phone that rings until the switch gives up (CANCEL): the offer fails with no answer."""
+    return """<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="agent who does not answer">
+  <recv request="INVITE"/>
+  <send><![CDATA[
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]></send>
+  <recv request="CANCEL"/>
+  <send><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]></send>
+  <send><![CDATA[
+      SIP/2.0 487 Request Terminated
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      CSeq: [cseq] INVITE
+      Content-Length: 0
+    ]]></send>
+  <recv request="ACK"/>
+</scenario>
+"""

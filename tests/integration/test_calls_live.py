@@ -164,3 +164,16 @@ def test_wrap_up_is_respected_before_the_next_offer(live_engine, sipp, tmp_path:
     first, second = records(engine, 2)
     assert second.offers[0].ring_start_ms - first.hangup_ms >= 3000  # 3 s of 话后处理 first
     assert second.agent == "a1" and second.exit_reason == "answered"
+
+
+def test_an_agent_who_does_not_answer_loses_the_call_to_the_next(live_engine, sipp, tmp_path: Path) -> None:
+    engine = live_engine(agents=(AGENT_PORT, SECOND_AGENT_PORT), queue={"ring_timeout": 2})
+    silent = sipp.run(sipp.unanswered_agent(), tmp_path, "silent", AGENT_PORT, AGENT_MEDIA)
+    second = sipp.run(sipp.agent(ring_ms=500), tmp_path, "agent2", SECOND_AGENT_PORT, SECOND_AGENT_MEDIA)
+    assert call(sipp, tmp_path, [("", 800), ("1", 0), ("", 6000)]).wait() == 0
+    assert silent.wait() == 0 and second.wait() == 0
+    record = only_record(engine)
+    first, answered = record.offers
+    assert (first.agent, first.result, answered.agent, answered.result) == ("a1", "no_answer", "a2", "answered")
+    assert first.ring_end_ms - first.ring_start_ms >= 1000  # FreeSWITCH counts originate_timeout in epoch seconds
+    assert engine.acd.core.agents["a1"].missed_in_a_row == {"no_answer": 1}
