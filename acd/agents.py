@@ -68,6 +68,8 @@ class Agent:
     wrap_up_until_ms: int = 0
     resume: tuple[AgentState, str] | None = None
     """Where a non-queue call took the agent from, and where its end returns them."""
+    after_wrap_up: tuple[AgentState, str] | None = None
+    """Not ready (with a reason) or logged out, asked for during a queue call: where its wrap-up ends."""
     order: int = 0
     """Position in the configuration: top-down offers in this order."""
     log: list[Transition] = field(default_factory=list)

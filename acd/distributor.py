@@ -144,6 +144,7 @@ class Distributor:
         agent = self.agents[agent_id]
         agent.missed_in_a_row.clear()
         agent.available_after_ms = 0
+        agent.after_wrap_up = None
         if self._deferred(agent, AgentState.READY, ""):
             return []
         agent.move(AgentState.READY, now_ms)
@@ -161,18 +162,21 @@ class Distributor:
 
     def logout(self, agent_id: str, now_ms: int) -> list[Action]:
         agent = self.agents[agent_id]
-        if agent.state is AgentState.ON_CALL and agent.resume is None:
-            raise AgentStateError(f"agent {agent_id} is on a queue call: log out after it")
         if not self._deferred(agent, AgentState.LOGGED_OUT, ""):
             agent.move(AgentState.LOGGED_OUT, now_ms)
         return []
 
     @staticmethod
     def _deferred(agent: Agent, state: AgentState, reason: str) -> bool:
-        """A request made during a non-queue call (the feature code call itself is one) applies when it ends."""
-        if agent.state is not AgentState.ON_CALL or agent.resume is None:
+        """A request made during a call waits for it: after a non-queue call (a feature code's own call is one)
+        it applies when the call ends; during a queue call, not ready (置忙) or log out apply when the wrap-up
+        ends, so the call is counted and wrapped up in full, and ready cancels such a request."""
+        if agent.state is not AgentState.ON_CALL:
             return False
-        agent.resume = (state, reason)
+        if agent.resume is not None:
+            agent.resume = (state, reason)
+        else:
+            agent.after_wrap_up = None if state is AgentState.READY else (state, reason)
         return True
 
     def call_ended(self, agent_id: str, now_ms: int) -> list[Action]:
@@ -190,12 +194,19 @@ class Distributor:
         if queue is not None:
             self._handle_ms[queue.name] = 0.9 * self._handle_ms[queue.name] + 0.1 * (now_ms - agent.since_ms + wrap_ms)
         if wrap_ms <= 0:
-            agent.move(AgentState.READY, now_ms)
-            return self._match_agent(agent, now_ms)
+            return self._wrap_up_over(agent, now_ms)
         agent.move(AgentState.WRAP_UP, now_ms)
         agent.wrap_up_until_ms = now_ms + wrap_ms
         self._schedule(agent.wrap_up_until_ms, "wrap_up", agent.id, agent.wrap_up_until_ms)
         return []
+
+    def _wrap_up_over(self, agent: Agent, now_ms: int) -> list[Action]:
+        target, agent.after_wrap_up = agent.after_wrap_up, None
+        if target is not None:
+            agent.move(target[0], now_ms, target[1])
+            return []
+        agent.move(AgentState.READY, now_ms, "wrap_up_over")
+        return self._match_agent(agent, now_ms)
 
     def non_queue_call(self, agent_id: str, now_ms: int) -> list[Action]:
         """The agent is on a call the ACD did not give them (dialled out, direct call): not offered meanwhile.
@@ -465,8 +476,8 @@ class Distributor:
             if timer.kind == "wrap_up":
                 if agent.state is not AgentState.WRAP_UP or agent.wrap_up_until_ms != timer.stamp:
                     return []
-                agent.move(AgentState.READY, now_ms, "wrap_up_over")
-            elif agent.available_after_ms != timer.stamp:
+                return self._wrap_up_over(agent, now_ms)
+            if agent.available_after_ms != timer.stamp:
                 return []
             return self._match_agent(agent, now_ms)
         caller = self.callers.get(timer.key)

@@ -266,3 +266,36 @@ def test_exit_key_leaves_for_on_exit_and_is_not_an_abandon() -> None:
     assert CancelOffer("c1", "1001") in actions
     totals = d.service_level.total("general")
     assert (totals.exited, totals.abandoned) == (1, 0)
+
+
+def test_not_ready_during_a_queue_call_takes_effect_after_the_wrap_up() -> None:
+    d = centre(("1001", 5), wrap_up_s=30)
+    d.enqueue("c1", "general", "1", 0)
+    d.answered("c1", "1001", 1_000)
+    d.not_ready("1001", "meal", 60_000)  # 置忙 from the toolbar while still talking
+    assert d.agents["1001"].state is AgentState.ON_CALL
+    d.call_ended("1001", 120_000)
+    assert d.agents["1001"].state is AgentState.WRAP_UP and d.agents["1001"].talk_ms == 119_000
+    d.enqueue("c2", "general", "2", 121_000)
+    assert offers(d.advance(150_000)) == []
+    assert (d.agents["1001"].state, d.agents["1001"].reason) == (AgentState.NOT_READY, "meal")
+
+
+def test_ready_during_a_queue_call_cancels_an_earlier_not_ready_request() -> None:
+    d = centre(("1001", 5), wrap_up_s=0)
+    d.enqueue("c1", "general", "1", 0)
+    d.answered("c1", "1001", 1_000)
+    d.not_ready("1001", "meal", 2_000)
+    d.ready("1001", 3_000)
+    d.enqueue("c2", "general", "2", 4_000)
+    assert offers(d.call_ended("1001", 5_000)) == [("c2", "1001")]
+
+
+def test_logging_out_during_a_queue_call_waits_for_its_end() -> None:
+    d = centre(("1001", 5), wrap_up_s=0)
+    d.enqueue("c1", "general", "1", 0)
+    d.answered("c1", "1001", 1_000)
+    d.logout("1001", 2_000)
+    assert d.agents["1001"].state is AgentState.ON_CALL
+    d.call_ended("1001", 5_000)
+    assert d.agents["1001"].state is AgentState.LOGGED_OUT
