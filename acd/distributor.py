@@ -252,12 +252,13 @@ class Distributor:
         return self._match_caller(caller, now_ms)
 
     def restore(self, agents: dict[str, dict[str, object]], callers: list[dict[str, object]],
-                now_ms: int) -> list[Action]:
+                now_ms: int, on_call: dict[str, str] | None = None) -> list[Action]:
         """Take back the state a previous process journalled (see acd.live_state).
 
         Callers keep their entry time, so their position and service-level clock are unchanged. An offer
-        that was ringing died with the old process: that agent is ready again. An agent who was on a call
-        is put in wrap-up from now, since this process cannot see that call end.
+        that was ringing died with the old process: that agent is ready again. An agent in ``on_call`` (agent ->
+        queue: their leg is still up in the switch, and watched again) stays on the call and wraps up for that
+        queue after it; any other agent who was on a call is put in wrap-up from now, its end having been missed.
         """
         for agent_id, saved in agents.items():
             agent = self.agents.get(agent_id)
@@ -268,6 +269,8 @@ class Distributor:
                 setattr(agent, name, saved[name])
             if state is AgentState.OFFERED:
                 state, agent.reason = AgentState.READY, "restored"
+            elif state is AgentState.ON_CALL and agent_id in (on_call or {}):
+                self._agent_queue[agent_id] = (on_call or {})[agent_id]
             elif state is AgentState.ON_CALL:
                 state, agent.wrap_up_until_ms = AgentState.WRAP_UP, now_ms + 30_000
             elif state is AgentState.WRAP_UP:

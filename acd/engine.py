@@ -194,11 +194,15 @@ class Engine:
             return
         agents, callers = self.journal.load()
         timelines = self.journal.load_calls()
+        saved_legs = self.journal.load_legs()
+        legs = {agent: leg for agent, leg in saved_legs.items() if self._exists(leg["uuid"])}
+        for agent in saved_legs.keys() - legs.keys():
+            self.journal.leg_gone(agent)
         alive = {call_id for call_id in {*timelines, *(str(c["call_id"]) for c in callers)} if self._exists(call_id)}
         for caller in callers:
             if caller["call_id"] not in alive:
                 self.journal.caller_gone(str(caller["call_id"]))
-        self.acd.restore(agents, [caller for caller in callers if caller["call_id"] in alive])
+        self.acd.restore(agents, [caller for caller in callers if caller["call_id"] in alive], legs)
         for call_id, timeline in timelines.items():
             self.acd.tracker.restore(timeline)
             if call_id not in alive:

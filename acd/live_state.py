@@ -30,6 +30,8 @@ class Journal(Protocol):
     def agent_changed(self, agent: Agent) -> None: ...
     def caller_waiting(self, caller: Caller) -> None: ...
     def caller_gone(self, call_id: str) -> None: ...
+    def leg_answered(self, agent: str, uuid: str, call_id: str, queue: str) -> None: ...
+    def leg_gone(self, agent: str) -> None: ...
 
 
 class NoJournal:
@@ -44,6 +46,12 @@ class NoJournal:
     def caller_gone(self, call_id: str) -> None:
         pass
 
+    def leg_answered(self, agent: str, uuid: str, call_id: str, queue: str) -> None:
+        pass
+
+    def leg_gone(self, agent: str) -> None:
+        pass
+
 
 AGENT_FIELDS = ("state", "reason", "since_ms", "idle_since_ms", "calls_answered", "talk_ms", "wrap_up_until_ms")
 CALLER_FIELDS = ("call_id", "queue", "number", "priority", "entered_ms", "seq", "original_position")
@@ -56,7 +64,7 @@ class RedisState:
     def __init__(self, url: str, prefix: str = "hotline") -> None:
         self.redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5)
         self.agents_key, self.callers_key = f"{prefix}:agents", f"{prefix}:callers"
-        self.calls_key = f"{prefix}:calls"
+        self.calls_key, self.legs_key = f"{prefix}:calls", f"{prefix}:legs"
         self._pending: dict[tuple[str, str], str | None] = {}
         self._wake = Flag()
         self._idle = Flag()
@@ -73,6 +81,17 @@ class RedisState:
 
     def caller_gone(self, call_id: str) -> None:
         self._queue((self.callers_key, call_id), None)
+
+    def leg_answered(self, agent: str, uuid: str, call_id: str, queue: str) -> None:
+        self._queue((self.legs_key, agent), json.dumps({"uuid": uuid, "call_id": call_id, "queue": queue}))
+
+    def leg_gone(self, agent: str) -> None:
+        self._queue((self.legs_key, agent), None)
+
+    def load_legs(self) -> dict[str, dict[str, str]]:
+        """Each agent's answered leg when the journal was last written: agent -> {uuid, call_id, queue}.
+        Blocking: startup only."""
+        return {agent: json.loads(value) for agent, value in self.redis.hgetall(self.legs_key).items()}
 
     def call_changed(self, timeline: CallTimeline) -> None:
         self._queue((self.calls_key, timeline.call_id), timeline.to_json())

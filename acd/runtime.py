@@ -104,8 +104,13 @@ class AcdRuntime:
     def not_ready(self, agent_id: str, reason: str) -> None:
         self._do(self.core.not_ready(agent_id, reason, self.clock()))
 
-    def restore(self, agents: dict[str, dict[str, object]], callers: list[dict[str, object]]) -> None:
-        self._do(self.core.restore(agents, callers, self.clock()))
+    def restore(self, agents: dict[str, dict[str, object]], callers: list[dict[str, object]],
+                legs: dict[str, dict[str, str]]) -> None:
+        """Take back a previous process's state; ``legs`` are the agents' answered legs still up in the switch,
+        watched again so their hang-up ends the agent's call as if nothing had happened."""
+        for agent, leg in legs.items():
+            self.legs[leg["uuid"]] = AgentLeg(leg["call_id"], agent, leg["uuid"], answered=True)
+        self._do(self.core.restore(agents, callers, self.clock(), {agent: leg["queue"] for agent, leg in legs.items()}))
 
     def logout(self, agent_id: str) -> None:
         self._do(self.core.logout(agent_id, self.clock()))
@@ -162,6 +167,7 @@ class AcdRuntime:
         now = self.clock()
         if outcome.startswith("+OK") and not leg.cancelled and leg.call_id in self.core.callers:
             leg.answered = True
+            self.core.journal.leg_answered(leg.agent, leg.uuid, leg.call_id, self.core.callers[leg.call_id].queue)
             self.tracker.offer_ended(leg.call_id, leg.agent, "answered", now)
             self._do(self.core.answered(leg.call_id, leg.agent, now))
             try:
@@ -240,6 +246,7 @@ class AcdRuntime:
         leg = self.legs.pop(event.uuid, None)
         if leg is not None:
             if leg.answered:
+                self.core.journal.leg_gone(leg.agent)
                 self.tracker.ending(leg.call_id, "agent")
                 self._do(self.core.call_ended(leg.agent, now))
                 if leg.call_id in self.tracker.calls:

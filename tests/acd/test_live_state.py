@@ -20,7 +20,7 @@ def prefix(redis_url: str) -> Iterator[str]:
     name = f"t{uuid.uuid4().hex[:8]}"
     yield name
     client = redis.Redis.from_url(redis_url)
-    client.delete(f"{name}:agents", f"{name}:callers", f"{name}:calls")
+    client.delete(f"{name}:agents", f"{name}:callers", f"{name}:calls", f"{name}:legs")
 
 
 def test_journal_reaches_redis_and_reads_back_in_order(redis_url: str, prefix: str) -> None:
@@ -98,6 +98,28 @@ def test_a_restarted_engine_finishes_every_call_the_old_one_was_handling(switch,
     assert (gone.exit_reason, gone.hangup_ms, gone.queue_entry_ms) == ("abandoned", None, 2_500)
     assert engine.journal.flush(5)
     assert redis.Redis.from_url(redis_url).hlen(f"{prefix}:calls") == 0
+
+
+def test_an_agent_talking_through_a_restart_stays_on_the_call_until_it_ends(switch, make_engine, redis_url: str,
+                                                                          prefix: str) -> None:
+    switch.set_endpoint("user/1001", answer_after=0.0)
+    state = {"backend": "redis", "redis_url": redis_url, "prefix": prefix}
+    first = make_engine(state=state, wrap_up=0)
+    first.acd.command("1001", "login")
+    call = switch.place_call(caller_id_number="13800000001", destination_number="12345", dtmf="1")
+    assert switch.wait(lambda: call.bridged_to is not None, timeout=10)
+    agent_leg = call.bridged_to
+    assert first.journal.flush(5)
+    first.stop()  # the conversation goes on in the switch
+
+    second = make_engine(state=state, wrap_up=0)
+    agent = second.acd.core.agents["1001"]
+    assert agent.state is AgentState.ON_CALL  # not guessed into wrap-up: its leg is still up
+    agent_leg.hangup()
+    assert switch.wait(lambda: agent.state is AgentState.READY, timeout=10)
+    assert [t.new for t in agent.log][-1:] == [AgentState.READY]
+    assert second.journal.flush(5)
+    assert redis.Redis.from_url(redis_url).hlen(f"{prefix}:legs") == 0
 
 
 def test_cli_status_reads_the_floor_from_redis(redis_url: str, prefix: str, tmp_path) -> None:
