@@ -1,1 +1,1 @@
-"""Automatic call distribution: agents, skill queues, dispatch and answer-time tracking (issue 3)."""
+"""Automatic call distribution: agents, skill queues, dispatch and answer-time tracking."""

@@ -1,1 +1,1 @@
-"""Speech to text for recordings and voice navigation, on vosk (offline)."""
+"""Speech to text for recordings and voice navigation, on vosk (offline). Reserved: nothing here yet."""

@@ -1,1 +1,2 @@
-"""IVR: menus, tenants, business hours, blacklist, voicemail and the satisfaction survey (issue 4)."""
+"""IVR: menus, tenants, business hours, blacklist, emergency, self-service lookup, voicemail, prompts and the
+satisfaction survey."""

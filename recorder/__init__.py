@@ -1,1 +1,1 @@
-"""Call recording: both legs of every answered call, referenced from the call record (issue 5)."""
+"""Call recording: both legs of every answered call, referenced from the call record."""
