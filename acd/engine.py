@@ -61,7 +61,8 @@ class Engine:
         self.api = AgentApi(settings.acd, self.acd, wall_ms)
         self.telemetry = TelemetryServer(settings.telemetry.listen, self.health)
         self.stopped = Flag()
-        self._service_numbers = frozenset([*settings.centre.service_numbers, *filter(None, [settings.ivr.emergency.from_110])])
+        from_110 = [settings.ivr.emergency.from_110] if settings.ivr.emergency.from_110 else []
+        self._service_numbers = frozenset([*settings.centre.service_numbers, *from_110])
         link.on("CHANNEL_PARK", self._on_park)
         self.recovered = Flag()
         if self.journal is not None:
@@ -71,7 +72,8 @@ class Engine:
 
     def start(self) -> None:
         self.tickets.migrate()
-        generated = self.prompts.prepare(self.settings.ivr.prompt(name) for name in sorted(self.settings.ivr.prompt_names()))
+        ivr = self.settings.ivr
+        generated = self.prompts.prepare(ivr.prompt(name) for name in sorted(ivr.prompt_names()))
         log.info("engine.prompts_ready", generated=generated, cache=self.settings.ivr.prompt_cache)
         self.writer = RecordWriter(self.tickets, Path(self.settings.tickets.spool_dir))
         self.telemetry.start()
