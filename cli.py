@@ -300,8 +300,7 @@ def _draw(engine: Any, final: bool = False) -> None:
     from acd.runtime import wall_ms
     from acd.wallboard import wallboard
 
-    terminal = click.get_text_stream("stdout").isatty()
-    if terminal and not final:
+    if _on_terminal() and not final:
         click.echo("\x1b[H\x1b[2J", nl=False)
     for line in wallboard(engine.acd.core, wall_ms()):
         click.echo(line)
@@ -310,10 +309,16 @@ def _draw(engine: Any, final: bool = False) -> None:
 def _show_wallboard(engine: Any) -> None:
     import gevent
 
-    terminal = click.get_text_stream("stdout").isatty()
     while True:
-        gevent.sleep(0.5 if terminal else 5.0)
+        gevent.sleep(0.5 if _on_terminal() else 5.0)
         _draw(engine)
+
+
+def _on_terminal() -> bool:
+    """A person watching (redraw in place, often) rather than a log (a block now and then)."""
+    import sys
+
+    return sys.stdout.isatty()
 
 
 @main.command()
