@@ -228,7 +228,9 @@ class Distributor:
         if state in (AgentState.NOT_READY, AgentState.LOGGED_OUT):
             agent.move(state, now_ms, reason)
             return []
-        agent.move(AgentState.READY, now_ms, "wrap_up_over" if state is AgentState.WRAP_UP else "")
+        if state is AgentState.WRAP_UP:  # its deadline passed during the call: end it as its timer would have
+            return self._wrap_up_over(agent, now_ms)
+        agent.move(AgentState.READY, now_ms)
         return self._match_agent(agent, now_ms)
 
     # --- callers -------------------------------------------------------------------------------------------

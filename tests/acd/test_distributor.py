@@ -299,3 +299,15 @@ def test_logging_out_during_a_queue_call_waits_for_its_end() -> None:
     assert d.agents["1001"].state is AgentState.ON_CALL
     d.call_ended("1001", 5_000)
     assert d.agents["1001"].state is AgentState.LOGGED_OUT
+
+
+def test_not_ready_asked_during_a_call_survives_a_department_call_made_in_the_wrap_up() -> None:
+    d = centre(("1001", 5), wrap_up_s=30)
+    d.enqueue("c1", "general", "1", 0)
+    d.answered("c1", "1001", 1_000)
+    d.not_ready("1001", "meal", 2_000)
+    d.call_ended("1001", 10_000)  # wrap-up until 40 s
+    d.non_queue_call("1001", 12_000)  # phones the department the ticket goes to
+    d.enqueue("c2", "general", "2", 13_000)
+    assert offers(d.call_ended("1001", 50_000)) == []  # past the wrap-up: the asked-for not ready applies
+    assert (d.agents["1001"].state, d.agents["1001"].reason) == (AgentState.NOT_READY, "meal")
