@@ -335,6 +335,11 @@ def references(menu: Menu) -> list[tuple[str, Action]]:
     return found
 
 
+def menu_children(ivr: Ivr) -> dict[str, list[str]]:
+    """The menus each menu's keys and default lead to."""
+    return {name: [a.menu for _, a in references(menu) if isinstance(a, ToMenu)] for name, menu in ivr.menus.items()}
+
+
 def tree_problems(ivr: Ivr) -> list[str]:
     """Missing targets, unknown prompts, unreachable menus and loops with no way out, each with its key path."""
     problems: list[str] = []
@@ -364,7 +369,7 @@ def tree_problems(ivr: Ivr) -> list[str]:
             problems.append(f"ivr.tenants.{name}.after_hours.prompt: no prompt named {tenant.after_hours.prompt!r}")
     if problems:
         return problems  # the graph checks below assume every target exists
-    children = {name: [a.menu for _, a in references(menu) if isinstance(a, ToMenu)] for name, menu in ivr.menus.items()}
+    children = menu_children(ivr)
     reachable = _reachable([t.menu for t in ivr.tenants.values()], children)
     for name in ivr.menus:
         if name not in reachable:
@@ -410,7 +415,7 @@ def centre_problems(ivr: Ivr, queues: set[str], service_numbers: list[str]) -> l
     problems = []
     if ivr.emergency.queue not in queues:
         problems.append(f"ivr.emergency.queue: no queue named {ivr.emergency.queue!r} (queues: {', '.join(sorted(queues))})")
-    children = {name: [a.menu for _, a in references(menu) if isinstance(a, ToMenu)] for name, menu in ivr.menus.items()}
+    children = menu_children(ivr)
     for name, menu in ivr.menus.items():
         for path, action in references(menu):
             if isinstance(action, ToQueue) and action.queue not in queues:

@@ -64,7 +64,7 @@ class CallFlow:
         self.link.execute(uuid, "answer", wait_complete=True)
         if from_110 or caller in self.ivr.emergency.callers:
             self._step(uuid, "from_110" if from_110 else "emergency_caller")
-            self._to_queue(uuid, caller, self.ivr.emergency.queue, self.ivr.emergency.priority)
+            self.enqueue(uuid, self.ivr.emergency.queue, caller, self.ivr.emergency.priority)
             return
         if not is_open(tenant.hours, self.now()):
             self._after_hours(uuid, caller, tenant)
@@ -89,18 +89,15 @@ class CallFlow:
 
     def _exit(self, uuid: str, caller: str, tenant: Tenant, action: object) -> None:
         if isinstance(action, ToQueue):
-            self._to_queue(uuid, caller, action.queue, action.priority)
+            self.enqueue(uuid, action.queue, caller, action.priority)
         elif isinstance(action, ToEmergency):
-            self._to_queue(uuid, caller, self.ivr.emergency.queue, self.ivr.emergency.priority)
+            self.enqueue(uuid, self.ivr.emergency.queue, caller, self.ivr.emergency.priority)
         elif isinstance(action, ToNumber):
             self._transfer(uuid, caller, tenant, action.number)
         elif isinstance(action, ToVoicemail):
             self._voicemail(uuid)
         elif isinstance(action, ToHangup):
             self._goodbye(uuid, "ivr_hangup", action.prompt)
-
-    def _to_queue(self, uuid: str, caller: str, queue: str, priority: int) -> None:
-        self.enqueue(uuid, queue, caller, priority)
 
     def _transfer(self, uuid: str, caller: str, tenant: Tenant, number: str) -> None:
         """An outside number (110, a department) with the tenant's caller ID; if it cannot be reached the caller
@@ -115,7 +112,7 @@ class CallFlow:
             return
         self._step(uuid, "number_failed")
         fallback = self.ivr.emergency if number == "110" else None
-        self._to_queue(uuid, caller, fallback.queue if fallback else tenant.queue, fallback.priority if fallback else 0)
+        self.enqueue(uuid, fallback.queue if fallback else tenant.queue, caller, fallback.priority if fallback else 0)
 
     def _voicemail(self, uuid: str) -> None:
         """留言: the prompt, a beep, then the caller speaks until # or the limit; the file goes on the record."""

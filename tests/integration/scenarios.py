@@ -8,6 +8,8 @@ from pathlib import Path
 
 PCAPS = Path("/usr/share/sip-tester")
 
+_CONTACT = "      Contact: <sip:agent@[local_ip]:[local_port]>\n"
+_SDP_TYPE = "      Content-Type: application/sdp\n"
 _SDP = """\
       v=0
       o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
@@ -19,6 +21,19 @@ _SDP = """\
       a=rtpmap:101 telephone-event/8000
       a=fmtp:101 0-15
 """
+
+
+def _respond(status: str, *, cseq: str = "[last_CSeq:]", extra: str = "", body: str = "") -> str:
+    """An agent phone's response to the request just received (``cseq`` for a reply to the earlier INVITE)."""
+    return f"""<send{' retrans="500"' if body else ''}><![CDATA[
+      SIP/2.0 {status}
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      {cseq}
+{extra}      Content-Length: {'[len]' if body else '0'}
+{chr(10) + body if body else ''}    ]]></send>"""
 
 
 def _key(digit: str) -> str:
@@ -90,29 +105,9 @@ def agent(ring_ms: int, talk_ms: int | None = None) -> str:
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="agent">
   <recv request="INVITE" rrs="true">{remember}</recv>
-  <send><![CDATA[
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:agent@[local_ip]:[local_port]>
-      Content-Length: 0
-    ]]></send>
+  {_respond("180 Ringing", extra=_CONTACT)}
   <pause milliseconds="{ring_ms}"/>
-  <send retrans="500"><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:agent@[local_ip]:[local_port]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-{_SDP}    ]]></send>
+  {_respond("200 OK", extra=_CONTACT + _SDP_TYPE, body=_SDP)}
   <recv request="ACK" optional="false"/>
   {ending}
 </scenario>
@@ -121,18 +116,10 @@ def agent(ring_ms: int, talk_ms: int | None = None) -> str:
 
 def busy_agent() -> str:
     """An agent's phone that refuses the call (486 Busy Here): the offer fails with USER_BUSY."""
-    return """<?xml version="1.0" encoding="UTF-8"?>
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="busy agent">
   <recv request="INVITE"/>
-  <send><![CDATA[
-      SIP/2.0 486 Busy Here
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]></send>
+  {_respond("486 Busy Here")}
   <recv request="ACK"/>
 </scenario>
 """
@@ -140,37 +127,13 @@ def busy_agent() -> str:
 
 def unanswered_agent() -> str:
     """An agent's phone that rings until the switch gives up (CANCEL): the offer fails with no answer."""
-    return """<?xml version="1.0" encoding="UTF-8"?>
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="agent who does not answer">
   <recv request="INVITE"/>
-  <send><![CDATA[
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]></send>
+  {_respond("180 Ringing")}
   <recv request="CANCEL"/>
-  <send><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]></send>
-  <send><![CDATA[
-      SIP/2.0 487 Request Terminated
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      CSeq: [cseq] INVITE
-      Content-Length: 0
-    ]]></send>
+  {_respond("200 OK")}
+  {_respond("487 Request Terminated", cseq="CSeq: [cseq] INVITE")}
   <recv request="ACK"/>
 </scenario>
 """
