@@ -20,7 +20,8 @@ from config import ConfigError, Endpoint, Settings
 from acd.queues import Strategy
 from acd.service_level import kpi_lines
 from config.ivr import TICKET_STATUSES
-from esl import Backoff, EslError, Event, SwitchLink, tokens
+from engine.link import ENGINE_EVENTS, switch_link
+from esl import EslError, Event, tokens
 
 CONFIG_HELP = "YAML configuration file (without one: the built-in demo settings)."
 _Command = TypeVar("_Command", bound=Callable[..., Any])
@@ -108,21 +109,6 @@ def config_show(settings: Settings) -> None:
 
 # --- the engine and its link to FreeSWITCH ---------------------------------------------------------------
 
-ENGINE_EVENTS = ("CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_PARK", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "DTMF")
-"""What the engine acts on, besides what the link consumes itself (esl.client.REQUIRED_EVENTS)."""
-
-
-def switch_link(settings: Settings, address: tuple[str, int] | None = None) -> SwitchLink:
-    """The supervised ESL link described by ``settings.switch`` (``address`` overrides it, for the demo)."""
-    sw = settings.switch
-    host, port = address or (sw.host, sw.port)
-    return SwitchLink(
-        host, port, sw.password.get_secret_value(), events=[*ENGINE_EVENTS, *sw.events],
-        connect_timeout=sw.connect_timeout, command_timeout=sw.command_timeout,
-        heartbeat_timeout=sw.heartbeat_timeout,
-        backoff=Backoff(sw.reconnect.initial, sw.reconnect.maximum, sw.reconnect.jitter),
-    )
-
 
 @main.group("switch-conf")
 def switch_conf_group() -> None:
@@ -200,7 +186,7 @@ def serve(settings: Settings) -> None:
 
     import gevent
 
-    from acd.engine import Engine
+    from engine.process import Engine
     from telemetry import logs
 
     logs.configure(settings.telemetry)
@@ -227,91 +213,11 @@ def demo(settings: Settings, calls: int, agent_count: int, rate: float, seed: in
     queue and talk 1-3 s with an agent (or give up after 30 s); agents answer after a short ring and wrap up
     for 1 s. Prompts and ringing are compressed twentyfold.
     """
-    import random
-    import tempfile
+    from engine.demo import run_demo
 
-    import gevent
-
-    from acd.engine import Engine
-    from config.acd import Agent as AgentConfig
-    from fakeswitch import FakeSwitch
-    from telemetry import logs
-
-    rng = random.Random(seed)
-    work = Path(tempfile.mkdtemp(prefix="hotline-demo-"))
-    agents = {f"{1001 + n}": AgentConfig(name=f"demo agent {n + 1}", contact=f"user/{1001 + n}",
-                                         skills={"general": 5}, auto_login=True) for n in range(agent_count)}
-    settings = settings.model_copy(update={
-        "telemetry": settings.telemetry.model_copy(update={"log_level": "warning", "listen": Endpoint("127.0.0.1", 0)}),
-        "tickets": settings.tickets.model_copy(update={"url": f"sqlite:///{work}/tickets.db", "spool_dir": f"{work}/spool"}),
-        "recorder": settings.recorder.model_copy(update={"folder": f"{work}/recordings"}),
-        "ivr": settings.ivr.model_copy(update={"voicemail": settings.ivr.voicemail.model_copy(
-            update={"folder": f"{work}/voicemail"})}),
-        "acd": settings.acd.model_copy(update={"agents": agents, "api": settings.acd.api.model_copy(
-            update={"listen": Endpoint("127.0.0.1", 0)}), "queues": {
-            name: queue.model_copy(update={"wrap_up": 1.0}) for name, queue in settings.acd.queues.items()}}),
-    })
-    logs.configure(settings.telemetry)
-    switch = FakeSwitch(settings.switch.password.get_secret_value(), time_scale=0.05, playback_seconds=1.0)
-    for agent in agents.values():
-        switch.set_endpoint(agent.contact, answer_after=rng.uniform(1, 5))
-    switch.start()
-    engine = Engine(settings, switch_link(settings, address=switch.address))
-    engine.start()
-    number = settings.centre.service_numbers[0]
-
-    def citizen() -> None:
-        call = switch.place_call(caller_id_number=f"13{rng.randrange(10**9):09d}", destination_number=number,
-                                 dtmf=rng.choice(["", "", "1", "0"]))
-        talk, patience = rng.uniform(1, 3), 30.0
-        if switch.wait(lambda: call.bridged_to is not None or call.hangup_cause is not None, timeout=patience):
-            gevent.sleep(talk)
-        call.hangup()
-
-    try:
-        engine.link.wait_connected(10)
-        click.echo(f"{settings.centre.name}: engine linked to the FreeSWITCH double at "
-                   f"{switch.address[0]}:{switch.address[1]}; {agent_count} agents, {calls} citizens calling {number}")
-        board = gevent.spawn(_show_wallboard, engine)
-        citizens = []
-        for _ in range(calls):
-            gevent.sleep(rng.expovariate(rate))
-            citizens.append(gevent.spawn(citizen))
-        gevent.joinall(citizens, timeout=120)
-        finished = switch.wait(lambda: not switch.channels and len(engine.records) == calls, timeout=30)
-        board.kill()
-        _draw(engine, final=True)
-    finally:
-        engine.stop()
-        switch.stop()
-    totals = engine.acd.core.service_level.total("general")
-    click.echo("KPI report (today):")
-    for line in kpi_lines(totals, engine.acd.core.service_level.thresholds_s):
-        click.echo(f"  {line}")
-    stored = len(engine.tickets.call_ids())
-    click.echo(f"call records: {stored} in {settings.tickets.url}")
-    if not finished or totals.requests != calls or totals.answered + totals.abandoned != calls or stored != calls:
+    if not run_demo(settings, calls, agent_count, rate, seed, click.echo, _on_terminal()):
         click.echo("some calls did not complete", err=True)
         click.get_current_context().exit(1)
-
-
-def _draw(engine: Any, final: bool = False) -> None:
-    """One frame of the wallboard: redrawn in place on a terminal, a block per frame in a log."""
-    from acd.runtime import wall_ms
-    from acd.wallboard import wallboard
-
-    if _on_terminal() and not final:
-        click.echo("\x1b[H\x1b[2J", nl=False)
-    for line in wallboard(engine.acd.core, wall_ms()):
-        click.echo(line)
-
-
-def _show_wallboard(engine: Any) -> None:
-    import gevent
-
-    while True:
-        gevent.sleep(0.5 if _on_terminal() else 5.0)
-        _draw(engine)
 
 
 def _on_terminal() -> bool:
@@ -434,34 +340,48 @@ def agent_list(settings: Settings, token: str) -> None:
 @main.command()
 @with_settings
 def status(settings: Settings) -> None:
-    """The floor right now, read from the live state in Redis: agents by state, callers waiting per queue."""
+    """The floor right now, read from the live state in Redis: the engine, agents by state, callers per queue."""
     import time
     from collections import Counter
+    from datetime import datetime
 
     import redis
 
-    from acd.live_state import RedisState
+    from engine.journal import RedisJournal
+    from engine.process import HEARTBEAT_S
 
     if settings.state.backend != "redis":
         raise click.ClickException("live state is only inside the engine (state.backend: memory); "
                                    "set state.backend: redis to read it from here")
+    journal = RedisJournal(settings.state.redis_url, settings.state.prefix)
     try:
-        agents, callers = RedisState(settings.state.redis_url, settings.state.prefix).load()
+        seen, agents, callers = journal.engine_seen(), journal.load("agents"), journal.load("callers")
     except redis.RedisError as exc:
         raise click.ClickException(f"cannot read live state from {settings.state.redis_url}: {exc}") from None
     now = int(time.time() * 1000)
+    if seen is None:
+        click.echo("engine: never seen here (no engine has run with this state.prefix)")
+    else:
+        ago, at = (now - seen.seen_ms) / 1000, datetime.fromtimestamp(seen.seen_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+        if seen.stopped:
+            click.echo(f"engine: stopped at {at}; the figures below are from then")
+        elif ago > 3 * HEARTBEAT_S:
+            click.echo(f"engine: not seen for {ago:.0f} s (last at {at}): down or unreachable; the figures below "
+                       "are stale")
+        elif not seen.link_up:
+            click.echo(f"engine: DEGRADED, no link to FreeSWITCH (seen {ago:.0f} s ago): no call is offered")
+        else:
+            click.echo(f"engine: up, linked to FreeSWITCH (seen {ago:.0f} s ago)")
     states = Counter(str(agent["state"]) for agent in agents.values())
     click.echo("agents: " + ("  ".join(f"{state} {n}" for state, n in sorted(states.items())) or "none"))
     for agent_id, agent in sorted(agents.items()):
         if agent["state"] == "not_ready":
             click.echo(f"  {agent_id} not ready: {agent['reason']} for {(now - int(agent['since_ms'])) // 1000} s")
-    by_queue: dict[str, list[int]] = {}
-    for caller in callers:
+    by_queue: dict[str, list[int]] = {name: [] for name in settings.acd.queues}
+    for caller in callers.values():
         by_queue.setdefault(str(caller["queue"]), []).append(now - int(caller["entered_ms"]))
     for queue, waits in sorted(by_queue.items()):
-        click.echo(f"queue {queue}: {len(waits)} waiting, longest {max(waits) // 1000} s")
-    if not by_queue:
-        click.echo("no callers waiting")
+        click.echo(f"queue {queue}: {len(waits)} waiting" + (f", longest {max(waits) // 1000} s" if waits else ""))
 
 
 @main.group(invoke_without_command=True)

@@ -7,9 +7,10 @@ a real state with a deadline, ended early by the agent or a supervisor; not-read
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Callable
+from typing import Callable, Iterable
 
 
 class AgentState(str, Enum):
@@ -35,6 +36,9 @@ ALLOWED: dict[AgentState, frozenset[AgentState]] = {
 }
 """READY/NOT_READY/WRAP_UP -> ON_CALL is a non-queue call (the agent dialled out, say to the department a
 ticket goes to, or took a direct call)."""
+
+
+LOG_LIMIT = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +76,8 @@ class Agent:
     """Not ready (with a reason) or logged out, asked for during a queue call: where its wrap-up ends."""
     order: int = 0
     """Position in the configuration: top-down offers in this order."""
-    log: list[Transition] = field(default_factory=list)
+    log: deque[Transition] = field(default_factory=lambda: deque(maxlen=LOG_LIMIT))
+    """The newest transitions, enough for a long shift; older ones are in the structured log (agent.state)."""
     observer: Callable[["Agent"], None] | None = field(default=None, repr=False)
     """Told after every transition; the distributor keeps its index of ready agents with it."""
 
@@ -101,10 +106,11 @@ class Agent:
         return self.state is AgentState.READY and now_ms >= self.available_after_ms
 
 
-def time_in_states(log: list[Transition], until_ms: int) -> dict[tuple[AgentState, str], int]:
+def time_in_states(log: Iterable[Transition], until_ms: int) -> dict[tuple[AgentState, str], int]:
     """Milliseconds spent per (state, reason) from a state log: login time, not-ready time by reason."""
     totals: dict[tuple[AgentState, str], int] = {}
-    for current, following in zip(log, [*log[1:], None]):
+    entries = list(log)
+    for current, following in zip(entries, [*entries[1:], None]):
         end = following.at_ms if following else until_ms
         key = (current.new, current.reason)
         totals[key] = totals.get(key, 0) + max(0, end - current.at_ms)

@@ -6,22 +6,28 @@ ten times a second, Asterisk re-checks each second. Timers (widening, maximum wa
 delay, sticky hold, announcements) sit in one heap; the runtime sleeps until ``next_due()`` and calls
 ``advance(now)``, a virtual clock calls it in simulation. The same core runs under gevent, in ``hotline
 simulate`` and in unit tests with exact timestamps.
+
+While the engine cannot reach the switch the core is paused: nobody is offered a call (it could not ring), and
+the callers' own timers (maximum wait, announcements, widening) wait until it resumes, since nothing could be
+done for the caller meanwhile; agents' timers (wrap-up, no-answer delays) run on.
 """
 
 from __future__ import annotations
 
 import bisect
+import json
 import heapq
 import itertools
 import random
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Iterable
 
 from acd.agents import Agent, AgentState, Transition
-from acd.live_state import Journal, NoJournal
 from acd.queues import Caller, ExitReason, Overflow, QueueSpec, Strategy
 from acd.service_level import ServiceLevel
 from acd.strategies import CHOOSERS, Cursor
+from calls.journal import Journal, NoJournal
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +79,17 @@ class CausePolicy:
     reason: str = "no_answer"
 
 
+AGENTS, CALLERS = "agents", "callers"
+"""Journal sections: every agent's state, and the callers waiting (for other processes to read; a restarted
+engine takes callers back from the switch, which still holds them)."""
+AGENT_FIELDS = ("state", "reason", "since_ms", "idle_since_ms", "calls_answered", "talk_ms", "wrap_up_until_ms")
+CALLER_FIELDS = ("call_id", "queue", "number", "priority", "entered_ms", "seq", "original_position")
+
+LOST = "lost"
+"""An offer whose leg vanished while the engine could not see the switch: no fault of the agent's, not counted."""
+
+CALLER_TIMERS = frozenset({"widen", "max_wait", "announce", "sticky_end"})
+
 DEFAULT_POLICY = {
     "no_answer": CausePolicy(delay_s=10, limit=3, reason="no_answer"),
     "busy": CausePolicy(delay_s=30, limit=5, reason="busy"),
@@ -106,8 +123,12 @@ class Distributor:
         """The READY agents, kept by each agent's observer: matching scans these, not every agent."""
         self.callers: dict[str, Caller] = {}
         self.waiting: dict[str, list[tuple[tuple[int, int, int], str]]] = {name: [] for name in self.queues}
-        self.last_agent: dict[str, tuple[str, int]] = {}
-        """caller number -> (agent who served them, when): the memory behind sticky routing."""
+        self.last_agent: OrderedDict[str, tuple[str, int]] = OrderedDict()
+        """caller number -> (agent who served them, when), oldest first: the memory behind sticky routing, kept
+        no longer than the longest sticky window."""
+        self._sticky_keep_ms = max((int(q.sticky_window_s * 1000) for q in self.queues.values()), default=0)
+        self.paused = False
+        self._held_timers: list[_Timer] = []
         self._agent_queue: dict[str, str] = {}
         self._timers: list[_Timer] = []
         self._seq = itertools.count()
@@ -125,7 +146,8 @@ class Distributor:
 
     def _moved(self, agent: Agent) -> None:
         self._index(agent)
-        self.journal.agent_changed(agent)
+        self.journal.put(AGENTS, agent.id, json.dumps(
+            {name: getattr(agent, name) for name in AGENT_FIELDS} | {"state": agent.state.value}))
 
     def _index(self, agent: Agent) -> None:
         if agent.state is AgentState.READY:
@@ -233,35 +255,63 @@ class Distributor:
         agent.move(AgentState.READY, now_ms)
         return self._match_agent(agent, now_ms)
 
+    # --- the link to the switch ------------------------------------------------------------------------------
+
+    def pause(self) -> None:
+        """The switch cannot be reached: offer nothing, hold the callers' timers."""
+        self.paused = True
+
+    def resume(self, now_ms: int) -> list[Action]:
+        """The switch is back (and reconciled): the held timers and every ready agent are matched again."""
+        self.paused = False
+        for timer in self._held_timers:
+            heapq.heappush(self._timers, timer)
+        self._held_timers.clear()
+        actions = self.advance(now_ms)
+        for agent in list(self._ready.values()):
+            actions += self._match_agent(agent, now_ms)
+        return actions
+
     # --- callers -------------------------------------------------------------------------------------------
 
-    def enqueue(self, call_id: str, queue_name: str, number: str, now_ms: int, priority: int = 0) -> list[Action]:
-        """A human request: the caller joins ``queue_name`` and is matched at once if an agent is ready."""
+    def enqueue(self, call_id: str, queue_name: str, number: str, now_ms: int, priority: int = 0,
+                entered_ms: int | None = None, returning: bool = False) -> list[Action]:
+        """A human request: the caller joins ``queue_name`` and is matched at once if an agent is ready.
+
+        ``entered_ms`` (default ``now_ms``) orders the line and starts the service-level clock. A ``returning``
+        caller (taken back after a restart or a link cut, or overflowing from another queue) keeps that place,
+        and no limit turns them away again."""
         queue = self.queues[queue_name]
         line = self.waiting[queue_name]
-        self.service_level.request(queue_name, now_ms)
-        if queue.max_waiting and len(line) >= queue.max_waiting:
+        entered = now_ms if entered_ms is None else entered_ms
+        self.service_level.request(queue_name, entered)
+        if not returning and queue.max_waiting and len(line) >= queue.max_waiting:
             return [Leave(call_id, ExitReason.QUEUE_FULL, queue.on_full)]
-        if queue.on_no_agents is not None and not self._staffed(queue):
+        if not returning and queue.on_no_agents is not None and not self._staffed(queue):
             return [Leave(call_id, ExitReason.NO_AGENTS, queue.on_no_agents)]
-        caller = Caller(call_id, queue_name, number, priority, now_ms, next(self._seq), queue.min_level)
+        caller = Caller(call_id, queue_name, number, priority, entered, next(self._seq), queue.min_level)
         self.callers[call_id] = caller
         bisect.insort(line, (caller.rank, call_id))
         caller.original_position = bisect.bisect_left(line, (caller.rank, call_id)) + 1
-        self.journal.caller_waiting(caller)
-        self._arm_caller_timers(caller, queue, now_ms)
+        self.journal.put(CALLERS, call_id, json.dumps({name: getattr(caller, name) for name in CALLER_FIELDS}))
+        self._arm_caller_timers(caller, queue, entered)
         self._hold_for_last_agent(caller, queue, now_ms)
         return self._match_caller(caller, now_ms)
 
-    def restore(self, agents: dict[str, dict[str, object]], callers: list[dict[str, object]],
-                now_ms: int, on_call: dict[str, str] | None = None) -> list[Action]:
-        """Take back the state a previous process journalled (see acd.live_state).
+    def restore(self, agents: dict[str, dict[str, object]], now_ms: int,
+                on_call: dict[str, str] | None = None) -> None:
+        """Take back the agents' states a previous process journalled (section ``agents``).
 
-        Callers keep their entry time, so their position and service-level clock are unchanged. An offer
-        that was ringing died with the old process: that agent is ready again. An agent in ``on_call`` (agent ->
-        queue: their leg is still up in the switch, and watched again) stays on the call and wraps up for that
-        queue after it; any other agent who was on a call is put in wrap-up from now, its end having been missed.
+        An offer that was ringing died with the old process: that agent is ready again. An agent in ``on_call``
+        (agent -> queue: the switch still bridges them to a caller) stays on the call and wraps up for that queue
+        after it; any other agent who was on a call is put in wrap-up from now, its end having been missed. An
+        agent the journal does not know but the switch shows on a call is taken to be on it. Nobody is matched
+        here: the caller taken back next are, and ``resume`` matches the rest.
         """
+        on_call = on_call or {}
+        for agent_id in on_call:
+            agents.setdefault(agent_id, {"state": AgentState.ON_CALL.value, "reason": "", "since_ms": now_ms,
+                                         "idle_since_ms": now_ms, "calls_answered": 0, "talk_ms": 0})
         for agent_id, saved in agents.items():
             agent = self.agents.get(agent_id)
             if agent is None:
@@ -269,10 +319,10 @@ class Distributor:
             state = AgentState(str(saved["state"]))
             for name in ("reason", "since_ms", "idle_since_ms", "calls_answered", "talk_ms"):
                 setattr(agent, name, saved[name])
-            if state is AgentState.OFFERED:
+            if agent_id in on_call:
+                state, self._agent_queue[agent_id] = AgentState.ON_CALL, on_call[agent_id]
+            elif state is AgentState.OFFERED:
                 state, agent.reason = AgentState.READY, "restored"
-            elif state is AgentState.ON_CALL and agent_id in (on_call or {}):
-                self._agent_queue[agent_id] = (on_call or {})[agent_id]
             elif state is AgentState.ON_CALL:
                 state, agent.wrap_up_until_ms = AgentState.WRAP_UP, now_ms + 30_000
             elif state is AgentState.WRAP_UP:
@@ -282,20 +332,6 @@ class Distributor:
             self._moved(agent)
             if state is AgentState.WRAP_UP:
                 self._schedule(agent.wrap_up_until_ms, "wrap_up", agent_id, agent.wrap_up_until_ms)
-        for saved in callers:
-            queue = self.queues.get(str(saved["queue"]))
-            if queue is None or saved["call_id"] in self.callers:
-                continue
-            caller = Caller(str(saved["call_id"]), queue.name, str(saved["number"]), int(saved["priority"]),  # type: ignore[arg-type]
-                            int(saved["entered_ms"]), int(saved["seq"]), queue.min_level,  # type: ignore[arg-type]
-                            original_position=int(saved["original_position"]))  # type: ignore[arg-type]
-            self.callers[caller.call_id] = caller
-            bisect.insort(self.waiting[queue.name], (caller.rank, caller.call_id))
-            self._arm_caller_timers(caller, queue, caller.entered_ms)
-        actions: list[Action] = []
-        for agent in list(self._ready.values()):
-            actions += self._match_agent(agent, now_ms)
-        return actions
 
     def answered(self, call_id: str, agent_id: str, now_ms: int) -> list[Action]:
         """The agent answered the offer: they are on the call, every other ringing offer is cancelled."""
@@ -307,18 +343,21 @@ class Distributor:
         agent.calls_answered += 1
         agent.missed_in_a_row.clear()
         self._agent_queue[agent_id] = caller.queue
-        self.last_agent[caller.number] = (agent_id, now_ms)
+        self._remember(caller.number, agent_id, now_ms)
         self.service_level.answered(caller.queue, caller.entered_ms, now_ms)
         return self._release_offers(caller, now_ms)
 
     def offer_failed(self, call_id: str, agent_id: str, cause: str, now_ms: int) -> list[Action]:
-        """The agent did not take the call (``cause``: no_answer, busy, rejected, not_registered, failed)."""
+        """The agent did not take the call (``cause``: no_answer, busy, rejected, not_registered, failed, or
+        lost, which is not counted). A no-op for an offer already released (the caller left, or was answered)."""
         agent = self.agents[agent_id]
         caller = self.callers.get(call_id)
-        if caller is not None:
-            caller.offers.pop(agent_id, None)
+        if caller is None or caller.offers.pop(agent_id, None) is None:
+            return []
         actions: list[Action] = []
-        if agent.state is AgentState.OFFERED:
+        if agent.state is AgentState.OFFERED and cause == LOST:
+            agent.move(AgentState.READY, now_ms, LOST)
+        elif agent.state is AgentState.OFFERED:
             policy = self.policy.get(cause, self.policy["failed"])
             missed = agent.missed_in_a_row[cause] = agent.missed_in_a_row.get(cause, 0) + 1
             if policy.limit and missed >= policy.limit:
@@ -327,7 +366,7 @@ class Distributor:
                 agent.move(AgentState.READY, now_ms, cause)
                 agent.available_after_ms = now_ms + int(policy.delay_s * 1000)
                 self._schedule(agent.available_after_ms, "available", agent.id, agent.available_after_ms)
-        if caller is not None and not caller.offers:
+        if not caller.offers:
             actions += self._match_caller(caller, now_ms)
         return actions
 
@@ -359,10 +398,14 @@ class Distributor:
         return self._timers[0].due_ms if self._timers else None
 
     def advance(self, now_ms: int) -> list[Action]:
-        """Run every timer due by ``now_ms``; stale timers (their subject moved on) do nothing."""
+        """Run every timer due by ``now_ms``; stale timers (their subject moved on) do nothing. While paused,
+        the callers' timers are held for ``resume``."""
         actions: list[Action] = []
         while self._timers and self._timers[0].due_ms <= now_ms:
             timer = heapq.heappop(self._timers)
+            if self.paused and timer.kind in CALLER_TIMERS:
+                self._held_timers.append(timer)
+                continue
             actions += self._fire(timer, now_ms)
         return actions
 
@@ -379,6 +422,8 @@ class Distributor:
     # --- matching ------------------------------------------------------------------------------------------
 
     def _match_caller(self, caller: Caller, now_ms: int) -> list[Action]:
+        if self.paused:
+            return []
         queue = self.queues[caller.queue]
         ring_all = queue.strategy is Strategy.RING_ALL
         if caller.offers and not ring_all:
@@ -397,7 +442,7 @@ class Distributor:
 
     def _match_agent(self, agent: Agent, now_ms: int) -> list[Action]:
         """The agent became offerable: the best waiting caller they may serve, across their queues."""
-        if not agent.offerable(now_ms):
+        if self.paused or not agent.offerable(now_ms):
             return []
         best: Caller | None = None
         for name, line in self.waiting.items():
@@ -442,7 +487,7 @@ class Distributor:
         return actions
 
     def _remove_waiting(self, caller: Caller) -> None:
-        self.journal.caller_gone(caller.call_id)
+        self.journal.drop(CALLERS, caller.call_id)
         line = self.waiting[caller.queue]
         index = bisect.bisect_left(line, (caller.rank, caller.call_id))
         if index < len(line) and line[index][1] == caller.call_id:
@@ -465,6 +510,15 @@ class Distributor:
             self._schedule(base_ms + int(queue.max_wait_s * 1000), "max_wait", caller.call_id, 0)
         if queue.announce_every_s:
             self._schedule(base_ms + int(queue.announce_every_s * 1000), "announce", caller.call_id, 0)
+
+    def _remember(self, number: str, agent_id: str, now_ms: int) -> None:
+        """Who served this number last, forgetting whatever is older than every queue's sticky window."""
+        if not self._sticky_keep_ms:
+            return
+        self.last_agent[number] = (agent_id, now_ms)
+        self.last_agent.move_to_end(number)
+        while self.last_agent and now_ms - next(iter(self.last_agent.values()))[1] > self._sticky_keep_ms:
+            self.last_agent.popitem(last=False)
 
     def _hold_for_last_agent(self, caller: Caller, queue: QueueSpec, now_ms: int) -> None:
         last = self.last_agent.get(caller.number)

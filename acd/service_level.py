@@ -9,14 +9,21 @@ time counts as waiting (wait = answer - queue entry). With T a threshold in seco
 * the 12345 form: ``answered within T / (human requests - abandons inside the quick-abandon threshold)``.
 
 Calls lost inside the switch before distribution (呼损) are counted apart: they never became requests.
+Intervals start on the centre's local clock (``timezone``), so "today" is the operator's day, and a live
+engine keeps only the last ``KEEP_DAYS`` days in memory.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from calls.record import CallTimeline
 
 INTERVALS_S = {"15min": 900, "hour": 3600, "day": 86400}
-
+KEEP_DAYS = 2
+"""A live engine keeps today and yesterday; older figures are the ticket store's (every call has its record)."""
 
 @dataclass
 class Counts:
@@ -58,19 +65,41 @@ class ServiceLevel:
     """Counters per (queue, interval name, interval start); thresholds and quick-abandon from configuration."""
 
     def __init__(self, thresholds_s: tuple[int, ...] = (15, 20, 30), quick_abandon_s: float = 5.0,
-                 utc_offset_s: int = 8 * 3600) -> None:
+                 timezone: str = "Asia/Shanghai", keep_days: int | None = KEEP_DAYS) -> None:
+        """``keep_days`` None keeps every interval (a simulation, which ends)."""
         self.thresholds_s = thresholds_s
         self.quick_abandon_ms = int(quick_abandon_s * 1000)
-        self.utc_offset_ms = utc_offset_s * 1000
-        """Intervals start on local (Beijing) time boundaries, so "today" is the operator's day."""
+        self.zone = ZoneInfo(timezone)
         self.buckets: dict[tuple[str, str, int], Counts] = {}
         self.lost_in_switch = 0
+        self.keep_days = keep_days
+        self._latest_day = (0, 0)
+        """[start, end) of the newest local day seen, so most calls need no time-zone arithmetic."""
+
+    def day_start(self, at_ms: int) -> int:
+        """Local midnight (the centre's time zone) of the day ``at_ms`` falls in, in ms since the epoch."""
+        local = dt.datetime.fromtimestamp(at_ms / 1000, self.zone)
+        return int(local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
+
+    def _day_of(self, at_ms: int) -> int:
+        start, end = self._latest_day
+        if start <= at_ms < end:
+            return start
+        day = self.day_start(at_ms)
+        if day > start:  # a new day: the days kept stay, anything older goes
+            self._latest_day = (day, self.day_start(day + 26 * 3_600_000))
+            if self.keep_days is not None:
+                oldest = self.day_start(day - (self.keep_days - 1) * 86_400_000 + 3_600_000)
+                for key in [key for key in self.buckets if key[2] < oldest]:
+                    del self.buckets[key]
+        return day
 
     def _each(self, queue: str, entered_ms: int) -> list[Counts]:
+        day = self._day_of(entered_ms)
         counts = []
         for name, seconds in INTERVALS_S.items():
             size = seconds * 1000
-            start = (entered_ms + self.utc_offset_ms) // size * size - self.utc_offset_ms
+            start = day + (entered_ms - day) // size * size
             counts.append(self.buckets.setdefault((queue, name, start), Counts()))
         return counts
 
@@ -106,12 +135,34 @@ class ServiceLevel:
         for counts in self._each(queue, entered_ms):
             counts.exited += 1
 
+    def count(self, record: CallTimeline) -> None:
+        """Count a finished call from its record: how a restarted engine gets back today's figures from the
+        ticket store, through the same counters live calls use."""
+        queue, entered = record.queue, record.queue_entry_ms
+        if queue is None or entered is None:
+            if record.exit_reason == "system_failure":
+                self.lost_in_switch += 1
+            return
+        self.request(queue, entered)
+        if record.answered_ms is not None:
+            self.answered(queue, entered, record.answered_ms)
+        elif record.exit_reason == "abandoned" and record.hangup_ms is not None:
+            self.abandoned(queue, entered, record.hangup_ms)
+        elif record.exit_reason == "timeout":
+            self.timed_out(queue, entered, record.hangup_ms or entered)
+        elif record.exit_reason == "exit_key":
+            self.exited(queue, entered, record.hangup_ms or entered)
+
     def callback_due(self, entered_ms: int, left_ms: int) -> bool:
         """An abandoned caller goes on the callback list (漏接回拨) unless they hung up inside the quick threshold."""
         return left_ms - entered_ms >= self.quick_abandon_ms
 
     def report(self, queue: str, interval: str, start_ms: int) -> Counts:
         return self.buckets.get((queue, interval, start_ms), Counts())
+
+    def today(self, queue: str, now_ms: int) -> Counts:
+        """The centre's day so far: what the wallboard, ``hotline status`` and the API call today."""
+        return self.report(queue, "day", self.day_start(now_ms))
 
     def total(self, queue: str, interval: str = "day") -> Counts:
         """All intervals of one length added up (a whole simulation, a month)."""

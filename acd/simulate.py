@@ -70,7 +70,7 @@ def run(scenario: Scenario) -> Report:
     rng = random.Random(scenario.seed)
     queue = QueueSpec("general", "general", strategy=scenario.strategy, wrap_up_s=scenario.wrap_up_s,
                       ring_timeout_s=max(30.0, scenario.ring_s * 2))
-    distributor = Distributor([queue], service_level=ServiceLevel(), rng=rng)
+    distributor = Distributor([queue], service_level=ServiceLevel(keep_days=None), rng=rng)
     for n in range(scenario.agents):
         distributor.add_agent(Agent(f"a{n:03d}", f"user/a{n:03d}", {"general": 5}))
         distributor.login(f"a{n:03d}", 0, ready=True)

@@ -1,5 +1,6 @@
 """The floor at a glance (班长看板), drawn from the live decision core: agents by state and not-ready reason,
-callers waiting per queue with the longest wait, and today's answer rates in the 12345 form."""
+callers waiting per queue with the longest wait, and today's answer rates in the 12345 form (today: the
+centre's day, in its time zone)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def wallboard(core: Distributor, now_ms: int, thresholds_s: tuple[int, ...] = (2
     for name in core.queues:
         waiting = [core.callers[call] for _, call in core.waiting[name]]
         longest = max((now_ms - caller.entered_ms for caller in waiting), default=0) / 1000
-        totals = core.service_level.total(name)
+        totals = core.service_level.today(name, now_ms)
         rates = "  ".join(
             f"{t} s {rate:.0%}" if (rate := totals.levels(t)["hotline_12345"]) is not None else f"{t} s -"
             for t in thresholds_s)

@@ -5,7 +5,8 @@
 Measures (latency and memory with engine and double in one process, so those figures are a ceiling):
 * ready_to_offer: an agent becomes ready while callers wait -> the agent leg's ``bgapi originate`` is sent;
 * enqueue_to_offer: a caller is enqueued while agents are ready -> the originate is sent;
-* memory per waiting call: what the ACD allocates for each waiting caller (tracemalloc, acd/ files only);
+* memory per waiting call: what the ACD and the call model allocate for each waiting caller (tracemalloc,
+  acd/ and calls/ files only);
 * cps: whole calls per second, sustained, end to end (the double places a call, it parks, the engine enqueues
   and offers it, the agent answers, the engine bridges, the caller hangs up, the agent is ready again), with
   the double in its own process and the engine on one core (gevent runs it on one thread); also the engine's
@@ -29,14 +30,40 @@ from collections.abc import Callable
 
 import gevent
 
-from acd.agents import Agent
-from acd.distributor import Distributor, Offer
-from acd.queues import QueueSpec
-from acd.runtime import AcdRuntime
-from esl import SwitchLink
+import config
+from acd.queueing import Queueing
+from calls.book import CallBook
+from calls.clock import Clock
+from calls.commands import Originate
+from calls.journal import NoJournal
+from calls.notices import ToQueue
+from engine.capability import Hub
+from engine.commands import SwitchCommands
+from engine.link import ENGINE_EVENTS
+from esl import Event, SwitchLink
 from fakeswitch import FakeSwitch
 
 PASSWORD = "bench-password-123"
+
+
+def acd_over(link: SwitchLink, agents: int) -> tuple[Hub, Queueing]:
+    """The engine's ACD alone (queueing and the switch commands on a hub, no IVR), resumed and ready to take calls."""
+    settings = config.Settings.model_validate({
+        "centre": {"name": "bench"}, "switch": {"password": PASSWORD},
+        "acd": {"queues": {"general": {"skill": "general", "wrap_up": 0, "ring_timeout": 600}},
+                "agents": {f"a{n:04d}": {"contact": f"user/a{n:04d}", "skills": {"general": 5}} for n in range(agents)}}})
+    hub = Hub(settings, link, CallBook(lambda record: None), Clock(), NoJournal())
+    SwitchCommands().attach(hub)
+    queueing = Queueing(settings, {})
+    queueing.attach(hub)
+    hub.run(queueing.connector.resume())
+    return hub, queueing
+
+
+def enqueue(hub: Hub, call: str) -> None:
+    """A caller asks for a human (what the front door does after its menus)."""
+    hub.book.open(call, "13800138000", "12345", hub.clock())
+    hub.run([ToQueue(call, "general", "13800138000", hub.clock())])
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -49,23 +76,23 @@ class Bench:
         self.switch = FakeSwitch(PASSWORD, heartbeat_interval=None, playback_seconds=0.0)
         self.switch.default_endpoint.answer_after = None if ring_forever else 0.0
         self.switch.start()
-        self.link = SwitchLink(*self.switch.address, PASSWORD, events=["CHANNEL_PARK", "CHANNEL_HANGUP"])
+        self.link = SwitchLink(*self.switch.address, PASSWORD, events=ENGINE_EVENTS)
         self.link.start()
         self.link.wait_connected(10)
-        self.core = Distributor([QueueSpec("general", "general", wrap_up_s=0, ring_timeout_s=600)])
-        for n in range(agents):
-            self.core.add_agent(Agent(f"a{n:04d}", f"user/a{n:04d}", {"general": 5}))
+        self.hub, self.queueing = acd_over(self.link, agents)
+        self.core = self.queueing.core
         self.started: dict[str, float] = {}
         self.latency: list[float] = []
-        self.runtime = AcdRuntime(self.core, self.link, on_offer_sent=self._sent)
+        self.hub.on(Originate, self._sent)
 
-    def _sent(self, offer: Offer) -> None:
-        started = self.started.pop(offer.call_id, None) or self.started.pop(offer.agent, None)
+    def _sent(self, offer: Originate) -> None:
+        started = self.started.pop(offer.variables["hotline_call"], None) or \
+            self.started.pop(offer.variables["hotline_agent"], None)
         if started is not None:
             self.latency.append((time.perf_counter() - started) * 1000)
 
     def close(self) -> None:
-        self.runtime.stop()
+        self.queueing.stop()
         self.link.stop()
         self.switch.stop()
 
@@ -103,11 +130,11 @@ def enqueue_to_offer(agents: int, submit: Callable[..., None]) -> list[float]:
     bench = Bench(agents, ring_forever=True)
     try:
         for agent in bench.core.agents:
-            bench.runtime.login(agent)
+            bench.queueing.command(agent, "login")
         for _ in range(agents):
             call = str(uuid.uuid4())
             bench.started[call] = time.perf_counter()
-            submit(bench.runtime.enqueue, call, "general", "13800138000")
+            submit(enqueue, bench.hub, call)
             gevent.sleep(0.001)
         _settle(bench, agents)
         return bench.latency
@@ -120,17 +147,18 @@ def ready_to_offer(agents: int, waiting: int, submit: Callable[..., None]) -> tu
     bench = Bench(agents, ring_forever=True)
     try:
         for agent in bench.core.agents:
-            bench.runtime.login(agent, ready=False)
+            bench.core.login(agent, bench.hub.clock(), ready=False)
+        ours = [tracemalloc.Filter(True, "*/acd/*"), tracemalloc.Filter(True, "*/calls/*")]
         tracemalloc.start()
-        before = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(True, "*/acd/*")])
+        before = tracemalloc.take_snapshot().filter_traces(ours)
         for _ in range(waiting):
-            bench.runtime.enqueue(str(uuid.uuid4()), "general", "13800138000")
-        after = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(True, "*/acd/*")])
+            enqueue(bench.hub, str(uuid.uuid4()))
+        after = tracemalloc.take_snapshot().filter_traces(ours)
         tracemalloc.stop()
         grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
         for agent in bench.core.agents:
             bench.started[agent] = time.perf_counter()
-            submit(bench.runtime.ready, agent)
+            submit(bench.queueing.command, agent, "ready")
             gevent.sleep(0.001)
         _settle(bench, agents)
         return bench.latency, grown / waiting / 1024
@@ -171,16 +199,19 @@ def sustained_cps(agents: int, seconds: float, in_flight: int) -> tuple[float, f
     process = multiprocessing.get_context("spawn").Process(target=_switch_process, args=(theirs, seconds, in_flight))
     process.start()
     host, port = ours.recv()
-    link = SwitchLink(host, port, PASSWORD, events=["CHANNEL_PARK", "CHANNEL_HANGUP"])
+    link = SwitchLink(host, port, PASSWORD, events=ENGINE_EVENTS)
     link.start()
     link.wait_connected(10)
-    core = Distributor([QueueSpec("general", "general", wrap_up_s=0, ring_timeout_s=600)])
-    for n in range(agents):
-        core.add_agent(Agent(f"a{n:04d}", f"user/a{n:04d}", {"general": 5}))
-    runtime = AcdRuntime(core, link)
-    link.on("CHANNEL_PARK", lambda event: runtime.enqueue(event.uuid, "general", "13800138000"))
+    hub, queueing = acd_over(link, agents)
+    core = queueing.core
+
+    def parked(event: Event) -> None:
+        if hub.book.find(event.uuid) is None:  # a new caller (the agent legs park too)
+            enqueue(hub, event.uuid)
+
+    link.on("CHANNEL_PARK", parked)
     for agent in core.agents:
-        runtime.login(agent)
+        queueing.command(agent, "login")
     answered = core.service_level.total
     cpu = time.process_time()
     ours.send("go")
@@ -189,7 +220,7 @@ def sustained_cps(agents: int, seconds: float, in_flight: int) -> tuple[float, f
     cps, double_busy = ours.recv()
     cpu_ms = (time.process_time() - cpu) * 1000
     calls = answered("general").answered
-    runtime.stop()
+    queueing.stop()
     link.stop()
     process.join(10)
     return cps, cpu_ms / max(1, calls), double_busy
@@ -218,7 +249,7 @@ def main() -> None:
     report("enqueue -> offer (ours)", enqueue)
     report("ready -> offer (baseline poll)", baseline_ready)
     report("ready -> offer (ours)", ready)
-    print(f"memory per waiting call: {kib:.2f} KiB (ACD allocations only; {args.waiting} waiting)")
+    print(f"memory per waiting call: {kib:.2f} KiB (ACD and call model allocations; {args.waiting} waiting)")
     print(f"sustained: {cps:.0f} calls/s end to end, {args.in_flight} in flight; the double used "
           f"{double_busy:.0%} of a core; engine CPU {cpu_ms_per_call:.2f} ms per call, "
           f"so {1000 / cpu_ms_per_call:.0f} calls/s would fill the engine's core")

@@ -22,11 +22,12 @@ from pathlib import Path
 import gevent
 
 import config
-from acd.engine import Engine
-from cli import switch_link
+from engine.process import Engine
+from engine.link import switch_link
 from config.acd import Agent as AgentConfig
 from config.ivr import Back, Menu, ToMenu, ToQueue
 from fakeswitch import FakeSwitch
+from switch_conf.render import PUBLIC_DIALPLAN, render
 from telemetry import logs
 
 PASSWORD = "bench-password-456"
@@ -43,9 +44,11 @@ MORE = Menu(prompt="choice", keys={"1": ToQueue(do="queue", queue="general", pri
 """A second level under key 0 of the default main menu."""
 
 
-def _switch_process(pipe: multiprocessing.connection.Connection, callers: int, timeout: float) -> None:
-    """The double and its citizens: every call placed at once; a caller hangs up once bridged to an agent."""
+def _switch_process(pipe: multiprocessing.connection.Connection, callers: int, timeout: float, dialplan: str) -> None:
+    """The double (running the rendered dialplan) and its citizens: every call placed at once; a caller hangs up
+    once bridged to an agent."""
     switch = FakeSwitch(PASSWORD, heartbeat_interval=None, playback_seconds=0.02)
+    switch.load_dialplan(dialplan)
     switch.start()
     pipe.send(switch.address)
     while not pipe.poll():  # the engine starts and links; a blocking recv would stall the double's hub
@@ -71,11 +74,6 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300.0)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="hotline-ivr-bench-"))
-    ours, theirs = multiprocessing.get_context("spawn").Pipe()
-    process = multiprocessing.get_context("spawn").Process(target=_switch_process,
-                                                           args=(theirs, args.callers, args.timeout))
-    process.start()
-    address = ours.recv()
     base = config.defaults()
     settings = base.model_copy(update={
         "switch": base.switch.model_copy(update={"password": config.schema.SecretStr(PASSWORD)}),
@@ -92,6 +90,12 @@ def main() -> None:
             "api": base.acd.api.model_copy(update={"listen": config.Endpoint("127.0.0.1", 0)})}),
     })
     logs.configure(settings.telemetry)
+    render(settings, work / "freeswitch")
+    ours, theirs = multiprocessing.get_context("spawn").Pipe()
+    process = multiprocessing.get_context("spawn").Process(
+        target=_switch_process, args=(theirs, args.callers, args.timeout, str(work / "freeswitch" / PUBLIC_DIALPLAN)))
+    process.start()
+    address = ours.recv()
     engine = Engine(settings, switch_link(settings, address=address))
     engine.tickets.migrate()
     engine.tickets.set_status(TICKET, "processing", 0)
@@ -103,7 +107,7 @@ def main() -> None:
         gevent.sleep(0.05)
     uuids = ours.recv()
     deadline = time.monotonic() + 30
-    while any(uuid in engine.acd.tracker.calls for uuid in uuids) and time.monotonic() < deadline:
+    while any(uuid in engine.book.calls for uuid in uuids) and time.monotonic() < deadline:
         gevent.sleep(0.05)  # the engine still handling the last hang-ups
     engine.writer.flush(60)  # then the records into the ticket store
     cpu_ms, elapsed = (time.process_time() - cpu) * 1000, time.perf_counter() - wall

@@ -30,8 +30,8 @@ from gevent import subprocess
 
 import config
 from acd.agents import AgentState
-from acd.engine import Engine
-from cli import switch_link
+from engine.process import Engine
+from engine.link import switch_link
 from esl import Backoff, Event, SwitchLink
 from telemetry import logs
 
@@ -168,7 +168,7 @@ def run_ours(work: Path, rate: float, seconds: float, agents: int, talk_ms: int)
     offers = [(r.offers[0].ring_start_ms - r.queue_entry_ms) for r in records if r.offers and r.queue_entry_ms]
     waits = [(r.queue_entry_ms, r.offers[0].ring_start_ms if r.offers else r.hangup_ms or r.queue_entry_ms)
              for r in records if r.queue_entry_ms]
-    frees = [(before.at_ms, after.at_ms) for agent in engine.acd.core.agents.values()
+    frees = [(before.at_ms, after.at_ms) for agent in engine.queueing.core.agents.values()
              for before, after in zip(agent.log, agent.log[1:])
              if before.old is AgentState.ON_CALL and before.new is AgentState.READY and after.new is AgentState.OFFERED]
     freed = while_waiting(frees, waits)

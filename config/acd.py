@@ -44,10 +44,20 @@ def _sip_password(secret: SecretStr) -> SecretStr:
 
 
 class Overflow(Section):
-    """Where a caller goes when the queue cannot keep them."""
+    """Where a caller goes when the queue cannot keep them: another queue (``target``), voicemail, the callback
+    list (told they will be called back), an outside number (``target``, through ``ivr.trunk``), or a message and
+    goodbye. Every one of them but another queue puts the caller on the callback list."""
 
-    action: Literal["queue", "voicemail", "callback", "announce-hangup"] = "announce-hangup"
+    action: Literal["queue", "voicemail", "callback", "number", "announce-hangup"] = "announce-hangup"
     target: str = ""
+
+    @model_validator(mode="after")
+    def _target(self) -> "Overflow":
+        if self.action == "number" and not re.fullmatch(r"[0-9]{3,20}", self.target):
+            raise ValueError("target: an overflow to a number needs the number (3-20 digits)")
+        if self.action == "queue" and not self.target:
+            raise ValueError("target: an overflow to a queue needs the queue's name")
+        return self
 
 
 class Widening(Section):

@@ -140,7 +140,7 @@ def _dates(value: str) -> str:
     return value
 
 
-def _zone(value: str) -> str:
+def zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
@@ -161,7 +161,7 @@ class Hours(Section):
     holidays: list[Dates] = []
     holiday_hours: list[Span] = []
     makeup_days: list[Dates] = []
-    timezone: Annotated[str, AfterValidator(_zone)] = "Asia/Shanghai"
+    timezone: Annotated[str, AfterValidator(zone)] = "Asia/Shanghai"
 
 
 class AfterHours(Section):
@@ -257,6 +257,24 @@ class Lookup(Section):
     timeout: Seconds = 15
 
 
+class SafetyNet(Section):
+    """The switch's own fallback for a caller no engine takes within ``after`` seconds (the engine down, or cut
+    off from the switch): rendered into FreeSWITCH's dialplan by ``hotline switch-conf render``. Until then the
+    caller hears ringback; then ``prompt``, and either ``number`` (through ``ivr.trunk``) or goodbye."""
+
+    enabled: bool = True
+    after: Annotated[int, Field(ge=5, le=600)] = 20
+    prompt: Name = "safety_net"
+    then: Literal["number", "hangup"] = "hangup"
+    number: Annotated[str, Field(pattern=r"^([0-9]{3,20})?$")] = ""
+
+    @model_validator(mode="after")
+    def _number(self) -> "SafetyNet":
+        if self.then == "number" and not self.number:
+            raise ValueError("number: then: number needs the number to send callers to")
+        return self
+
+
 DEFAULT_PROMPTS = {
     "welcome": "您好，欢迎致电12345政务服务便民热线。",
     "recording_notice": "为保证服务质量，您的通话将被录音。",
@@ -280,6 +298,9 @@ DEFAULT_PROMPTS = {
     "survey_thanks": "感谢您的评价，再见。",
     "emergency_transfer": "正在为您转接110，请稍候。",
     "transfer": "正在为您转接，请稍候。",
+    "callback": "坐席繁忙，我们已记下您的号码，将尽快给您回电，再见。",
+    "busy_goodbye": "坐席繁忙，请您稍后再拨，再见。",
+    "safety_net": "系统繁忙，请您稍后再拨，给您带来不便，敬请谅解。",
 }
 ANNOUNCED_UP_TO = 20
 DEFAULT_PROMPTS.update({f"position_{n}": f"您前面还有{n}位来电，" for n in range(1, ANNOUNCED_UP_TO + 1)})
@@ -307,6 +328,7 @@ class Ivr(Section):
     survey: Survey = Survey()
     voicemail: Voicemail = Voicemail()
     lookup: Lookup = Lookup()
+    safety_net: SafetyNet = SafetyNet()
     prompt_cache: Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]+$")] = "var/hotline/prompts"
 
     def prompt(self, name: str) -> Prompt:
@@ -356,7 +378,8 @@ def tree_problems(ivr: Ivr) -> list[str]:
                 problems.append(f"ivr.menus.{name}.{path}.prompt: no prompt named {action.prompt!r}")
     named = [("ivr.blacklist.prompt", ivr.blacklist.prompt), ("ivr.survey.intro", ivr.survey.intro),
              ("ivr.survey.thanks", ivr.survey.thanks), ("ivr.voicemail.prompt", ivr.voicemail.prompt),
-             ("ivr.lookup.prompt", ivr.lookup.prompt), ("ivr.lookup.not_found", ivr.lookup.not_found)]
+             ("ivr.lookup.prompt", ivr.lookup.prompt), ("ivr.lookup.not_found", ivr.lookup.not_found),
+             ("ivr.safety_net.prompt", ivr.safety_net.prompt)]
     named += [(f"ivr.survey.dimensions[{n}].prompt", d.prompt) for n, d in enumerate(ivr.survey.dimensions)]
     problems += [f"{path}: no prompt named {name!r}" for path, name in named if name not in prompts]
     for name, tenant in ivr.tenants.items():

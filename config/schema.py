@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from config.acd import Acd
-from config.ivr import Ivr, centre_problems
+from config.ivr import Ivr, centre_problems, zone
 from config.addresses import _HOSTNAME, Endpoint, ListenAddress, PrivateListenAddress, _ip
 from config.section import Section
 
@@ -48,6 +48,8 @@ class Centre(Section):
 
     name: Annotated[str, Field(min_length=1)]
     service_numbers: Annotated[list[Annotated[str, AfterValidator(_digits)]], Field(min_length=1)] = ["12345"]
+    timezone: Annotated[str, AfterValidator(zone)] = "Asia/Shanghai"
+    """The centre's day: "today" on the wallboard, the API and ``hotline status`` starts at its midnight."""
 
 
 # --- switch ------------------------------------------------------------------------------------------

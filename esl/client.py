@@ -110,6 +110,7 @@ class SwitchLink:
         self._jobs = Waiters()
         self._executions = Waiters()
         self._connected_callbacks: list[Callable[[], None]] = []
+        self._lost_callbacks: list[Callable[[], None]] = []
         self._commands: Connection | None = None
         self._events: Connection | None = None
         self.connected = Flag()
@@ -140,6 +141,10 @@ class SwitchLink:
     def on_connected(self, callback: Callable[[], None]) -> None:
         self._connected_callbacks.append(callback)
 
+    def on_lost(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (on the supervisor, so it must not block) each time an established link drops."""
+        self._lost_callbacks.append(callback)
+
     def add_filter(self, header: str, value: str) -> None:
         """Filter the event connection now and after every reconnect (events lacking all filtered headers drop)."""
         data = protocol.add_filter(header, value)
@@ -150,13 +155,20 @@ class SwitchLink:
     # --- commands ----------------------------------------------------------------------------------
 
     def api(self, command: str, timeout: float | None = None) -> str:
-        """A synchronous ``api``: for quick commands only (it holds the command connection's queue)."""
+        """A synchronous ``api``: for quick commands only (it holds the command connection's queue).
+
+        FreeSWITCH reports an API command's failure in the body (``-ERR No such channel!``, ``-USAGE: ...``),
+        not in the frame: that is a CommandFailed here, never a result to be read as success."""
         started = time.perf_counter()
         frame = self._command_connection().request(protocol.api(command), timeout or self.command_timeout)
         metrics.COMMAND_SECONDS.labels("api").observe(time.perf_counter() - started)
+        name = command.split(" ", 1)[0]
         if frame.content_type == "command/reply":
-            raise CommandFailed(f"api {command.split(' ', 1)[0]}: {frame.reply_text}")
-        return frame.body.decode("utf-8", "replace")
+            raise CommandFailed(f"api {name}: {frame.reply_text}")
+        body = frame.body.decode("utf-8", "replace")
+        if body.startswith(("-ERR", "-USAGE")):
+            raise CommandFailed(f"api {name}: {body.strip()}")
+        return body
 
     def bgapi(self, command: str) -> AsyncResult:
         """Start a background job without waiting; the result is set to the job's output (BACKGROUND_JOB body).
@@ -208,8 +220,9 @@ class SwitchLink:
         )
 
     def hangup(self, uuid: str, cause: str = "NORMAL_CLEARING") -> None:
-        data = protocol.hangup(tokens.uuid(uuid), tokens.hangup_cause(cause))
-        self._command_connection().command(data, self.command_timeout)
+        """End a leg now with ``uuid_kill``, which FreeSWITCH acts on whether the leg talks or still rings (a
+        ``sendmsg`` hangup waits in the channel's queue until it answers); CommandFailed if it is already gone."""
+        self.api(f"uuid_kill {tokens.uuid(uuid)} {tokens.hangup_cause(cause)}")
 
     # --- internals ---------------------------------------------------------------------------------
 
@@ -284,6 +297,7 @@ class SwitchLink:
 
     def _teardown(self, reason: EslError) -> None:
         """Close both connections and fail every waiter at once: nothing waits on a dead link."""
+        was_up = self.connected.is_set()
         self.connected.clear()
         metrics.CONNECTED.set(0)
         for conn in (self._commands, self._events):
@@ -291,6 +305,9 @@ class SwitchLink:
                 conn.close(reason)
         self._jobs.fail_all(reason)
         self._executions.fail_all(reason)
+        if was_up:
+            for callback in self._lost_callbacks:
+                callback()
 
 
 def execute_on(

@@ -75,6 +75,8 @@ class Channel:
         self._digit_arrived = Flag()
         self.queue: Queue[Queued] = Queue()
         self.parked = False
+        self.application = ("", "")
+        """The application running, or the last one run (``show channels``'s application columns)."""
         self.on_gone: list[Callable[[], None]] = []
         self.block_key: tuple[object, ...] = ()
         self.block: list[tuple[str, str]] = []
@@ -88,15 +90,20 @@ class Channel:
             self.digits.append(digit)
         self._digit_arrived.set()
 
-    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
-        """Hang up this leg (and its bridged partner): CHANNEL_HANGUP, ..._COMPLETE, CHANNEL_DESTROY."""
+    def hangup(self, cause: str = "NORMAL_CLEARING", by_party: bool = True) -> None:
+        """Hang up this leg: CHANNEL_HANGUP, ..._COMPLETE, CHANNEL_DESTROY. ``by_party``: its phone hung up
+        (``sip_hangup_disposition`` recv_bye, or recv_cancel before answer), else the switch did (send_*).
+
+        Like FreeSWITCH, a bridged partner is hung up in turn (its CHANNEL_HANGUP before the CHANNEL_UNBRIDGE,
+        as captured), unless it has ``park_after_bridge``: then it is unbridged and parked again."""
         if self.hangup_cause is not None:
             return
         self.hangup_cause = cause
+        if not self.name.startswith("loopback/"):  # a SIP leg: who sent the BYE, CANCEL or refusal
+            unanswered = ("cancel", "refuse") if self.direction == "inbound" else ("refuse", "cancel")
+            kind = "bye" if self.answered else unanswered[0 if by_party else 1]
+            self.variables["sip_hangup_disposition"] = f"{'recv' if by_party else 'send'}_{kind}"
         partner, self.bridged_to = self.bridged_to, None
-        if partner is not None:
-            partner.bridged_to = None
-            self.switch.fire("CHANNEL_UNBRIDGE", self, [("Other-Leg-Unique-ID", partner.uuid)])
         self.state, self.call_state = "CS_HANGUP", "HANGUP"
         self.answer_state = "hangup"
         self.switch.fire("CHANNEL_HANGUP", self, [("Hangup-Cause", cause)])
@@ -104,11 +111,39 @@ class Channel:
         self.queue.put(Queued("", "", ""))  # wake a parked loop
         self.gone.set()
         gevent.spawn(self._finish)
-        if partner is not None and partner.variables.get("park_after_bridge") == "true":
-            partner.state = "CS_PARK"  # kept for what comes after the bridge (a survey)
-            self.switch.fire("CHANNEL_PARK", partner, [])
-        elif partner is not None:
-            partner.hangup(cause)
+        if partner is None:
+            return
+        partner.bridged_to = None
+        if partner.variables.get("park_after_bridge") == "true":
+            partner.variables.pop("bridge_to", None)
+            self.switch.fire("CHANNEL_UNBRIDGE", self, [("Other-Leg-Unique-ID", partner.uuid)])
+            partner.park_again()  # kept for what comes after the bridge (a survey)
+        else:
+            partner.hangup(cause, by_party=False)
+            self.switch.fire("CHANNEL_UNBRIDGE", self, [("Other-Leg-Unique-ID", partner.uuid)])
+
+    def bridge(self, other: "Channel") -> None:
+        """Bridge two legs (the caller first): CHANNEL_UNPARK for a parked one, then CHANNEL_BRIDGE."""
+        for leg, peer in ((self, other), (other, self)):
+            leg.bridged_to = peer
+            leg.variables["bridge_to"] = leg.variables["last_bridge_to"] = peer.uuid
+            if leg.parked:
+                leg.parked = False
+                leg.switch.fire("CHANNEL_UNPARK", leg, [])
+            leg.interrupted.set()  # whatever it was playing stops
+            leg.state = "CS_EXCHANGE_MEDIA"
+        self.switch.fire("CHANNEL_BRIDGE", self, [("Other-Leg-Unique-ID", other.uuid)])
+
+    def transfer_to(self, extension: str) -> None:
+        """Leave whatever it does (park, an application) for another extension's dialplan, as uuid_transfer and
+        sched_transfer do."""
+        self.interrupted.set()
+        self.queue.put(Queued("transfer", extension, str(uuidlib.uuid4())))
+
+    def park_again(self) -> None:
+        self.parked, self.state = True, "CS_PARK"
+        self.application = ("park", "")
+        self.switch.fire("CHANNEL_PARK", self, [])
 
     def _finish(self) -> None:
         self.switch.fire("CHANNEL_CALLSTATE", self, [("Original-Channel-Call-State", "ACTIVE" if self.answered else "RINGING")])
@@ -157,6 +192,7 @@ class Channel:
         if self.hangup_cause is not None:
             raise Hangup
         base = [("Application", app), ("Application-Data", arg), ("Application-UUID", event_uuid)]
+        self.application = (app, arg)
         self.switch.fire("CHANNEL_EXECUTE", self, base)
         runner = APPLICATIONS.get(app, _unknown)
         response = "_none_"
@@ -292,8 +328,22 @@ def _park(ch: Channel, arg: str) -> str:
     return "_none_"
 
 
+def _multiset(ch: Channel, arg: str) -> str:
+    for item in arg.split(" "):
+        _set(ch, item)
+    return "_none_"
+
+
+def _sched_transfer(ch: Channel, arg: str) -> str:
+    """``+<seconds> <extension> [dialplan context]``: FreeSWITCH's scheduler transfers the call then, unless the
+    task (grouped by the channel's UUID) is deleted first (``sched_del``)."""
+    when, extension = arg.split()[:2]
+    ch.switch.schedule(ch.uuid, float(when.lstrip("+")), lambda: ch.transfer_to(extension))
+    return "_none_"
+
+
 def _hangup(ch: Channel, arg: str) -> str:
-    ch.hangup(arg.strip() or "NORMAL_CLEARING")
+    ch.hangup(arg.strip() or "NORMAL_CLEARING", by_party=False)
     return "_none_"
 
 
@@ -319,9 +369,10 @@ def _bridge(ch: Channel, arg: str) -> str:
         return result
     ch.variables["originate_disposition"] = "SUCCESS"
     ch.answer()
-    ch.bridged_to, result.bridged_to = result, ch
-    ch.switch.fire("CHANNEL_BRIDGE", ch, [("Other-Leg-Unique-ID", result.uuid)])
+    ch.bridge(result)
     gevent.wait([ch.gone, result.gone], count=1)
+    if ch.hangup_cause is None and ch.variables.get("hangup_after_bridge") == "true":
+        ch.hangup("NORMAL_CLEARING", by_party=False)
     return "_none_"
 
 
@@ -345,9 +396,12 @@ def _conference(ch: Channel, arg: str) -> str:
 
 
 def _transfer(ch: Channel, arg: str) -> str:
-    """Run the dialplan of another extension (``uuid_transfer`` queues this)."""
+    """Run the dialplan of another extension (``uuid_transfer`` and ``sched_transfer`` queue this)."""
+    if ch.parked:
+        ch.parked = False
+        ch.switch.fire("CHANNEL_UNPARK", ch, [])
     ch.destination = arg.split()[0]
-    for app, app_arg in ch.switch.dialplan.get(ch.destination, [("park", "")]):
+    for app, app_arg in ch.switch.route(ch.destination):
         ch.execute(app, app_arg, str(uuidlib.uuid4()))
     return "_none_"
 
@@ -365,5 +419,6 @@ APPLICATIONS: dict[str, Callable[[Channel, str], str]] = {
     "answer": _answer, "pre_answer": _pre_answer, "ring_ready": _ring_ready, "playback": _playback,
     "play_and_get_digits": _play_and_get_digits, "park": _park, "hangup": _hangup, "set": _set, "export": _set,
     "sleep": _sleep, "bridge": _bridge, "record_session": _record_session, "conference": _conference,
-    "socket": _socket, "transfer": _transfer, "record": _record,
+    "socket": _socket, "transfer": _transfer, "record": _record, "multiset": _multiset,
+    "sched_transfer": _sched_transfer,
 }

@@ -9,7 +9,9 @@ BACKGROUND_JOB bodies, plain/json serialization, filters, ``sendmsg``, ``myevent
 from __future__ import annotations
 
 import itertools
+import json
 import re
+import xml.etree.ElementTree as ET
 import time
 import uuid as uuidlib
 from email.utils import formatdate
@@ -52,6 +54,12 @@ class FakeSwitch:
         self.event_queue_limit = event_queue_limit
         self.first_packet_timeout = first_packet_timeout
         self.dialplan: dict[str, list[Application]] = {}
+        """Extensions by exact number (tests script them); ``load_dialplan`` adds rendered XML extensions."""
+        self.routes: list[tuple[re.Pattern[str], list[Application]]] = []
+        self.scheduled: dict[str, list[gevent.Greenlet]] = {}
+        """sched_transfer tasks by group (the channel's UUID)."""
+        self.failing_bridges = 0
+        """The next so many ``uuid_bridge`` commands fail as if a leg were unusable."""
         self.endpoints: dict[str, Endpoint] = {}
         self.default_endpoint = Endpoint()
         self.channels: dict[str, Channel] = {}
@@ -83,7 +91,7 @@ class FakeSwitch:
         self._server.stop(timeout=0)
         self.drop_connections()
         for channel in list(self.channels.values()):
-            channel.hangup("SYSTEM_SHUTDOWN")
+            channel.hangup("SYSTEM_SHUTDOWN", by_party=False)
 
     # --- the scripted world ---------------------------------------------------------------------------
 
@@ -109,8 +117,35 @@ class FakeSwitch:
         self.channels[channel.uuid] = channel
         channel.state = "CS_INIT"
         self.fire("CHANNEL_CREATE", channel, [])
-        gevent.spawn(channel.run, self.dialplan.get(destination_number, [("park", "")]))
+        gevent.spawn(channel.run, self.route(destination_number))
         return channel
+
+    def route(self, destination: str) -> list[Application]:
+        """The applications an extension runs: a scripted number, else the first loaded extension whose
+        destination_number expression matches, else park."""
+        if destination in self.dialplan:
+            return self.dialplan[destination]
+        for pattern, actions in self.routes:
+            if pattern.search(destination):
+                return actions
+        return [("park", "")]
+
+    def load_dialplan(self, path: str) -> None:
+        """Take the extensions of a FreeSWITCH dialplan XML file (destination_number conditions only, which
+        is what switch_conf renders)."""
+        for extension in ET.parse(path).getroot().iter("extension"):
+            condition = extension.find("condition")
+            if condition is None or condition.get("field") != "destination_number":
+                continue
+            actions = [(action.get("application", ""), action.get("data", "")) for action in condition.iter("action")]
+            self.routes.append((re.compile(condition.get("expression", "")), actions))
+
+    def schedule(self, group: str, seconds: float, task: Callable[[], None]) -> None:
+        def run() -> None:
+            gevent.sleep(seconds * self.time_scale)
+            self.scheduled.get(group, []).remove(gevent.getcurrent())
+            task()
+        self.scheduled.setdefault(group, []).append(gevent.spawn(run))
 
     def gate_api(self, command: str) -> Flag:
         """Hold every ``api <command> ...`` (and its connection's events) until the returned flag is set."""
@@ -221,9 +256,10 @@ class FakeSwitch:
         self.channels[leg.uuid] = leg
         leg.state = "CS_INIT"
         self.fire("CHANNEL_CREATE", leg, [])
+        self.fire("CHANNEL_ORIGINATE", leg, [])
         self.fire("CHANNEL_OUTGOING", leg, [])
         if behaviour.cause:
-            leg.hangup(behaviour.cause)
+            leg.hangup(behaviour.cause, by_party=True)
             return behaviour.cause
         leg.call_state = "RINGING"
         self.fire("CHANNEL_PROGRESS", leg, [])
@@ -231,10 +267,10 @@ class FakeSwitch:
         wait_for = timeout if behaviour.answer_after is None else min(timeout, behaviour.answer_after)
         abandoned = [leg.gone] + ([caller.gone] if caller is not None else [])
         if gevent.wait(abandoned, timeout=wait_for * self.time_scale, count=1):
-            leg.hangup("ORIGINATOR_CANCEL")
-            return "ORIGINATOR_CANCEL"
+            leg.hangup(leg.hangup_cause or "ORIGINATOR_CANCEL", by_party=False)
+            return leg.hangup_cause or "ORIGINATOR_CANCEL"
         if behaviour.answer_after is None or behaviour.answer_after > timeout:
-            leg.hangup("NO_ANSWER")
+            leg.hangup("NO_ANSWER", by_party=False)
             return "NO_ANSWER"
         leg.answer()
         return leg
@@ -247,7 +283,7 @@ class FakeSwitch:
         if isinstance(result, str):
             return f"-ERR {result}\n"
         match = re.fullmatch(r"&(\w+)\((.*)\)", target.strip())
-        plan = [(match[1], match[2])] if match else self.dialplan.get(target.split()[0] if target else "", [("park", "")])
+        plan = [(match[1], match[2])] if match else self.route(target.split()[0] if target else "")
         gevent.spawn(result.run, plan)
         return f"+OK {result.uuid}\n"
 
@@ -258,7 +294,7 @@ class FakeSwitch:
         try:
             sock = socket.create_connection((host, int(port)), timeout=5)
         except OSError:
-            channel.hangup("DESTINATION_OUT_OF_ORDER")
+            channel.hangup("DESTINATION_OUT_OF_ORDER", by_party=False)
             return
         listener = Listener(self, sock, next(self._connection_ids), session=channel)
         self.listeners.append(listener)
@@ -545,7 +581,7 @@ def _cmd_filter(listener: Listener, line: str, packet: Packet) -> None:
 def _cmd_sendmsg(listener: Listener, line: str, packet: Packet) -> None:
     uuid = line[7:].strip() or packet.header("session-id") or (listener.session.uuid if listener.session else "")
     channel = listener.switch.channels.get(uuid)
-    if channel is None:
+    if channel is None or channel.hangup_cause is not None:
         listener._reply(f"-ERR invalid session id [{uuid}]")
         return
     command = (packet.header("call-command") or "").lower()
@@ -556,7 +592,7 @@ def _cmd_sendmsg(listener: Listener, line: str, packet: Packet) -> None:
         channel.queue.put(Queued(packet.header("execute-app-name") or "", arg or "",
                                  packet.header("event-uuid") or str(uuidlib.uuid4()), int(packet.header("loops") or 1)))
     elif command == "hangup":
-        channel.hangup(packet.header("hangup-cause") or "NORMAL_CLEARING")
+        channel.hangup(packet.header("hangup-cause") or "NORMAL_CLEARING", by_party=False)
     listener._reply("+OK")
 
 
@@ -627,14 +663,14 @@ def _channel_api(action: Callable[[Channel, list[str]], str]) -> Callable[[FakeS
     def run(sw: FakeSwitch, arg: str) -> str:
         words = arg.split()
         channel = sw.channels.get(words[0]) if words else None
-        if channel is None:
+        if channel is None or channel.hangup_cause is not None:
             return "-ERR No such channel!\n"
         return action(channel, words[1:])
     return run
 
 
 def _kill(ch: Channel, words: list[str]) -> str:
-    ch.hangup(words[0] if words else "NORMAL_CLEARING")
+    ch.hangup(words[0] if words else "NORMAL_CLEARING", by_party=False)
     return "+OK\n"
 
 
@@ -661,6 +697,10 @@ def _uuid_record(ch: Channel, words: list[str]) -> str:
 
 
 def _break(ch: Channel, words: list[str]) -> str:
+    """Stop the running application; with ``all``, what sendmsg queued behind it too."""
+    if words and words[0] == "all":
+        while not ch.queue.empty():
+            ch.queue.get_nowait()
     ch.interrupted.set()
     return "+OK\n"
 
@@ -692,24 +732,43 @@ def _transfer(ch: Channel, words: list[str]) -> str:
 def _dump(ch: Channel, words: list[str]) -> str:
     headers = [("Event-Name", "CHANNEL_DATA")] + ch.switch._channel_block(ch)
     headers += [(f"variable_{k}", v) for k, v in ch.variables.items()]
+    if words and words[0] == "json":
+        return json.dumps(dict(headers), ensure_ascii=False)
     return serialize.plain(headers).decode("utf-8", "surrogateescape")
 
 
 def _bridge(sw: FakeSwitch, arg: str) -> str:
     words = arg.split()
     a, b = (sw.channels.get(w) for w in words[:2]) if len(words) >= 2 else (None, None)
-    if a is None or b is None:
+    if a is None or b is None or a.hangup_cause is not None or b.hangup_cause is not None or sw.failing_bridges:
+        sw.failing_bridges = max(0, sw.failing_bridges - 1)
         return "-ERR Invalid uuid\n"
-    a.bridged_to, b.bridged_to = b, a
-    sw.fire("CHANNEL_BRIDGE", a, [("Other-Leg-Unique-ID", b.uuid)])
+    a.bridge(b)
     return f"+OK {b.uuid}\n"
 
 
+SHOW_COLUMNS = ("uuid", "direction", "created", "created_epoch", "name", "state", "cid_name", "cid_num", "ip_addr",
+                "dest", "application", "application_data", "dialplan", "context", "callstate")
+
+
 def _show(sw: FakeSwitch, arg: str) -> str:
-    rows = ["uuid,direction,created_epoch,name,state,cid_name,cid_num,dest"]
-    rows += [f"{c.uuid},{c.direction},{c.created_us // 1_000_000},{c.name},{c.state},{c.caller_id_name},"
-             f"{c.caller_id_number},{c.destination}" for c in sw.channels.values()]
-    return "\n".join(rows) + f"\n\n{len(sw.channels)} total.\n"
+    """``show channels [as json]``: rows as FreeSWITCH's channels table has them (the columns the engine reads)."""
+    rows = [dict(zip(SHOW_COLUMNS, (
+        c.uuid, c.direction, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(c.created_us / 1e6)),
+        str(c.created_us // 1_000_000), c.name, c.state, c.caller_id_name, c.caller_id_number, "127.0.0.1",
+        c.destination, *c.application, "XML", c.context, c.call_state)))
+        for c in sw.channels.values() if c.hangup_cause is None]
+    if arg.endswith("as json"):
+        return json.dumps({"row_count": len(rows), "rows": rows} if rows else {"row_count": 0})
+    lines = [",".join(SHOW_COLUMNS), *(",".join(row.values()) for row in rows)]
+    return "\n".join(lines) + f"\n\n{len(rows)} total.\n"
+
+
+def _sched_del(sw: FakeSwitch, arg: str) -> str:
+    tasks = sw.scheduled.pop(arg.strip(), [])
+    for task in tasks:
+        task.kill()
+    return f"+OK Deleted: {len(tasks)}\n"
 
 
 def _msleep(sw: FakeSwitch, arg: str) -> str:
@@ -719,12 +778,13 @@ def _msleep(sw: FakeSwitch, arg: str) -> str:
 
 def _hupall(sw: FakeSwitch, arg: str) -> str:
     for channel in list(sw.channels.values()):
-        channel.hangup(arg.split()[0] if arg else "MANAGER_REQUEST")
+        channel.hangup(arg.split()[0] if arg else "MANAGER_REQUEST", by_party=False)
     return "+OK hangup all channels\n"
 
 
 def _exists(sw: FakeSwitch, arg: str) -> str:
-    return "true" if arg in sw.channels else "false"
+    channel = sw.channels.get(arg)
+    return "true" if channel is not None and channel.hangup_cause is None else "false"
 
 
 API: dict[str, Callable[[FakeSwitch, str], str]] = {
@@ -733,5 +793,5 @@ API: dict[str, Callable[[FakeSwitch, str], str]] = {
     "uuid_record": _channel_api(_uuid_record), "uuid_getvar": _channel_api(_getvar), "uuid_setvar": _channel_api(_setvar),
     "uuid_recv_dtmf": _channel_api(_recv_dtmf), "uuid_send_dtmf": _channel_api(_recv_dtmf),
     "uuid_transfer": _channel_api(_transfer), "uuid_dump": _channel_api(_dump), "uuid_bridge": _bridge,
-    "show": _show, "msleep": _msleep, "hupall": _hupall, "uuid_exists": _exists,
+    "show": _show, "msleep": _msleep, "hupall": _hupall, "uuid_exists": _exists, "sched_del": _sched_del,
 }

@@ -17,8 +17,8 @@ from typing import Callable
 import gevent
 import structlog
 
-from acd.runtime import wall_ms
-from acd.tracking import CallTracker
+from calls.book import CallBook
+from calls.record import CallTimeline
 from config.ivr import (Ivr, Tenant, ToEmergency, ToHangup, ToLookup, ToNumber, ToQueue, ToVoicemail,
                         TICKET_STATUSES)
 from esl import EslError, SwitchLink, tokens
@@ -39,17 +39,23 @@ Enqueue = Callable[[str, str, str, int], None]
 class CallFlow:
     """Runs one call at a time per greenlet; shared, stateless between calls."""
 
-    def __init__(self, ivr: Ivr, link: SwitchLink, prompts: PromptLibrary, store: TicketStore, tracker: CallTracker,
-                 enqueue: Enqueue, region: Callable[[str], str | None],
+    def __init__(self, ivr: Ivr, link: SwitchLink, prompts: PromptLibrary, store: TicketStore, book: CallBook,
+                 enqueue: Enqueue, region: Callable[[str], str | None], clock: Callable[[], int],
                  now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)) -> None:
         self.ivr = ivr
         self.link = link
         self.prompts = prompts
         self.store = store
-        self.tracker = tracker
+        self.book = book
         self.enqueue = enqueue
         self.region = region
+        self.clock = clock
         self.now = now
+
+    def tenant(self, record: CallTimeline) -> Tenant:
+        """The operation centre a call belongs to: the one its record names, else by number and region."""
+        return self.ivr.tenants.get(record.tenant or "") or \
+            select(self.ivr, record.called_number, self.region(record.caller_number))[1]
 
     def sound(self, name: str) -> str:
         return self.prompts.path(self.ivr.prompt(name))
@@ -57,7 +63,7 @@ class CallFlow:
     def run(self, uuid: str, caller: str, called: str) -> None:
         """From the switch handing the call over to the ACD queue, or to the call's end."""
         name, tenant = select(self.ivr, called, self.region(caller))
-        self.tracker.note(uuid, tenant=name)
+        self.book.note(uuid, tenant=name)
         from_110 = bool(self.ivr.emergency.from_110) and called == self.ivr.emergency.from_110
         if not from_110 and self._blocked(uuid, caller):
             return
@@ -76,7 +82,7 @@ class CallFlow:
             while isinstance(step, Ask):
                 recorded = self._steps(uuid, walk.path, recorded)
                 for prompt in step.before:
-                    self._play(uuid, prompt)
+                    self.play(uuid, prompt)
                 step = walk.press(self._key(uuid, step))
             recorded = self._steps(uuid, walk.path, recorded)
             if not isinstance(step, ToLookup):
@@ -93,50 +99,52 @@ class CallFlow:
         elif isinstance(action, ToEmergency):
             self.enqueue(uuid, self.ivr.emergency.queue, caller, self.ivr.emergency.priority)
         elif isinstance(action, ToNumber):
-            self._transfer(uuid, caller, tenant, action.number)
+            self.transfer(uuid, caller, tenant, action.number)
         elif isinstance(action, ToVoicemail):
-            self._voicemail(uuid)
+            self.voicemail(uuid)
         elif isinstance(action, ToHangup):
-            self._goodbye(uuid, "ivr_hangup", action.prompt)
+            self.goodbye(uuid, "ivr_hangup", action.prompt)
 
-    def _transfer(self, uuid: str, caller: str, tenant: Tenant, number: str) -> None:
+    def transfer(self, uuid: str, caller: str, tenant: Tenant, number: str) -> None:
         """An outside number (110, a department) with the tenant's caller ID; if it cannot be reached the caller
         goes to a human instead (the emergency desk when it was 110), never to silence."""
         self._step(uuid, f"number:{number}")
-        self._play(uuid, "emergency_transfer" if number == "110" else "transfer")
+        self.play(uuid, "emergency_transfer" if number == "110" else "transfer")
         dial = f"{{origination_caller_id_number={tenant.caller_id}}}{self.ivr.trunk}/{tokens.number(number)}"
+        self.link.execute(uuid, "set", "hangup_after_bridge=true")  # ends with the far side, engine or not
+        self.book.exited(uuid, "transferred")  # before the bridge: the far side's hang-up ends the call at once
         done = self.link.execute(uuid, "bridge", dial, wait_complete=True)
         if done is not None and done.get("variable_originate_disposition") == "SUCCESS":
-            self.tracker.exited(uuid, "transferred")
-            self._hangup(uuid)
+            self.hangup(uuid)
             return
+        self.book.note(uuid, exit_reason=None)
         self._step(uuid, "number_failed")
         fallback = self.ivr.emergency if number == "110" else None
         self.enqueue(uuid, fallback.queue if fallback else tenant.queue, caller, fallback.priority if fallback else 0)
 
-    def _voicemail(self, uuid: str) -> None:
+    def voicemail(self, uuid: str) -> None:
         """留言: the prompt, a beep, then the caller speaks until # or the limit; the file goes on the record."""
         self._step(uuid, "voicemail")
         folder = Path(self.ivr.voicemail.folder).resolve() / self.now().strftime("%Y%m%d")
         path = folder / f"{tokens.uuid(uuid)}.wav"
         folder.mkdir(parents=True, exist_ok=True)
-        self._play(uuid, "voicemail")
+        self.play(uuid, "voicemail")
         self.link.execute(uuid, "playback", BEEP, wait_complete=True)
-        self.tracker.note(uuid, recording=str(path))
-        self.tracker.exited(uuid, "voicemail")
+        self.book.note(uuid, recording=str(path))
+        self.book.exited(uuid, "voicemail")
         self.link.execute(uuid, "set", "playback_terminators=#")
         self.link.execute(uuid, "record", f"{path} {self.ivr.voicemail.max_seconds} 200 5", wait_complete=True)
-        self._goodbye(uuid, "voicemail", "goodbye")
+        self.goodbye(uuid, "voicemail", "goodbye")
 
     def _after_hours(self, uuid: str, caller: str, tenant: Tenant) -> None:
         self._step(uuid, "after_hours")
-        self._play(uuid, tenant.after_hours.prompt)
+        self.play(uuid, tenant.after_hours.prompt)
         if tenant.after_hours.then == "voicemail":
-            self._voicemail(uuid)
+            self.voicemail(uuid)
         elif tenant.after_hours.then == "number":
-            self._transfer(uuid, caller, tenant, tenant.after_hours.number)
+            self.transfer(uuid, caller, tenant, tenant.after_hours.number)
         else:
-            self._goodbye(uuid, "after_hours", "goodbye")
+            self.goodbye(uuid, "after_hours", "goodbye")
 
     def _lookup(self, uuid: str) -> None:
         """Self-service: a ticket number ending with #, then its status (or "not found") read out."""
@@ -147,25 +155,25 @@ class CallFlow:
         ticket = (done.get(f"variable_{TICKET_VARIABLE}") if done else None) or ""
         status = self._ask_store(self.store.status, ticket) if re.fullmatch(r"[0-9]{4,32}", ticket) else None
         self._step(uuid, f"lookup:{status or 'not_found'}")
-        self._play(uuid, f"status_{status}" if status in TICKET_STATUSES else lookup.not_found)
+        self.play(uuid, f"status_{status}" if status in TICKET_STATUSES else lookup.not_found)
 
     # --- at the door ----------------------------------------------------------------------------------------
 
     def _blocked(self, uuid: str, caller: str) -> bool:
-        entry = self._ask_store(self.store.blocked, caller, wall_ms())
+        entry = self._ask_store(self.store.blocked, caller, int(self.now().timestamp() * 1000))
         if entry is None:
             return False
         self._step(uuid, "blocked")
-        self.tracker.exited(uuid, "blocked")
-        self.tracker.ending(uuid, "system")
+        self.book.exited(uuid, "blocked")
+        self.book.ending(uuid, "system")
         log.info("call.blocked", uuid=uuid, reason=entry.reason)
         blacklist = self.ivr.blacklist
         if blacklist.action == "reject":
-            self._hangup(uuid, blacklist.cause)
+            self.hangup(uuid, blacklist.cause)
         else:
             self.link.execute(uuid, "answer", wait_complete=True)
-            self._play(uuid, blacklist.prompt)
-            self._hangup(uuid)
+            self.play(uuid, blacklist.prompt)
+            self.hangup(uuid)
         return True
 
     def _ask_store(self, query: Callable[..., object], *args: object) -> object:
@@ -186,11 +194,11 @@ class CallFlow:
         key = (done.get(f"variable_{KEY_VARIABLE}") if done else None) or ""
         return tokens.dtmf(key) if key else None
 
-    def _play(self, uuid: str, prompt: str) -> None:
+    def play(self, uuid: str, prompt: str) -> None:
         self.link.execute(uuid, "playback", self.sound(prompt), wait_complete=True)
 
     def _step(self, uuid: str, step: str) -> None:
-        self.tracker.ivr(uuid, step, wall_ms())
+        self.book.ivr(uuid, step, self.clock())
 
     def _steps(self, uuid: str, path: list[str], recorded: int) -> int:
         """Put the menu path taken since ``recorded`` on the call's timeline; returns how much is recorded."""
@@ -198,13 +206,13 @@ class CallFlow:
             self._step(uuid, step)
         return len(path)
 
-    def _goodbye(self, uuid: str, reason: str, prompt: str) -> None:
-        self.tracker.exited(uuid, reason)
-        self.tracker.ending(uuid, "system")
-        self._play(uuid, prompt)
-        self._hangup(uuid)
+    def goodbye(self, uuid: str, reason: str, prompt: str) -> None:
+        self.book.exited(uuid, reason)
+        self.book.ending(uuid, "system")
+        self.play(uuid, prompt)
+        self.hangup(uuid)
 
-    def _hangup(self, uuid: str, cause: str = "NORMAL_CLEARING") -> None:
+    def hangup(self, uuid: str, cause: str = "NORMAL_CLEARING") -> None:
         try:
             self.link.hangup(uuid, cause)
         except EslError:

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 from typing import Callable
 
-from config.ivr import Survey
-from esl import SwitchLink, tokens
+import gevent
+
+from calls.notices import AgentLeft
+from config.ivr import Survey as SurveyConfig
+from engine.capability import Hub
+from esl import EslError, SwitchLink, tokens
 
 RATING_VARIABLE = "hotline_rating"
 NOT_RATED = "not_rated"
 
 
-def run_survey(link: SwitchLink, uuid: str, survey: Survey, sound: Callable[[str], str]) -> dict[str, str]:
+def run_survey(link: SwitchLink, uuid: str, survey: SurveyConfig, sound: Callable[[str], str]) -> dict[str, str]:
     """Ask every dimension in turn; returns the rating per dimension."""
     link.execute(uuid, "playback", sound(survey.intro), wait_complete=True)
     keys = "".join(sorted(survey.keys))
@@ -29,3 +33,34 @@ def run_survey(link: SwitchLink, uuid: str, survey: Survey, sound: Callable[[str
         results[dimension.name] = survey.keys.get(tokens.dtmf(key), NOT_RATED) if key else NOT_RATED
     link.execute(uuid, "playback", sound(survey.thanks), wait_complete=True)
     return results
+
+
+class Survey:
+    """The survey as a capability: when the agent leaves first, the caller (kept on the line) rates the call."""
+
+    def __init__(self, survey: SurveyConfig, sound: Callable[[str], str]) -> None:
+        self.config = survey
+        self.sound = sound
+
+    def attach(self, hub: Hub) -> None:
+        self.hub = hub
+        if self.config.enabled:
+            hub.on(AgentLeft, self._agent_left)
+
+    def _agent_left(self, left: AgentLeft) -> None:
+        gevent.spawn(self._run, left.call_id)
+
+    def _run(self, call_id: str) -> None:
+        call = self.hub.book.get(call_id)
+        try:
+            ratings = run_survey(self.hub.link, call_id, self.config, self.sound)
+        except EslError:
+            if call is not None and call.caller.up and not self.hub.link.connected.is_set():
+                call.interrupted = True  # reconciliation says goodbye
+            return  # or the caller hung up during it: the record says not rated
+        self.hub.book.note(call_id, survey=ratings)
+        self.hub.book.ending(call_id, "agent")
+        try:
+            self.hub.link.hangup(call_id)
+        except EslError:
+            pass  # the caller hung up first

@@ -11,7 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from esl import SwitchLink, tokens
+import structlog
+
+from calls.notices import Connecting
+from config.schema import Recorder as RecorderConfig
+from engine.capability import Hub
+from esl import EslError, SwitchLink, tokens
+
+log = structlog.get_logger(__name__)
 
 
 class Recorder:
@@ -27,3 +34,22 @@ class Recorder:
         self.link.api(f"uuid_setvar {uuid} RECORD_STEREO true")
         self.link.api(f"uuid_record {uuid} start {path}")
         return str(path)
+
+
+class Recording:
+    """Recording as a capability: started as the agent is bridged; a failure to start is logged, never fatal."""
+
+    def __init__(self, config: RecorderConfig) -> None:
+        self.config = config
+
+    def attach(self, hub: Hub) -> None:
+        self.hub = hub
+        self.recorder = Recorder(hub.link, Path(self.config.folder))
+        if self.config.enabled:
+            hub.on(Connecting, self._connecting)
+
+    def _connecting(self, connecting: Connecting) -> None:
+        try:
+            self.hub.book.note(connecting.call_id, recording=self.recorder.start(connecting.call_id))
+        except EslError as exc:
+            log.warning("call.recording_failed", uuid=connecting.call_id, error=str(exc))

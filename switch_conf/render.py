@@ -14,8 +14,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from acd.runtime import sip_user
+from acd.connector import sip_user
 from config import Settings
+from ivr.front_door import NET_EXTENSION, NET_MARK
+from ivr.prompts import PromptLibrary
 
 TEMPLATES = Path(__file__).resolve().parent
 EVENT_SOCKET = Path("autoload_configs", "event_socket.conf.xml")
@@ -57,12 +59,31 @@ def _extension(parent: ET.Element, name: str, numbers: list[str], actions: list[
 
 def _public_dialplan(settings: Settings) -> ET.Element:
     """Citizens' calls on the service numbers (and 110's hand-over number) are parked for the engine over inbound
-    ESL: a parked call survives an engine restart, where a ``socket`` connection would die with the process."""
+    ESL: a parked call survives an engine restart, where a ``socket`` connection would die with the process.
+
+    The safety net, for when no engine takes a call (down, restarting, cut off): the caller hears ringback
+    (``ring_ready``) rather than silence, and FreeSWITCH's scheduler transfers the call after ``after`` seconds
+    to the net's extension, which plays a message and sends the caller to the overflow number or says goodbye.
+    The engine cancels that transfer (``sched_del``) the moment it takes the call."""
     root = ET.Element("include")
-    _extension(root, "hotline_service_numbers", settings.centre.service_numbers, [("park", "")])
+    _extension(root, "hotline_service_numbers", settings.centre.service_numbers, _parking(settings))
     if settings.ivr.emergency.from_110:
-        _extension(root, "hotline_from_110", [settings.ivr.emergency.from_110], [("park", "")])
+        _extension(root, "hotline_from_110", [settings.ivr.emergency.from_110], _parking(settings))
+    net = settings.ivr.safety_net
+    if net.enabled:
+        prompt = PromptLibrary(Path(settings.ivr.prompt_cache)).path(settings.ivr.prompt(net.prompt))
+        then = [("bridge", f"{settings.ivr.trunk}/{net.number}")] if net.then == "number" else []
+        _extension(root, NET_EXTENSION, [NET_EXTENSION],
+                   [("set", f"{NET_MARK}=fired"), ("answer", ""), ("playback", prompt), *then,
+                    ("hangup", "NORMAL_CLEARING")])
     return root
+
+
+def _parking(settings: Settings) -> list[tuple[str, str]]:
+    net = settings.ivr.safety_net
+    if not net.enabled:
+        return [("park", "")]
+    return [("ring_ready", ""), ("sched_transfer", f"+{net.after} {NET_EXTENSION} XML public"), ("park", "")]
 
 
 def _agent_dialplan(settings: Settings) -> ET.Element:
@@ -73,7 +94,7 @@ def _agent_dialplan(settings: Settings) -> ET.Element:
     not_ready = [f"{codes.not_ready}{n}" for n in range(1, len(settings.acd.reasons) + 1)]
     _extension(root, "hotline_feature_codes", [codes.login, codes.ready, codes.not_ready, *not_ready, codes.logout],
                [("park", "")])
-    _extension(root, "hotline_service_numbers", settings.centre.service_numbers, [("park", "")])
+    _extension(root, "hotline_service_numbers", settings.centre.service_numbers, _parking(settings))
     return root
 
 

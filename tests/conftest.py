@@ -15,7 +15,7 @@ import pytest
 from gevent.queue import Queue
 
 if TYPE_CHECKING:
-    from acd.engine import Engine
+    from engine.process import Engine
     from config.acd import Token
     from fakeswitch import FakeSwitch
 
@@ -94,12 +94,14 @@ def prompt_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def make_engine(switch, tmp_path, prompt_cache) -> Iterator[Callable[..., "Engine"]]:
-    """``make_engine(agents=("1001",), tokens=[], state=None, ivr=None, **queue)``: a started engine, stopped
-    after the test; ``ivr`` replaces fields of the ``ivr:`` section, ``queue`` those of every queue."""
+    """``make_engine(agents=("1001",), tokens=[], state=None, ivr=None, **queue)``: a started engine, reconciled
+    with the double (which runs the rendered dialplan), stopped after the test; ``ivr`` replaces fields of the
+    ``ivr:`` section, ``queue`` those of every queue."""
     import config
-    from cli import switch_link
+    from engine.link import switch_link
     from config import Endpoint
     from config.acd import Agent as AgentConfig, Token
+    from switch_conf.render import PUBLIC_DIALPLAN, render
 
     started: list[Engine] = []
 
@@ -124,13 +126,16 @@ def make_engine(switch, tmp_path, prompt_cache) -> Iterator[Callable[..., "Engin
                 "api": base.acd.api.model_copy(update={"listen": Endpoint("127.0.0.1", 0), "tokens": tokens or []}),
             }),
         })
-        from acd.engine import Engine
+        from engine.process import Engine
 
+        if not switch.routes:  # the rendered dialplan, safety net included, as a real switch would have it
+            render(settings, tmp_path / "freeswitch")
+            switch.load_dialplan(str(tmp_path / "freeswitch" / PUBLIC_DIALPLAN))
         engine = Engine(settings, switch_link(settings, address=switch.address))
         engine.start()
         started.append(engine)
         engine.link.wait_connected(10)
-        assert engine.recovered.wait(10)
+        assert engine.reconciled.wait(10)
         return engine
 
     yield make

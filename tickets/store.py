@@ -16,7 +16,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, create_eng
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column, relationship
 
-from acd.tracking import CallTimeline, OfferTrace
+from calls.record import CallTimeline, OfferTrace
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -130,6 +130,13 @@ class TicketStore:
         with Session(self.engine) as session:
             row = session.get(CallRow, call_id)
             return _timeline(row) if row is not None else None
+
+    def since(self, since_ms: int) -> list[CallTimeline]:
+        """Every call that entered the switch at or after ``since_ms``, in order (today's figures after a restart)."""
+        with Session(self.engine) as session:
+            rows = session.scalars(select(CallRow).where(CallRow.switch_entry_ms >= since_ms)
+                                   .order_by(CallRow.switch_entry_ms))
+            return [_timeline(row) for row in rows]
 
     def missed(self, since_ms: int, quick_abandon_ms: int) -> list[CallTimeline]:
         """The callback list (漏接回拨), newest first, one line per number: callers who left a message or gave

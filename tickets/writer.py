@@ -21,7 +21,7 @@ from gevent.event import Event as Flag
 from prometheus_client import Counter, Gauge
 from sqlalchemy.exc import SQLAlchemyError
 
-from acd.tracking import CallTimeline
+from calls.record import CallTimeline
 from tickets.region import caller_region
 from tickets.store import TicketStore
 

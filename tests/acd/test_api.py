@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from gevent import socket
 from pydantic import SecretStr
 
-from acd.engine import Engine
+from engine.process import Engine
 from cli import main
 from config.acd import Token
 
@@ -55,7 +55,7 @@ def test_refusals_say_why(engine: Engine) -> None:
     status, body = call(engine, "POST", "/agents/1001/not_ready", AGENT_TOKEN, {"reason": "gossip"})
     assert status == 400 and "meal" in body["error"]
     call(engine, "POST", "/agents/1001/login", AGENT_TOKEN)
-    engine.acd.core.agents["1001"].reserve("6f1b2c3d-1111-4222-8333-944455556666", 0)
+    engine.queueing.core.agents["1001"].reserve("6f1b2c3d-1111-4222-8333-944455556666", 0)
     status, body = call(engine, "POST", "/agents/1001/not_ready", AGENT_TOKEN, {"reason": "meal"})
     assert status == 409 and "offered" in body["error"]
     assert call(engine, "POST", "/agents/9999/ready", SUPERVISOR_TOKEN)[0] == 404

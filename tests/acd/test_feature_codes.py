@@ -6,7 +6,7 @@ import pytest
 
 import config
 from acd.agents import AgentState
-from acd.engine import Engine
+from engine.process import Engine
 from acd.feature_codes import AgentCommand, parse
 from config.acd import Agent as AgentConfig
 
@@ -27,7 +27,7 @@ def engine(make_engine) -> Engine:
 
 
 def test_agent_logs_in_goes_not_ready_for_a_meal_and_back(switch, engine: Engine) -> None:
-    agent = engine.acd.core.agents["1001"]
+    agent = engine.queueing.core.agents["1001"]
     for code, state in (("*20", AgentState.READY), ("*222", AgentState.NOT_READY), ("*21", AgentState.READY),
                         ("*23", AgentState.LOGGED_OUT)):
         call = switch.place_call(caller_id_number="1001", destination_number=code, user="1001")
@@ -36,9 +36,9 @@ def test_agent_logs_in_goes_not_ready_for_a_meal_and_back(switch, engine: Engine
 
 
 def test_a_caller_id_claiming_to_be_an_agent_changes_nothing(switch, engine: Engine) -> None:
-    agent = engine.acd.core.agents["1001"]
+    agent = engine.queueing.core.agents["1001"]
     handled: list[str] = []
     engine.link.on("CHANNEL_PARK", lambda event: handled.append(event.uuid))  # runs after the engine's handler
     call = switch.place_call(caller_id_number="1001", destination_number="*20")  # external, unauthenticated
     assert switch.wait(lambda: call.uuid in handled, timeout=5)
-    assert agent.state is AgentState.LOGGED_OUT and agent.log == []
+    assert agent.state is AgentState.LOGGED_OUT and not agent.log

@@ -56,11 +56,21 @@ def test_localhost_becomes_an_ip_and_a_host_name_is_refused(tmp_path: Path) -> N
 
 def test_service_numbers_110_and_feature_codes_are_parked_for_the_engine(tmp_path: Path) -> None:
     example = config.load(Path(__file__).parents[2] / "examples" / "nanning-12345.yaml")
+    example = example.model_copy(update={"ivr": example.ivr.model_copy(update={"prompt_cache": str(tmp_path / "p")})})
     render(example, tmp_path)
     public = ET.parse(tmp_path / "dialplan" / "public" / "00_hotline.xml").getroot()
     patterns = {ext.get("name"): ext.find("condition").get("expression") for ext in public.iter("extension")}
-    assert patterns == {"hotline_service_numbers": "^(12345|077112345|077196333)$", "hotline_from_110": "^(96110110)$"}
-    assert [a.get("application") for a in public.iter("action")] == ["park", "park"]
+    assert patterns == {"hotline_service_numbers": "^(12345|077112345|077196333)$", "hotline_from_110": "^(96110110)$",
+                        "hotline_safety_net": "^(hotline_safety_net)$"}
+    for name in ("hotline_service_numbers", "hotline_from_110"):  # ringback, the net armed, then parked
+        actions = [(a.get("application"), a.get("data")) for a in next(
+            ext for ext in public.iter("extension") if ext.get("name") == name).iter("action")]
+        assert actions == [("ring_ready", None), ("sched_transfer", "+20 hotline_safety_net XML public"), ("park", None)]
+    net = [(a.get("application"), a.get("data")) for a in next(
+        ext for ext in public.iter("extension") if ext.get("name") == "hotline_safety_net").iter("action")]
+    assert net[0] == ("set", "hotline_net=fired") and net[-2:] == [("bridge", "sofia/gateway/pstn/07712345000"),
+                                                                   ("hangup", "NORMAL_CLEARING")]
+    assert net[2][0] == "playback" and Path(net[2][1]).is_file()  # the message is spoken into the prompt cache
     default = ET.parse(tmp_path / "dialplan" / "default" / "00_hotline.xml").getroot()
     codes = next(ext for ext in default.iter("extension") if ext.get("name") == "hotline_feature_codes")
     expression = codes.find("condition").get("expression")

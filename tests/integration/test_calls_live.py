@@ -15,9 +15,9 @@ import gevent
 import pytest
 
 import config
-from acd.engine import Engine
-from acd.tracking import CallTimeline
-from cli import switch_link
+from engine.process import Engine
+from calls.record import CallTimeline
+from engine.link import switch_link
 from esl import EslError
 
 AGENT_PORT, AGENT_MEDIA, CITIZEN_PORT, CITIZEN_MEDIA = 5091, 6091, 5071, 6071
@@ -60,7 +60,7 @@ def live_engine(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
 
     yield make
     for engine in started:
-        for uuid in [*engine.acd.tracker.calls, *engine.acd.legs]:  # a failed test leaves no call on the switch
+        for uuid in [leg.uuid for _, leg in engine.book.legs()]:  # a failed test leaves no call on the switch
             with contextlib.suppress(EslError):
                 engine.link.api(f"uuid_kill {uuid}")
         engine.stop()
@@ -99,7 +99,7 @@ def test_answered_within_the_threshold_and_recorded(live_engine, sipp, tmp_path:
     assert offer.result == "answered" and offer.ring_end_ms - offer.ring_start_ms >= 900  # sipp rang 1,000 ms
     assert record.switch_entry_ms <= record.queue_entry_ms <= offer.ring_start_ms <= record.answered_ms
     assert 900 <= record.wait_ms < 20_000  # answered within 20 s; ring time counts as waiting
-    assert engine.acd.core.service_level.total("general").answered == 1
+    assert engine.queueing.core.service_level.total("general").answered == 1
     with wave.open(record.recording) as audio:
         seconds = audio.getnframes() / audio.getframerate()
         assert audio.getnchannels() == 2 and 2.0 <= seconds <= (record.hangup_ms - record.answered_ms) / 1000 + 0.5
@@ -131,7 +131,7 @@ def test_answered_after_the_threshold_counts_against_it(live_engine, sipp, tmp_p
     assert call(sipp, tmp_path, [("", 800), ("1", 0), ("", 5000)]).wait() == 0 and agent.wait() == 0
     record = only_record(engine)
     assert record.exit_reason == "answered" and record.wait_ms >= 2900
-    levels = engine.acd.core.service_level.total("general").levels(2)
+    levels = engine.queueing.core.service_level.total("general").levels(2)
     assert levels["answered_within"] == 0.0
 
 
@@ -143,12 +143,12 @@ def test_a_busy_agent_is_passed_over_for_the_next(live_engine, sipp, tmp_path: P
     assert busy.wait() == 0 and second.wait() == 0
     record = only_record(engine)
     assert [(o.agent, o.result) for o in record.offers] == [("a1", "busy"), ("a2", "answered")]
-    assert record.agent == "a2" and engine.acd.core.agents["a1"].missed_in_a_row == {"busy": 1}
+    assert record.agent == "a2" and engine.queueing.core.agents["a1"].missed_in_a_row == {"busy": 1}
 
 
 def test_a_not_ready_agent_is_skipped(live_engine, sipp, tmp_path: Path) -> None:
     engine = live_engine(agents=(AGENT_PORT, SECOND_AGENT_PORT))
-    engine.acd.command("a1", "not_ready", "meal")
+    engine.queueing.command("a1", "not_ready", "meal")
     second = sipp.run(sipp.agent(ring_ms=500), tmp_path, "agent2", SECOND_AGENT_PORT, SECOND_AGENT_MEDIA)
     assert call(sipp, tmp_path, [("", 800), ("1", 0), ("", 3000)]).wait() == 0 and second.wait() == 0
     record = only_record(engine)
@@ -176,4 +176,4 @@ def test_an_agent_who_does_not_answer_loses_the_call_to_the_next(live_engine, si
     first, answered = record.offers
     assert (first.agent, first.result, answered.agent, answered.result) == ("a1", "no_answer", "a2", "answered")
     assert first.ring_end_ms - first.ring_start_ms >= 1000  # FreeSWITCH counts originate_timeout in epoch seconds
-    assert engine.acd.core.agents["a1"].missed_in_a_row == {"no_answer": 1}
+    assert engine.queueing.core.agents["a1"].missed_in_a_row == {"no_answer": 1}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from acd.engine import Engine
+from engine.process import Engine
 from config.ivr import Blacklist, Emergency, Hours, Tenant
 from fakeswitch.channels import Channel
 from tickets.store import Block
@@ -43,14 +43,14 @@ def record_of(engine: Engine, call: Channel, switch) -> object:
 
 
 def sound(engine: Engine, name: str) -> str:
-    return engine.flow.sound(name)
+    return engine.front_door.flow.sound(name)
 
 
 def test_silence_reaches_the_human_queue_and_the_path_is_recorded(fast, make_engine, played) -> None:
     engine = make_engine()
     call = fast.place_call(caller_id_number="13800138000", destination_number="12345")
-    assert fast.wait(lambda: call.uuid in engine.acd.core.callers, timeout=10)
-    assert engine.acd.core.callers[call.uuid].queue == "general"
+    assert fast.wait(lambda: call.uuid in engine.queueing.core.callers, timeout=10)
+    assert engine.queueing.core.callers[call.uuid].queue == "general"
     heard = [arg for uuid, app, arg in played if uuid == call.uuid and app in ("playback", "play_and_get_digits")]
     assert heard[0] == sound(engine, "welcome") and heard[1] == sound(engine, "recording_notice")
     assert sound(engine, "choice") in heard[2]
@@ -64,16 +64,16 @@ def test_the_emergency_key_queues_at_top_priority(fast, make_engine) -> None:
     engine = make_engine()
     calm = fast.place_call(caller_id_number="13800000001", destination_number="12345", dtmf="1")
     urgent = fast.place_call(caller_id_number="13800000002", destination_number="12345", dtmf="9")
-    assert fast.wait(lambda: {calm.uuid, urgent.uuid} <= set(engine.acd.core.callers), timeout=10)
-    assert engine.acd.core.callers[urgent.uuid].priority == 9
-    assert [call for _, call in engine.acd.core.waiting["general"]][0] == urgent.uuid
+    assert fast.wait(lambda: {calm.uuid, urgent.uuid} <= set(engine.queueing.core.callers), timeout=10)
+    assert engine.queueing.core.callers[urgent.uuid].priority == 9
+    assert [call for _, call in engine.queueing.core.waiting["general"]][0] == urgent.uuid
 
 
 def test_callers_on_the_emergency_list_skip_the_menus(fast, make_engine, played) -> None:
     engine = make_engine(ivr={"emergency": Emergency(callers=["13907710110"])})
     call = fast.place_call(caller_id_number="13907710110", destination_number="12345")
-    assert fast.wait(lambda: call.uuid in engine.acd.core.callers, timeout=10)
-    assert engine.acd.core.callers[call.uuid].priority == 9
+    assert fast.wait(lambda: call.uuid in engine.queueing.core.callers, timeout=10)
+    assert engine.queueing.core.callers[call.uuid].priority == 9
     assert not [app for uuid, app, _ in played if uuid == call.uuid and app == "play_and_get_digits"]
 
 
@@ -95,7 +95,7 @@ def test_an_expired_block_lets_the_caller_in(fast, make_engine) -> None:
     engine = make_engine()
     engine.tickets.block(Block("13666666666", "old case", 0, "test", int(time.time() * 1000) - 1))
     call = fast.place_call(caller_id_number="13666666666", destination_number="12345")
-    assert fast.wait(lambda: call.uuid in engine.acd.core.callers, timeout=10)
+    assert fast.wait(lambda: call.uuid in engine.queueing.core.callers, timeout=10)
 
 
 def test_after_hours_the_caller_leaves_a_message_that_goes_on_the_callback_list(fast, make_engine) -> None:
@@ -113,7 +113,7 @@ def test_a_ticket_number_is_looked_up_then_the_caller_goes_on(fast, make_engine,
     engine = make_engine()
     engine.tickets.set_status("2026112200017", "processing", 0)
     call = fast.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="32026112200017#1")
-    assert fast.wait(lambda: call.uuid in engine.acd.core.callers, timeout=10)
+    assert fast.wait(lambda: call.uuid in engine.queueing.core.callers, timeout=10)
     assert ("playback", sound(engine, "status_processing")) in [(a, g) for u, a, g in played if u == call.uuid]
     call.hangup()
     assert record_of(engine, call, fast).ivr_path == ["menu:main", "key:3", "lookup:processing", "key:1"]
@@ -122,7 +122,7 @@ def test_a_ticket_number_is_looked_up_then_the_caller_goes_on(fast, make_engine,
 def test_an_unknown_or_malformed_ticket_number_is_not_found(fast, make_engine, played) -> None:
     engine = make_engine()
     call = fast.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="3*#12#")
-    assert fast.wait(lambda: call.uuid in engine.acd.core.callers, timeout=10)
+    assert fast.wait(lambda: call.uuid in engine.queueing.core.callers, timeout=10)
     assert ("playback", sound(engine, "lookup_not_found")) in [(a, g) for u, a, g in played if u == call.uuid]
 
 
@@ -146,8 +146,8 @@ def test_when_110_cannot_be_reached_the_caller_goes_to_the_emergency_desk(fast, 
     fast.set_endpoint("sofia/gateway/pstn/110", cause="NORMAL_TEMPORARY_FAILURE")
     engine = make_engine(ivr={"menus": {"main": Menu(prompt="choice", keys={"0": ToNumber(do="number", number="110")})}})
     call = fast.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="0")
-    assert fast.wait(lambda: call.uuid in engine.acd.core.callers, timeout=10)
-    assert engine.acd.core.callers[call.uuid].priority == 9
+    assert fast.wait(lambda: call.uuid in engine.queueing.core.callers, timeout=10)
+    assert engine.queueing.core.callers[call.uuid].priority == 9
 
 
 def test_the_caller_rates_the_call_after_the_agent_hangs_up(fast, make_engine) -> None:
@@ -158,7 +158,7 @@ def test_the_caller_rates_the_call_after_the_agent_hangs_up(fast, make_engine) -
                                 Dimension(name="efficiency", prompt="survey_efficiency"),
                                 Dimension(name="result", prompt="survey_result")])
     engine = make_engine(ivr={"survey": survey})
-    engine.acd.command("1001", "login")
+    engine.queueing.command("1001", "login")
     call = fast.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="1")
     assert fast.wait(lambda: call.bridged_to is not None, timeout=10)
     call.press("27")  # a rating for attitude; 7 is not on the scale; then silence for the result
@@ -171,7 +171,7 @@ def test_the_caller_rates_the_call_after_the_agent_hangs_up(fast, make_engine) -
 def test_no_survey_when_the_caller_hangs_up_first(fast, make_engine) -> None:
     fast.set_endpoint("user/1001", answer_after=0.0)
     engine = make_engine()
-    engine.acd.command("1001", "login")
+    engine.queueing.command("1001", "login")
     call = fast.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="1")
     assert fast.wait(lambda: call.bridged_to is not None, timeout=10)
     call.hangup()
@@ -184,7 +184,7 @@ def test_caller_data_never_reaches_an_application_argument(fast, make_engine, pl
     hostile = "1380013${system(id)}"
     call = fast.place_call(caller_id_number=hostile, destination_number="12345", caller_id_name="x'; hupall",
                            dtmf="3A*9")
-    assert fast.wait(lambda: call.uuid in engine.acd.core.callers, timeout=10)
+    assert fast.wait(lambda: call.uuid in engine.queueing.core.callers, timeout=10)
     arguments = " ".join(arg for uuid, _, arg in played if uuid == call.uuid)
     assert "system" not in arguments and "hupall" not in arguments and "A*9" not in arguments
 

@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from acd.tracking import CallTimeline, OfferTrace
+from calls.record import CallTimeline, OfferTrace
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from acd.tracking import CallTimeline
+from calls.record import CallTimeline
 from tickets.region import caller_region
 from tickets.store import TicketStore
 from tickets.writer import RecordWriter

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import config
-from acd.engine import distributor_from
+from acd.queueing import distributor_from
 from acd.queues import Overflow, Strategy
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "nanning-12345.yaml"
 
 
 def test_example_centre_becomes_a_core() -> None:
-    core = distributor_from(config.load(EXAMPLE).acd)
+    core = distributor_from(config.load(EXAMPLE))
     assert set(core.queues) == {"general", "business", "dialect", "emergency"}
     general = core.queues["general"]
     assert general.min_level == 3 and general.widening[0].after_s == 20 and general.widening[0].min_level == 1

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from acd.engine import Engine
-from acd.tracking import CallTracker
+from engine.process import Engine
+from calls.book import CallBook
 
 
 def finished(switch, engine: Engine, count: int = 1):
@@ -14,7 +14,7 @@ def finished(switch, engine: Engine, count: int = 1):
 def test_answered_call_timeline_is_complete_and_ordered(switch, make_engine) -> None:
     switch.set_endpoint("user/1001", answer_after=0.0)
     engine = make_engine(agents=("1001",))
-    engine.acd.command("1001", "login")
+    engine.queueing.command("1001", "login")
     call = switch.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="1")
     assert switch.wait(lambda: call.bridged_to is not None, timeout=10)
     call.hangup()
@@ -32,7 +32,7 @@ def test_answered_call_timeline_is_complete_and_ordered(switch, make_engine) -> 
 def test_agent_hanging_up_first_is_recorded(switch, make_engine) -> None:
     switch.set_endpoint("user/1001", answer_after=0.0)
     engine = make_engine(agents=("1001",))
-    engine.acd.command("1001", "login")
+    engine.queueing.command("1001", "login")
     call = switch.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="1")
     assert switch.wait(lambda: call.bridged_to is not None, timeout=10)
     call.bridged_to.hangup()
@@ -43,8 +43,8 @@ def test_missed_offer_then_answer_and_abandon_while_ringing(switch, make_engine)
     switch.set_endpoint("user/1001", cause="NO_ANSWER")
     switch.set_endpoint("user/1002", answer_after=None)
     engine = make_engine(agents=("1001", "1002"), strategy="top-down")
-    engine.acd.command("1001", "login")
-    engine.acd.command("1002", "login")
+    engine.queueing.command("1001", "login")
+    engine.queueing.command("1002", "login")
     call = switch.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="1")
     assert switch.wait(lambda: any(c.name == "user/1002" for c in switch.channels.values()), timeout=10)
     call.hangup("NORMAL_CLEARING")
@@ -55,21 +55,22 @@ def test_missed_offer_then_answer_and_abandon_while_ringing(switch, make_engine)
 
 def test_unknown_calls_are_ignored_and_system_endings_are_failures() -> None:
     done = []
-    tracker = CallTracker(done.append)
-    tracker.offered("nobody", "1001", 5)
-    tracker.hung_up("nobody", "NORMAL_CLEARING", 6)
-    tracker.entered("c1", "13800138000", "12345", 0)
-    tracker.queued("c1", "general", 10)
-    tracker.ending("c1", "system")
-    tracker.hung_up("c1", "DESTINATION_OUT_OF_ORDER", 20)
+    book = CallBook(done.append)
+    book.offered("nobody", "1001", 5)
+    call = book.open("c1", "13800138000", "12345", 0)
+    book.queued("c1", "general", 10)
+    book.ending("c1", "system")
+    call.caller.gone("DESTINATION_OUT_OF_ORDER", "send_bye")
+    book.finish(call, 20)
     assert [(t.call_id, t.exit_reason, t.hangup_side) for t in done] == [("c1", "system_failure", "system")]
+    assert book.get("c1") is None
 
 
 def test_loss_inside_the_switch_is_counted_apart(make_engine) -> None:
     engine = make_engine(agents=("1001",))
-    tracker = engine.acd.tracker
-    tracker.entered("0badc0de-0000-4000-8000-000000000001", "13800138000", "12345", 0)
-    tracker.ending("0badc0de-0000-4000-8000-000000000001", "system")
-    tracker.hung_up("0badc0de-0000-4000-8000-000000000001", "NORMAL_TEMPORARY_FAILURE", 10)
-    assert engine.acd.core.service_level.lost_in_switch == 1
-    assert engine.acd.core.service_level.total("general").requests == 0  # never a human request
+    call = engine.book.open("0badc0de-0000-4000-8000-000000000001", "13800138000", "12345", 0)
+    engine.book.ending(call.id, "system")
+    call.caller.gone("NORMAL_TEMPORARY_FAILURE", "send_bye")
+    engine.book.finish(call, 10)
+    assert engine.queueing.core.service_level.lost_in_switch == 1
+    assert engine.queueing.core.service_level.total("general").requests == 0  # never a human request

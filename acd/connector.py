@@ -1,0 +1,287 @@
+"""Waiting callers put through to agents: the distributor's decisions become legs, the legs' facts its inputs.
+
+Pure, like the distributor: facts from the switch and the engine's intentions go in, effects come out (switch
+commands from calls.commands, and the notices below for other capabilities). Every call into it runs to the end
+without blocking, so between gevent switches it is atomic, and the same object is driven by the engine, by the
+property tests with shuffled, repeated and missing facts, and by the chaos benchmark.
+
+An offer is an agent leg: originated into ``park``, bridged to the caller once it is answered and parked, and
+settled with the distributor exactly once (``Leg.outcome``): answered, a failure cause, cancelled, or lost (it
+vanished while the engine was cut off: no fault of the agent's). The switch decides: an answer that comes too
+late (the caller left, someone else answered) is hung up; a refused bridge hangs up the agent's leg and offers
+the caller again; a caller who leaves takes every leg of theirs that is not talking with them.
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from typing import Callable, Iterable
+
+from acd.distributor import LOST, Action, Announce, CancelOffer, Distributor, Leave, Offer
+from calls.book import Call, CallBook, Stage
+from calls.commands import Bridge, Command, Kill, Originate
+from calls.facts import (Answered, BridgeResult, Bridged, Created, Fact, HungUp, OriginateResult, Parked,
+                         Unbridged)
+from calls.legs import Leg, LegState, Role
+from calls.notices import AgentLeft, Announcement, Connecting, LeftQueue, ToQueue
+
+CAUSES = {
+    "USER_BUSY": "busy", "NO_ANSWER": "no_answer", "NO_USER_RESPONSE": "no_answer", "ALLOTTED_TIMEOUT": "no_answer",
+    "CALL_REJECTED": "rejected", "USER_NOT_REGISTERED": "not_registered", "SUBSCRIBER_ABSENT": "not_registered",
+}
+"""FreeSWITCH hang-up causes of a failed agent leg, as the no-answer policy names them (else ``failed``)."""
+
+
+Effect = Command | Connecting | AgentLeft | LeftQueue | Announcement
+
+
+def sip_user(contact: str) -> str | None:
+    """``user/1001`` or ``user/1001@domain`` -> ``1001``; other dial strings name no SIP user."""
+    if not contact.startswith("user/"):
+        return None
+    return contact[5:].split("@", 1)[0]
+
+
+class Connector:
+    def __init__(self, core: Distributor, book: CallBook, clock: Callable[[], int],
+                 new_uuid: Callable[[], str] = lambda: str(uuidlib.uuid4())) -> None:
+        self.core = core
+        self.book = book
+        self.clock = clock
+        self.new_uuid = new_uuid
+        self.phones = {user: agent.id for agent in core.agents.values() if (user := sip_user(agent.contact))}
+        """Agents by the SIP user of their ``user/...`` contact, to see their own calls."""
+        self.private: dict[str, str] = {}
+        """Channels of agents' own calls (not from the ACD): UUID -> agent."""
+
+    # --- what other capabilities and agents ask for ------------------------------------------------------
+
+    def enqueue(self, ask: ToQueue) -> list[Effect]:
+        """A caller of the book asks for a human (see calls.notices.ToQueue)."""
+        call = self.book.get(ask.call_id)
+        if call is None or not call.caller.up or ask.call_id in self.core.callers:
+            return []
+        call_id = ask.call_id
+        self.book.queued(call_id, ask.queue, ask.entered_ms)
+        actions = self.core.enqueue(call_id, ask.queue, ask.number, self.clock(), ask.priority, ask.entered_ms,
+                                    ask.returning)
+        if call_id in self.core.callers:
+            self.book.position(call_id, self.core.callers[call_id].original_position)
+        return self._carry(actions)
+
+    def command(self, agent_id: str, action: str, reason: str = "") -> list[Effect]:
+        """An agent's own request (feature code, toolbar, CLI); AgentStateError if the state forbids it."""
+        now = self.clock()
+        if action == "login":
+            actions = self.core.login(agent_id, now, ready=True)
+        elif action == "ready":
+            actions = self.core.ready(agent_id, now)
+        elif action == "not_ready":
+            actions = self.core.not_ready(agent_id, reason, now)
+        elif action == "logout":
+            actions = self.core.logout(agent_id, now)
+        else:
+            raise ValueError(f"unknown agent action {action!r}")
+        return self._carry(actions)
+
+    def key_pressed(self, call_id: str, digit: str) -> list[Effect]:
+        """A key from a caller (only a waiting caller's exit key means anything here)."""
+        if call_id not in self.core.callers or len(digit) != 1:
+            return []
+        return self._carry(self.core.key_pressed(call_id, digit, self.clock()))
+
+    def tick(self) -> list[Effect]:
+        """The distributor's timers due by now."""
+        return self._carry(self.core.advance(self.clock()))
+
+    def pause(self) -> None:
+        """The link is down: nothing is offered, nothing counts against anyone."""
+        self.core.pause()
+
+    def resume(self) -> list[Effect]:
+        """The link is back and reconciled."""
+        return self._carry(self.core.resume(self.clock()))
+
+    # --- facts ---------------------------------------------------------------------------------------------
+
+    def apply(self, fact: Fact) -> list[Effect]:
+        """Take one fact; repeated, late and reordered facts change nothing they should not."""
+        if isinstance(fact, Created):
+            return self._created(fact)
+        if isinstance(fact, BridgeResult):
+            return self._bridge_result(fact)
+        if isinstance(fact, (Bridged, Unbridged)):
+            effects = []
+            for uuid, peer in ((fact.uuid, fact.peer), (fact.peer, fact.uuid)):
+                if (found := self.book.find(uuid)) is not None:
+                    effects += self._toggled(*found, fact, peer)
+            return effects
+        if isinstance(fact, HungUp) and fact.uuid in self.private:
+            return self._private_ended(fact.uuid)
+        found = self.book.find(fact.uuid)
+        if found is None:
+            return []
+        call, leg = found
+        if isinstance(fact, Answered):
+            leg.answered()
+            return []
+        if isinstance(fact, (Parked, OriginateResult)) and (not isinstance(fact, OriginateResult) or fact.cause is None):
+            return self._agent_in_park(call, leg) if leg.role is Role.AGENT and leg.in_park() else []
+        if isinstance(fact, (HungUp, OriginateResult)):
+            cause, disposition = fact.cause, fact.disposition if isinstance(fact, HungUp) else None
+            if not leg.gone(cause, disposition):
+                return []
+            effects = self._caller_gone(call) if leg.role is Role.CALLER else self._agent_leg_gone(call, leg)
+            self.book.settle(call)
+            return effects
+        return []
+
+    # --- agents' own calls -----------------------------------------------------------------------------------
+
+    def _created(self, fact: Created) -> list[Effect]:
+        """A leg the engine originated rings; or a channel from or to an agent's phone that the ACD did not
+        originate: a call of the agent's own, so that agent is not offered meanwhile."""
+        if (found := self.book.find(fact.uuid)) is not None:
+            found[1].created()
+            return []
+        agent_id = self.phones.get(fact.user or "")
+        if fact.agent is not None or agent_id is None or fact.uuid in self.private:
+            return []
+        actions = self.core.non_queue_call(agent_id, self.clock())
+        if self.core.agents[agent_id].resume is not None:
+            self.private[fact.uuid] = agent_id
+        return self._carry(actions)
+
+    def _private_ended(self, uuid: str) -> list[Effect]:
+        agent_id = self.private.pop(uuid)
+        if agent_id in self.private.values():  # not the agent's last own channel
+            return []
+        return self._carry(self.core.call_ended(agent_id, self.clock()))
+
+    # --- offers ----------------------------------------------------------------------------------------------
+
+    def _offer(self, offer: Offer) -> list[Effect]:
+        call = self.book.get(offer.call_id)
+        if call is None:  # cannot happen: only the book's callers are queued
+            raise LookupError(f"offer for {offer.call_id}, which the book does not hold")
+        leg = self.book.add(call, Leg(self.new_uuid(), Role.AGENT, offer.agent))
+        self.book.offered(call.id, offer.agent, self.clock())
+        return [Originate(leg.uuid, offer.contact, offer.ring_timeout_s,
+                          {"hotline_call": call.id, "hotline_agent": offer.agent})]
+
+    def _offer_leg(self, call_id: str, agent: str) -> Leg | None:
+        call = self.book.get(call_id)
+        if call is None:
+            return None
+        return next((leg for leg in call.legs.values()
+                     if leg.role is Role.AGENT and leg.party == agent and leg.outcome is None), None)
+
+    def _agent_in_park(self, call: Call, leg: Leg) -> list[Effect]:
+        """The agent answered: bridge them to the caller, unless it is too late for this offer."""
+        if leg.outcome is not None or leg.ended_by_engine:
+            return []
+        caller = self.core.callers.get(call.id)
+        if caller is None or leg.party not in caller.offers or call.agent_leg is not None or not call.caller.up:
+            return self._settle(call, leg, "cancelled", kill=True)
+        call.agent_leg = leg.uuid
+        return [Connecting(call.id, leg.party), Bridge(call.id, leg.uuid)]
+
+    def _bridge_result(self, fact: BridgeResult) -> list[Effect]:
+        found = self.book.find(fact.uuid)
+        if found is None:
+            return []
+        call, leg = found
+        if fact.error is None:
+            return self._connected(call, leg)
+        if leg.outcome is not None:
+            return []
+        if call.agent_leg == leg.uuid:
+            call.agent_leg = None
+        return self._settle(call, leg, "failed", kill=True)
+
+    def _toggled(self, call: Call, leg: Leg, fact: Bridged | Unbridged, peer: str) -> list[Effect]:
+        if isinstance(fact, Unbridged):
+            leg.unbridged(fact.seq)
+            return []
+        leg.bridged(peer, fact.seq)
+        if leg.role is Role.AGENT and call.agent_leg == leg.uuid and peer == call.id:
+            return self._connected(call, leg)
+        return []
+
+    def _connected(self, call: Call, leg: Leg) -> list[Effect]:
+        """The bridge holds: the agent answered the call (said once, whichever of the bridge's reply and
+        CHANNEL_BRIDGE comes first)."""
+        if leg.outcome is not None or not leg.up:
+            return []
+        if call.id not in self.core.callers or not call.caller.up:
+            return self._settle(call, leg, "cancelled", kill=True)
+        leg.outcome, call.stage = "answered", Stage.CONNECTED
+        now = self.clock()
+        self.book.offer_ended(call.id, leg.party, "answered", now)
+        return self._carry(self.core.answered(call.id, leg.party, now))
+
+    def _settle(self, call: Call, leg: Leg, result: str, kill: bool = False) -> list[Effect]:
+        """The offer on ``leg`` came to ``result`` (not answered): the record and, unless the distributor
+        already released it (cancelled), the agent hear of it; the leg is hung up if still there."""
+        effects: list[Effect] = []
+        if kill and leg.up and not leg.ended_by_engine:
+            leg.ending()
+            effects.append(Kill(leg.uuid, "ORIGINATOR_CANCEL"))
+        if leg.outcome is not None:
+            return effects
+        leg.outcome = result
+        now = self.clock()
+        self.book.offer_ended(call.id, leg.party, result, now)
+        # a cancelled offer the distributor still holds (a ring-all race lost) is released uncounted
+        cause = LOST if result == "cancelled" else result
+        return effects + self._carry(self.core.offer_failed(call.id, leg.party, cause, now))
+
+    def _agent_leg_gone(self, call: Call, leg: Leg) -> list[Effect]:
+        if call.agent_leg == leg.uuid and leg.outcome != "answered":
+            call.agent_leg = None
+        if leg.outcome is None:  # the offer failed: no answer, busy, rejected, not registered ...
+            result = LOST if leg.cause is None else CAUSES.get(leg.cause, "failed")
+            return self._settle(call, leg, result)
+        if leg.outcome != "answered" or call.agent_leg != leg.uuid:
+            return []
+        call.agent_leg = None
+        if call.caller.up:
+            self.book.ending(call.id, "system" if leg.ended_by_engine else "agent")
+        effects = self._carry(self.core.call_ended(leg.party, self.clock()))
+        if call.caller.up and call.stage is Stage.CONNECTED:
+            call.stage = Stage.AFTER
+            effects.append(AgentLeft(call.id))
+        return effects
+
+    def _caller_gone(self, call: Call) -> list[Effect]:
+        """The caller hung up: their offers are cancelled, every leg of theirs not talking with them is hung
+        up, and the call's record is finished."""
+        now = self.clock()
+        effects = self._carry(self.core.caller_left(call.id, now)) if call.id in self.core.callers else []
+        for leg in call.live_legs():
+            if leg.state not in (LegState.BRIDGED, LegState.HELD) or leg.peer != call.id:
+                effects += self._settle(call, leg, "cancelled", kill=True)
+        self.book.finish(call, now if call.caller.cause is not None else None)
+        return effects
+
+    # --- the distributor's decisions ---------------------------------------------------------------------------
+
+    def _carry(self, actions: Iterable[Action]) -> list[Effect]:
+        effects: list[Effect] = []
+        for action in actions:
+            if isinstance(action, Offer):
+                effects += self._offer(action)
+            elif isinstance(action, CancelOffer):
+                leg = self._offer_leg(action.call_id, action.agent)
+                call = self.book.get(action.call_id)
+                if leg is not None and call is not None:
+                    effects += self._settle(call, leg, "cancelled", kill=True)
+            elif isinstance(action, Leave):
+                overflow = action.overflow
+                if overflow is None or overflow.action != "queue":  # another queue is another chance
+                    self.book.exited(action.call_id, action.reason.value)
+                effects.append(LeftQueue(action.call_id, action.reason.value, overflow.action if overflow else
+                                         "announce-hangup", overflow.target if overflow else ""))
+            elif isinstance(action, Announce):
+                effects.append(Announcement(action.call_id, action.position, action.estimated_wait_s))
+        return effects

@@ -1,0 +1,251 @@
+"""The ACD as a capability of the engine: queues, agents and their legs, driven by the switch's facts.
+
+It plugs the decision core (distributor) and the call model (connector) into the hub: facts and DTMF in,
+commands and notices out; its timers on one greenlet; agents' feature codes; the agent API (``/agents``,
+``/queues``); its journal sections (``agents``, ``callers``). On every reconciliation it settles its own legs with
+the switch (vanished, answered, bridged), takes back conversations the switch still bridges and agents' own
+calls, hangs up agent legs that belong to no call, and on the first one restores the journalled agents and
+today's figures from the ticket store.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import gevent
+import structlog
+from gevent.event import Event as Flag
+
+from acd import agents as agents_module
+from acd import distributor, feature_codes, queues
+from acd.agents import AgentStateError
+from acd.connector import Connector, Effect
+from acd.distributor import Distributor
+from acd.service_level import ServiceLevel
+from calls.book import Stage
+from calls.commands import Kill
+from calls.facts import (Answered, BridgeResult, Bridged, Created, HungUp, OriginateResult, Parked, Unbridged)
+from calls.legs import Leg, LegState, Role
+from calls.notices import Finished, ToQueue
+from calls.record import CallTimeline
+from config import Settings
+from config.acd import Acd
+from engine.capability import Hub, Request
+from engine.reconcile import Channel, LinkLost, Reconciled, Reconciling, SwitchView
+from esl import EslError, Event
+
+log = structlog.get_logger(__name__)
+
+ACTIONS = ("login", "ready", "not_ready", "logout")
+FACTS = (Created, Answered, Parked, Bridged, Unbridged, HungUp, OriginateResult, BridgeResult)
+
+
+class Queueing:
+    def __init__(self, settings: Settings, saved_agents: dict[str, dict], today: Callable[[], Iterable[CallTimeline]]
+                 = lambda: ()) -> None:
+        """``saved_agents``: the journalled agents' states; ``today``: the ticket store's records of today."""
+        self.settings = settings
+        self._saved_agents = saved_agents
+        self._today = today
+        self._wake = Flag()
+        self._timers: gevent.Greenlet | None = None
+
+    def attach(self, hub: Hub) -> None:
+        self.hub = hub
+        self.core = distributor_from(self.settings, hub.journal)
+        self.connector = Connector(self.core, hub.book, hub.clock)
+        self.connector.pause()  # until the first reconciliation has seen the switch
+        for fact in FACTS:
+            hub.on(fact, self._woken(self.connector.apply))
+        hub.on(ToQueue, self._woken(self.connector.enqueue))
+        hub.on(Finished, self._finished)
+        hub.on(LinkLost, lambda _: self.connector.pause())
+        hub.on(Reconciling, self._woken(self._reconcile))
+        hub.on(Reconciled, self._woken(lambda _: self.connector.resume()))
+        hub.on("DTMF", self._woken(self._key))
+        hub.on("CHANNEL_PARK", self._feature_code)
+        hub.route("GET", "/agents", self._agents)
+        hub.route("POST", "/agents/{agent}/{action}", self._act)
+        hub.route("GET", "/queues", self._queues)
+
+    def start(self) -> None:
+        for record in self._today():
+            self.core.service_level.count(record)
+        for agent_id, agent in self.settings.acd.agents.items():
+            if agent.auto_login and agent_id not in self._saved_agents:
+                self.command(agent_id, "login")
+        self._timers = gevent.spawn(self._run_timers)
+
+    def stop(self) -> None:
+        if self._timers is not None:
+            self._timers.kill()
+
+    def command(self, agent_id: str, action: str, reason: str = "") -> None:
+        """An agent's own request (feature code, toolbar, CLI); AgentStateError if the state forbids it."""
+        effects = self.connector.command(agent_id, action, reason)
+        self._wake.set()
+        self.hub.run(effects)
+
+    # --- the decision core's clock --------------------------------------------------------------------------
+
+    def _woken(self, handler: Callable[[object], list[Effect]]) -> Callable[[object], list[Effect]]:
+        """Run ``handler``, then let the timer greenlet look again: it may have brought a timer forward."""
+        def handle(message: object) -> list[Effect]:
+            try:
+                return handler(message)
+            finally:
+                self._wake.set()
+        return handle
+
+    def _run_timers(self) -> None:
+        while True:
+            due = self.core.next_due()
+            self._wake.clear()
+            delay = None if due is None else max(0.0, (due - self.hub.clock()) / 1000)
+            self._wake.wait(delay)
+            if due is not None and self.hub.clock() >= due:
+                self.hub.run(self.connector.tick())
+
+    # --- switch events ----------------------------------------------------------------------------------------
+
+    def _key(self, event: Event) -> list[Effect]:
+        return self.connector.key_pressed(event.uuid, event.get("DTMF-Digit") or "")
+
+    def _finished(self, finished: Finished) -> None:
+        if finished.record.queue_entry_ms is None:  # 呼损 (lost in the switch) counts here; the rest live
+            self.core.service_level.count(finished.record)
+
+    def _feature_code(self, event: Event) -> None:
+        """An agent dialled a feature code: carry it out, confirm it with a prompt, hang up."""
+        agent = self.connector.phones.get(event.get("variable_user_name") or "", "")  # who FreeSWITCH authenticated
+        command = feature_codes.parse(self.settings.acd, agent, event.get("Caller-Destination-Number") or "")
+        if command is None:
+            return
+        try:
+            self.command(command.agent, command.action, command.reason)
+            prompt, outcome = f"ivr/agent-{command.action}.wav", "done"
+        except (AgentStateError, ValueError) as exc:
+            prompt, outcome = "ivr/agent-refused.wav", str(exc)
+        log.info("agent.feature_code", agent=command.agent, action=command.action, reason=command.reason,
+                 outcome=outcome)
+        link = self.hub.link
+        try:
+            link.execute(event.uuid, "answer", wait_complete=True)
+            link.execute(event.uuid, "playback", prompt, wait_complete=True)
+            link.hangup(event.uuid)
+        except EslError as exc:
+            log.info("agent.feature_code_prompt_failed", agent=command.agent, error=str(exc))
+
+    # --- reconciliation ---------------------------------------------------------------------------------------
+
+    def _reconcile(self, reconciling: Reconciling) -> list[Effect]:
+        view, book, apply = reconciling.view, self.hub.book, self.connector.apply
+        effects: list[Effect] = []
+        for call, leg in book.legs():
+            if leg.up and leg.uuid not in view.channels:
+                view.fixed["legs_vanished"] += 1
+                effects += apply(HungUp(leg.uuid))
+            elif leg.role is Role.AGENT and leg.up and leg.outcome is None \
+                    and (channel := view.details(leg.uuid)) is not None:
+                if channel.var("bridge_to") == call.id:
+                    effects += apply(Bridged(call.id, leg.uuid))
+                elif channel.answered and channel.application == "park":
+                    effects += apply(Parked(leg.uuid))
+        for uuid in [uuid for uuid in self.connector.private if uuid not in view.channels]:
+            effects += apply(HungUp(uuid))
+        on_call: dict[str, str] = {}
+        for channel in view.unknown(book):
+            agent = channel.var("hotline_agent")
+            if agent is None:
+                effects += apply(Created(channel.uuid, user=channel.var("user_name") or channel.var("dialed_user")))
+                continue
+            caller = view.channels.get(channel.var("hotline_call") or "")
+            if caller is not None and caller.var("bridge_to") == channel.uuid and agent in self.core.agents \
+                    and book.find(caller.uuid) is None:
+                on_call[agent] = self._adopt_conversation(view, caller, channel, agent)
+                view.fixed["conversations_adopted"] += 1
+            else:
+                effects.append(Kill(channel.uuid, "ORIGINATOR_CANCEL"))
+                view.fixed["orphan_legs_hung_up"] += 1
+        if view.first or on_call:
+            self.core.restore(self._saved_agents if view.first else {}, self.hub.clock(), on_call)
+        return effects
+
+    def _adopt_conversation(self, view: SwitchView, caller: Channel, channel: Channel, agent: str) -> str:
+        """A conversation the switch still bridges after a restart: followed to its end, its agent on the call.
+        Returns the queue it came from."""
+        record = view.records.get(caller.uuid) or CallTimeline(
+            caller.uuid, caller.caller_number, caller.destination, caller.created_ms,
+            queue=caller.var("hotline_queue"), queue_entry_ms=caller.ms_var("hotline_entered"),
+            agent=agent, exit_reason="answered")
+        call = self.hub.book.restore(record, LegState.BRIDGED, Stage.CONNECTED)
+        call.caller.peer = channel.uuid
+        self.hub.book.add(call, Leg(channel.uuid, Role.AGENT, agent, LegState.BRIDGED, peer=call.id,
+                                    outcome="answered"))
+        call.agent_leg = channel.uuid
+        queue = record.queue if record.queue in self.core.queues else next(iter(self.core.queues))
+        if record.queue_entry_ms is not None and record.answered_ms is not None:
+            self.core.service_level.request(queue, record.queue_entry_ms)
+            self.core.service_level.answered(queue, record.queue_entry_ms, record.answered_ms)
+        return queue
+
+    # --- the agent API ------------------------------------------------------------------------------------------
+
+    def _agents(self, request: Request) -> tuple[int, object]:
+        return 200, [self._agent_view(a) for a in self.core.agents if request.role != "agent" or a == request.agent]
+
+    def _act(self, request: Request) -> tuple[int, object]:
+        agent_id, action = request.params["agent"], request.params["action"]
+        if agent_id not in self.core.agents:
+            return 404, {"error": f"no agent {agent_id!r}"}
+        if request.role == "agent" and request.agent != agent_id:
+            return 403, {"error": "an agent token acts only on its own agent"}
+        if action not in ACTIONS:
+            return 404, {"error": f"unknown action {action!r}; one of {', '.join(ACTIONS)}"}
+        reason = ""
+        if action == "not_ready":
+            reason = str(request.body().get("reason", ""))
+            if reason not in self.settings.acd.reasons:
+                return 400, {"error": f"reason must be one of {', '.join(self.settings.acd.reasons)}"}
+        try:
+            self.command(agent_id, action, reason)
+        except (AgentStateError, ValueError) as exc:
+            return 409, {"error": str(exc)}
+        return 200, self._agent_view(agent_id)
+
+    def _agent_view(self, agent_id: str) -> dict[str, object]:
+        agent = self.core.agents[agent_id]
+        return {"id": agent.id, "state": agent.state.value, "reason": agent.reason, "since_ms": agent.since_ms,
+                "calls_answered": agent.calls_answered}
+
+    def _queues(self, request: Request) -> tuple[int, object]:
+        core, now = self.core, self.hub.clock()
+        views = []
+        for name, line in core.waiting.items():
+            oldest = min((core.callers[call].entered_ms for _, call in line), default=now)
+            today = core.service_level.today(name, now)
+            views.append({"queue": name, "waiting": len(line), "longest_wait_s": round((now - oldest) / 1000, 1),
+                          "answered_today": today.answered, "abandoned_today": today.abandoned,
+                          **{f"answered_within_{t}s_today": today.levels(t)["hotline_12345"]
+                             for t in core.service_level.thresholds_s}})
+        return 200, views
+
+
+def distributor_from(settings: Settings, journal: object | None = None) -> Distributor:
+    """The decision core as configured: queues, agents (logged out until they log in), policies."""
+    acd: Acd = settings.acd
+    specs = [queues.QueueSpec(
+        name, q.skill, q.min_level, queues.Strategy(q.strategy),
+        tuple(queues.Widening(w.after, w.min_level) for w in q.widening), q.max_waiting, q.max_wait,
+        queues.Overflow(q.on_full.action, q.on_full.target), queues.Overflow(q.on_timeout.action, q.on_timeout.target),
+        queues.Overflow(q.on_no_agents.action, q.on_no_agents.target) if q.on_no_agents else None,
+        q.wrap_up, q.ring_timeout, q.sticky.window, q.sticky.wait, q.announce_every, q.exit_key,
+        queues.Overflow(q.on_exit.action, q.on_exit.target),
+    ) for name, q in acd.queues.items()]
+    policy = {cause: distributor.CausePolicy(p.delay, p.limit, "offer_failed" if cause == "failed" else cause)
+              for cause, p in acd.no_answer.items()}
+    core = Distributor(specs, policy, ServiceLevel(tuple(acd.service_level.thresholds), acd.service_level.quick_abandon,
+                                                   settings.centre.timezone), journal=journal)  # type: ignore[arg-type]
+    for agent_id, agent in acd.agents.items():
+        core.add_agent(agents_module.Agent(agent_id, agent.contact, dict(agent.skills)))
+    return core

@@ -1,0 +1,192 @@
+"""Every live call the engine took and every leg it owns, by UUID; each call's record kept as it happens.
+
+A call is named by its caller's leg and owns the legs the engine adds to it (offers to agents; later consult,
+third party, supervisor). Its record is finished the moment the caller's leg is gone and handed to the sink
+(the ticket store's writer); the call stays in the book until its last leg is gone too, so an agent's leg that
+outlives the caller still ends that agent's call. Nothing here does I/O: the journal (Redis) queues its writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Callable, Iterator
+
+from calls.journal import Journal, NoJournal
+from calls.legs import Leg, LegState, Role
+from calls.record import CallTimeline, OfferTrace
+
+Sink = Callable[[CallTimeline], None]
+CALLS = "calls"
+"""The journal section of live calls' records."""
+
+
+class Stage(str, Enum):
+    IVR = "ivr"
+    """Taken by the engine: greeting, menus, lookups, messages."""
+    QUEUED = "queued"
+    """Waiting for an agent, with music on hold."""
+    CONNECTED = "connected"
+    """Talking to an agent (or being bridged to one)."""
+    AFTER = "after"
+    """The agent left first and the caller stayed (the survey)."""
+
+
+@dataclass
+class Call:
+    caller: Leg
+    record: CallTimeline
+    stage: Stage = Stage.IVR
+    legs: dict[str, Leg] = field(default_factory=dict)
+    """The legs the engine added, by UUID (the caller's is ``caller``)."""
+    agent_leg: str | None = None
+    """The agent leg bridged to the caller, or being bridged."""
+    ending_side: str | None = None
+    """Who ended the conversation, when known before the caller's leg goes: agent or system."""
+    interrupted: bool = False
+    """What drove the call (the IVR, the survey) stopped because the link failed: reconciliation resumes it."""
+    finished: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.caller.uuid
+
+    def live_legs(self) -> list[Leg]:
+        return [leg for leg in self.legs.values() if leg.up]
+
+
+class CallBook:
+    """The calls and their legs; each timeline method is a no-op for a call it does not know."""
+
+    def __init__(self, sink: Sink, journal: Journal = NoJournal()) -> None:
+        self.sink = sink
+        self.journal = journal
+        self.calls: dict[str, Call] = {}
+        self._legs: dict[str, tuple[Call, Leg]] = {}
+
+    # --- calls and legs --------------------------------------------------------------------------------
+
+    def open(self, uuid: str, caller_number: str, called_number: str, at_ms: int,
+             state: LegState = LegState.RINGING) -> Call | None:
+        """The engine takes a call; None if it already has it (a repeated park, or reconciliation meeting an
+        event)."""
+        if uuid in self._legs:
+            return None
+        return self.restore(CallTimeline(uuid, caller_number, called_number, at_ms), state)
+
+    def restore(self, record: CallTimeline, state: LegState = LegState.ANSWERED, stage: Stage = Stage.IVR) -> Call:
+        """Take back a call from its record (a previous process's journal, or the switch's own variables)."""
+        call = Call(Leg(record.call_id, Role.CALLER, record.caller_number, state), record, stage)
+        self.calls[call.id] = call
+        self._legs[call.id] = (call, call.caller)
+        self.journal.put(CALLS, record.call_id, record.to_json())
+        return call
+
+    def add(self, call: Call, leg: Leg) -> Leg:
+        call.legs[leg.uuid] = leg
+        self._legs[leg.uuid] = (call, leg)
+        return leg
+
+    def find(self, uuid: str) -> tuple[Call, Leg] | None:
+        return self._legs.get(uuid)
+
+    def get(self, call_id: str) -> Call | None:
+        return self.calls.get(call_id)
+
+    def legs(self) -> Iterator[tuple[Call, Leg]]:
+        return iter(list(self._legs.values()))
+
+    def settle(self, call: Call) -> None:
+        """Forget the call once its record is finished and none of its legs is up."""
+        if call.finished and not call.caller.up and not call.live_legs():
+            self.calls.pop(call.id, None)
+            for uuid in (call.id, *call.legs):
+                self._legs.pop(uuid, None)
+
+    # --- the record --------------------------------------------------------------------------------------
+
+    def _journal(self, call: Call) -> None:
+        self.journal.put(CALLS, call.id, call.record.to_json())
+
+    def ivr(self, call_id: str, step: str, at_ms: int) -> None:
+        if (call := self.calls.get(call_id)) is not None:
+            if call.record.ivr_entry_ms is None:
+                call.record.ivr_entry_ms = at_ms
+            call.record.ivr_path.append(step)
+            self._journal(call)
+
+    def queued(self, call_id: str, queue: str, at_ms: int) -> None:
+        if (call := self.calls.get(call_id)) is not None:
+            call.stage = Stage.QUEUED
+            call.record.queue, call.record.queue_entry_ms = queue, at_ms
+            self._journal(call)
+
+    def position(self, call_id: str, position: int) -> None:
+        if (call := self.calls.get(call_id)) is not None and call.record.original_position is None:
+            call.record.original_position = position
+            self._journal(call)
+
+    def offered(self, call_id: str, agent: str, at_ms: int) -> None:
+        if (call := self.calls.get(call_id)) is not None:
+            call.record.offers.append(OfferTrace(agent, at_ms))
+            self._journal(call)
+
+    def offer_ended(self, call_id: str, agent: str, result: str, at_ms: int) -> None:
+        if (call := self.calls.get(call_id)) is None:
+            return
+        for offer in reversed(call.record.offers):
+            if offer.agent == agent and offer.ring_end_ms is None:
+                offer.ring_end_ms, offer.result = at_ms, result
+                break
+        if result == "answered":
+            call.record.answered_ms, call.record.agent, call.record.exit_reason = at_ms, agent, "answered"
+        self._journal(call)
+
+    def note(self, call_id: str, **fields: object) -> None:
+        """Set record fields the IVR and other capabilities learn (tenant, recording, survey)."""
+        if (call := self.calls.get(call_id)) is not None:
+            for name, value in fields.items():
+                setattr(call.record, name, value)
+            self._journal(call)
+
+    def exited(self, call_id: str, reason: str) -> None:
+        """The caller left the queue, or the IVR, without a human (the first reason given stands)."""
+        if (call := self.calls.get(call_id)) is not None and call.record.exit_reason is None:
+            call.record.exit_reason = reason
+            self._journal(call)
+
+    def ending(self, call_id: str, side: str) -> None:
+        """Who is ending the call, when known before the caller's leg goes: the agent or the system."""
+        if (call := self.calls.get(call_id)) is not None and call.ending_side is None:
+            call.ending_side = side
+
+    def finish(self, call: Call, at_ms: int | None) -> None:
+        """The caller's leg is gone: close the open offers, settle side and exit reason, hand the record on.
+
+        ``at_ms`` None is a call that ended while the engine could not see it: the record says the hang-up
+        time is unknown rather than invent one."""
+        if call.finished:
+            return
+        call.finished = True
+        record, caller = call.record, call.caller
+        record.hangup_ms, record.hangup_cause = at_ms, caller.cause
+        if call.ending_side is not None:
+            record.hangup_side = call.ending_side
+        elif caller.ended_by_engine:
+            record.hangup_side = "system"
+        elif caller.hung_up_by_party or caller.disposition is None:
+            record.hangup_side = "caller"
+        else:  # the switch sent the BYE: the bridged agent's side ended it, or the switch itself
+            record.hangup_side = "agent" if call.stage is Stage.CONNECTED else "system"
+        for offer in record.offers:
+            if offer.ring_end_ms is None:
+                offer.ring_end_ms, offer.result = at_ms, "cancelled"
+        if record.exit_reason is None:
+            by_caller = record.hangup_side == "caller"
+            if record.queue_entry_ms is not None:
+                record.exit_reason = "abandoned" if by_caller else "system_failure"
+            else:
+                record.exit_reason = "ivr_abandoned" if by_caller else "system_failure"
+        self.journal.drop(CALLS, call.id)
+        self.sink(record)
+        self.settle(call)

@@ -1,0 +1,38 @@
+"""What the call model asks of the switch; the engine carries these out over ESL and reports back as facts.
+
+Every word that reaches a command line is validated there (esl.tokens); a command that fails because the link is
+down reports nothing, so no agent or caller pays for the link: reconciliation finds the truth afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Originate:
+    """Ring ``contact`` on a new leg ``uuid`` (background originate into ``park``); facts follow."""
+
+    uuid: str
+    contact: str
+    ring_timeout_s: float
+    variables: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Bridge:
+    """Bridge the call's caller to the answered leg ``uuid``; a BridgeResult follows."""
+
+    call_id: str
+    uuid: str
+
+
+@dataclass(frozen=True, slots=True)
+class Kill:
+    """End leg ``uuid`` now (``uuid_kill``: acted on whether it rings or talks)."""
+
+    uuid: str
+    cause: str = "NORMAL_CLEARING"
+
+
+Command = Originate | Bridge | Kill

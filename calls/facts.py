@@ -1,0 +1,110 @@
+"""What the switch says happened to a leg, read out of ESL events and command results.
+
+Facts carry only what the call model needs and come from FreeSWITCH's own headers: the leg (``Unique-ID``), the
+variables the engine set on legs it originated (``hotline_call``, ``hotline_agent``), the SIP user FreeSWITCH
+authenticated or dialled, the hang-up cause and ``sip_hangup_disposition`` (who sent the BYE or CANCEL), and
+``Event-Sequence`` to order the toggles (bridge, unbridge, hold) when events arrive out of order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from esl import Event
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    uuid: str
+    call: str | None = None
+    """``hotline_call``: the call this leg was originated for (an offer to an agent)."""
+    agent: str | None = None
+    """``hotline_agent``: the agent it was originated to."""
+    user: str | None = None
+    """The SIP user FreeSWITCH authenticated the call as (``user_name``) or dialled (``dialed_user``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    uuid: str
+
+
+@dataclass(frozen=True, slots=True)
+class Parked:
+    uuid: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bridged:
+    uuid: str
+    peer: str
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Unbridged:
+    uuid: str
+    peer: str
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HungUp:
+    uuid: str
+    cause: str | None = None
+    """None: the leg vanished while the engine could not see it (found missing by reconciliation)."""
+    disposition: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateResult:
+    """The background originate finished: answered (``cause`` None) or failed with ``cause``."""
+
+    uuid: str
+    cause: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeResult:
+    """``uuid_bridge`` of the call's caller to ``uuid`` was accepted (``error`` None) or refused."""
+
+    call_id: str
+    uuid: str
+    error: str | None = None
+
+
+Fact = Created | Answered | Parked | Bridged | Unbridged | HungUp | OriginateResult | BridgeResult
+
+EVENTS = ("CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_PARK", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE",
+          "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE")
+"""The channel events facts are read from."""
+
+
+def from_event(event: Event) -> Fact | None:
+    """The fact an ESL channel event states, or None for events the call model does not follow."""
+    name, uuid = event.name, event.uuid
+    if not uuid:
+        return None
+    if name == "CHANNEL_CREATE":
+        return Created(uuid, event.get("variable_hotline_call"), event.get("variable_hotline_agent"),
+                       event.get("variable_user_name") or event.get("variable_dialed_user"))
+    if name == "CHANNEL_ANSWER":
+        return Answered(uuid)
+    if name == "CHANNEL_PARK":
+        return Parked(uuid)
+    if name in ("CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE"):
+        peer = event.get("Other-Leg-Unique-ID") or ""
+        seq = int(event.get("Event-Sequence") or 0)
+        return Bridged(uuid, peer, seq) if name == "CHANNEL_BRIDGE" else Unbridged(uuid, peer, seq)
+    if name in ("CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"):
+        return HungUp(uuid, event.get("Hangup-Cause") or "NORMAL_CLEARING",
+                      event.get("variable_sip_hangup_disposition"))
+    return None
+
+
+def originate_result(uuid: str, output: str) -> OriginateResult:
+    """The BACKGROUND_JOB body of ``originate``: ``+OK <uuid>`` or ``-ERR <CAUSE>``."""
+    if output.startswith("+OK"):
+        return OriginateResult(uuid)
+    words = output.removeprefix("-ERR").split()
+    return OriginateResult(uuid, words[0] if words else "FAILED")

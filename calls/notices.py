@@ -1,0 +1,64 @@
+"""What one capability tells the others about a call, so that none imports another (the IVR hands a caller to a
+queue without knowing the ACD; the ACD says a caller left its queue without knowing who plays the message)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from calls.record import CallTimeline
+
+
+@dataclass(frozen=True, slots=True)
+class ToQueue:
+    """Put the caller through to a human in ``queue``, in line from ``entered_ms``. A ``returning`` caller (taken
+    back after a restart or a link cut, or overflowing from another queue) keeps that place, and no limit turns
+    them away again."""
+
+    call_id: str
+    queue: str
+    number: str
+    entered_ms: int
+    priority: int = 0
+    returning: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LeftQueue:
+    """The caller left the queue without an agent (``reason``: timeout, queue_full, no_agents, exit_key) and
+    goes where ``action`` says: another queue, voicemail, callback, a number, or a message and goodbye."""
+
+    call_id: str
+    reason: str
+    action: str
+    target: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """Tell the waiting caller their position and estimated wait."""
+
+    call_id: str
+    position: int
+    estimated_wait_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class Connecting:
+    """An agent answered and the caller is about to be bridged to them (recording starts here)."""
+
+    call_id: str
+    agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLeft:
+    """The agent hung up first and the caller is still on the line (the survey follows)."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A call's record is complete (the caller's leg is gone): to the ticket store, and to the live figures."""
+
+    record: CallTimeline

@@ -1,0 +1,70 @@
+"""A call's record: one millisecond timeline from switch entry to hang-up (answer-time tracking).
+
+Every KPI the tenders pay by (20秒接通率, 30秒接通率, 接通率, 呼损率, 漏接回拨) is computed from these raw
+timestamps and the exit reason, never stored pre-digested, so a city's own formula can be applied later.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class OfferTrace:
+    agent: str
+    ring_start_ms: int
+    ring_end_ms: int | None = None
+    result: str = ""
+    """answered, no_answer, busy, rejected, not_registered, failed or cancelled."""
+
+
+@dataclass
+class CallTimeline:
+    call_id: str
+    caller_number: str
+    called_number: str
+    switch_entry_ms: int
+    ivr_entry_ms: int | None = None
+    ivr_path: list[str] = field(default_factory=list)
+    queue_entry_ms: int | None = None
+    """The human request (人工请求): what the N-second answer rates count from."""
+    queue: str | None = None
+    original_position: int | None = None
+    offers: list[OfferTrace] = field(default_factory=list)
+    answered_ms: int | None = None
+    agent: str | None = None
+    hangup_ms: int | None = None
+    """None when the call ended while the engine could not see it (link down, engine restarting)."""
+    hangup_side: str | None = None
+    """caller, agent or system (the engine or the switch ended it)."""
+    hangup_cause: str | None = None
+    exit_reason: str | None = None
+    """answered, abandoned, timeout, overflow, exit_key, queue_full, no_agents, callback, system_failure; or,
+    for calls that never reached a queue: ivr_abandoned (the caller hung up in the menus), blocked, after_hours,
+    voicemail, transferred, ivr_hangup, safety_net (the switch's own fallback took it while no engine did)."""
+    tenant: str | None = None
+    recording: str | None = None
+    """The call's recording, or the caller's message (voicemail)."""
+    survey: dict[str, str] | None = None
+    """Satisfaction by dimension (attitude, efficiency, result): a 好差评 level, or "not_rated"."""
+
+    def to_json(self) -> str:
+        """One line of JSON (the spool's and the live journal's format)."""
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "CallTimeline":
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CallTimeline":
+        offers = [OfferTrace(**offer) for offer in data["offers"]]
+        return cls(**{**data, "offers": offers})
+
+    @property
+    def wait_ms(self) -> int | None:
+        """Queue entry to answer; ring time counts as waiting."""
+        if self.answered_ms is None or self.queue_entry_ms is None:
+            return None
+        return self.answered_ms - self.queue_entry_ms

@@ -1,0 +1,92 @@
+"""The engine's HTTP JSON API: agent toolbars, supervisors (班长) and ``hotline agent ...`` talk to it.
+
+Capabilities register their routes on the hub (``hub.route("POST", "/agents/{agent}/{action}", handler)``); this
+module only authenticates, matches the path and speaks JSON. Every request carries ``Authorization: Bearer
+<token>``; tokens and their roles come from ``acd.api.tokens``, and a handler sees the token's role and agent.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from config.acd import Api
+from engine.capability import Route
+from telemetry.http import StartResponse, WsgiService
+
+STATUS = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized", 403: "403 Forbidden", 404: "404 Not Found",
+          409: "409 Conflict"}
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class ApiRequest:
+    role: str
+    agent: str
+    params: dict[str, str]
+    environ: dict[str, object] = field(repr=False)
+
+    def body(self) -> dict[str, object]:
+        """The JSON object sent, or HttpError 400."""
+        try:
+            length = int(str(self.environ.get("CONTENT_LENGTH") or 0))
+            data = json.loads(self.environ["wsgi.input"].read(min(length, 65536)) or b"{}")  # type: ignore[attr-defined]
+        except (ValueError, TypeError):
+            raise HttpError(400, "the body must be a JSON object") from None
+        if not isinstance(data, dict):
+            raise HttpError(400, "the body must be a JSON object")
+        return data
+
+
+class EngineApi(WsgiService):
+    """Serves ``routes`` on ``config.listen`` for the holders of ``config.tokens``."""
+
+    def __init__(self, config: Api, routes: list[tuple[str, str, Route]]) -> None:
+        self.config = config
+        self.routes = routes
+        super().__init__(config.listen)
+
+    def app(self, environ: dict[str, object], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            role, agent = self._authenticate(str(environ.get("HTTP_AUTHORIZATION", "")))
+            method, path = str(environ["REQUEST_METHOD"]), str(environ["PATH_INFO"])
+            handler, params = self._match(method, path)
+            status, body = handler(ApiRequest(role, agent, params, environ))
+        except HttpError as exc:
+            status, body = exc.status, {"error": str(exc)}
+        data = json.dumps(body, ensure_ascii=False).encode()
+        start_response(STATUS.get(status, f"{status} Error"),
+                       [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(data)))])
+        return [data]
+
+    def _authenticate(self, header: str) -> tuple[str, str]:
+        scheme, _, presented = header.partition(" ")
+        if scheme != "Bearer" or not presented:
+            raise HttpError(401, "send Authorization: Bearer <token>")
+        for token in self.config.tokens:
+            if hmac.compare_digest(token.token.get_secret_value().encode(), presented.encode()):
+                return token.role, token.agent
+        raise HttpError(401, "unknown token")
+
+    def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        parts = [p for p in path.split("/") if p]
+        for route_method, pattern, handler in self.routes:
+            names = [p for p in pattern.split("/") if p]
+            if route_method != method or len(names) != len(parts):
+                continue
+            params = {}
+            for name, part in zip(names, parts):
+                if name.startswith("{") and name.endswith("}"):
+                    params[name[1:-1]] = part
+                elif name != part:
+                    break
+            else:
+                return handler, params
+        raise HttpError(404, f"no such resource: {method} {path}")

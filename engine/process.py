@@ -1,0 +1,151 @@
+"""The engine process: the link to FreeSWITCH, the hub and its capabilities, the API, telemetry and the journal.
+
+Calls reach the engine parked (``park`` in the dialplan, events over inbound ESL) rather than through the
+``socket`` application, so a call belongs to FreeSWITCH and survives the engine: the next process finds it by
+reconciling with the switch. The path of a call: ivr.front_door takes it and runs the IVR, acd.queueing puts it
+through to an agent, recorder.recording records the conversation, ivr.survey asks the caller to rate it, and the
+book hands its record to the ticket store's writer.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import asdict
+from pathlib import Path
+
+import gevent
+import redis
+import structlog
+from gevent.event import Event as Flag
+
+from acd.queueing import Queueing
+from calls.book import CALLS, CallBook
+from calls.clock import Clock
+from calls.journal import NoJournal
+from calls.notices import Finished
+from calls.record import CallTimeline
+from config import Settings
+from engine.api import EngineApi
+from engine.capability import Hub
+from engine.commands import SwitchCommands
+from engine.journal import RedisJournal
+from engine.reconcile import Reconciled, Reconciler
+from esl import SwitchLink
+from ivr.front_door import FrontDoor
+from ivr.survey import Survey
+from recorder.recording import Recording
+from telemetry.http import TelemetryServer
+from tickets.store import TicketStore
+from tickets.writer import RecordWriter
+
+log = structlog.get_logger(__name__)
+
+HEARTBEAT_S = 5.0
+"""How often the engine tells the journal it is alive (``hotline status`` shows how long ago it last did)."""
+
+
+class Engine:
+    def __init__(self, settings: Settings, link: SwitchLink) -> None:
+        self.settings = settings
+        self.link = link
+        self.clock = Clock()
+        self.journal = RedisJournal(settings.state.redis_url, settings.state.prefix) \
+            if settings.state.backend == "redis" else None
+        saved_agents, saved_records = self._saved()
+        self.records: deque[CallTimeline] = deque(maxlen=1000)
+        """The newest finished records, for the demo and tests (all of them go to the ticket store)."""
+        self.tickets = TicketStore(settings.tickets.url)
+        self.writer: RecordWriter | None = None
+        self.book = CallBook(lambda record: self.hub.run([Finished(record)]), self.journal or NoJournal())
+        self.hub = Hub(settings, link, self.book, self.clock, self.journal or NoJournal())
+        self.queueing = Queueing(settings, saved_agents, self._today)
+        self.front_door = FrontDoor(settings, self.tickets)
+        for capability in (SwitchCommands(), Reconciler(saved_records), self.queueing, self.front_door,
+                           Survey(settings.ivr.survey, lambda name: self.front_door.flow.sound(name)),
+                           Recording(settings.recorder)):
+            capability.attach(self.hub)
+        self.hub.on(Finished, self._store)
+        self.reconciled = Flag()
+        """Set once the engine has reconciled with the switch after starting."""
+        self.hub.on(Reconciled, lambda _: self.reconciled.set())
+        self.api = EngineApi(settings.acd.api, self.hub.routes)
+        self.telemetry = TelemetryServer(settings.telemetry.listen, self.health)
+        self.stopped = Flag()
+        self._beat: gevent.Greenlet | None = None
+
+    def start(self) -> None:
+        self.tickets.migrate()
+        log.info("engine.prompts_ready", generated=self.front_door.prepare(), cache=self.settings.ivr.prompt_cache)
+        self.writer = RecordWriter(self.tickets, Path(self.settings.tickets.spool_dir))
+        self.writer.flush(5)  # what the spool holds counts in today's figures
+        self.telemetry.start()
+        self.api.start()
+        self.queueing.start()
+        self.link.start()
+        if self.journal is not None:
+            self._beat = gevent.spawn(self._heartbeat)
+        log.info("engine.started", centre=self.settings.centre.name,
+                 switch=f"{self.link.address[0]}:{self.link.address[1]}",
+                 telemetry=f"{self.telemetry.address[0]}:{self.telemetry.address[1]}")
+
+    def stop(self) -> None:
+        if self._beat is not None:
+            self._beat.kill()
+        if self.writer is not None:
+            self.writer.flush(5)
+            self.writer.close()
+        if self.journal is not None:
+            self.journal.beat(self.clock(), link_up=False, stopped=True)
+            self.journal.close()
+        self.queueing.stop()
+        self.api.stop()
+        self.link.stop()
+        self.telemetry.stop()
+        self.stopped.set()
+        log.info("engine.stopped")
+
+    def health(self) -> tuple[bool, str]:
+        """Healthy only with the link up and reconciled; otherwise degraded, and why (no call is offered)."""
+        host, port = self.link.address
+        if not self.link.connected.is_set():
+            return False, f"degraded: no ESL link to FreeSWITCH at {host}:{port}; no call is offered until it is back"
+        if self.queueing.core.paused:
+            return False, "degraded: reconciling with FreeSWITCH; no call is offered until it is done"
+        return True, ""
+
+    def _store(self, finished: Finished) -> None:
+        """A call ended: its record goes to the spool (then the ticket store) and to the log."""
+        record = finished.record
+        if self.writer is not None:
+            self.writer.push(record)
+        self.records.append(record)
+        log.info("call.record", **{k: v for k, v in asdict(record).items() if k != "offers"},
+                 offers=[asdict(offer) for offer in record.offers], wait_ms=record.wait_ms)
+
+    def _saved(self) -> tuple[dict[str, dict], dict[str, CallTimeline]]:
+        """The journalled agents and live records of a previous process (nothing without Redis or if it is
+        down: the switch still tells which calls live and where their callers wait)."""
+        if self.journal is None:
+            return {}, {}
+        try:
+            records = {call_id: CallTimeline.from_dict(value) for call_id, value in self.journal.load(CALLS).items()}
+            return self.journal.load("agents"), records
+        except redis.RedisError as exc:
+            log.warning("engine.journal_unreadable", error=str(exc))
+            return {}, {}
+
+    def _today(self) -> list[CallTimeline]:
+        """Today's finished calls from the ticket store, so the live figures are the whole day's after a restart."""
+        day = self.queueing.core.service_level.day_start(self.clock())
+        try:
+            return self.tickets.since(day)
+        except Exception as exc:  # the store down must not stop the engine: today's figures start from now
+            log.warning("engine.today_unreadable", error=str(exc).splitlines()[0])
+            return []
+
+    def _heartbeat(self) -> None:
+        while True:
+            assert self.journal is not None
+            self.journal.beat(self.clock(), self.link.connected.is_set())
+            gevent.sleep(HEARTBEAT_S)
+

@@ -1,0 +1,166 @@
+"""Live state in a real Redis, and engine restarts: other processes read the floor, and a restarted engine
+takes back every call from the switch (with its journalled record and agents) and drops none."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Iterator
+
+import pytest
+import redis
+
+from acd.agents import Agent, AgentState
+from acd.distributor import Distributor
+from acd.queues import QueueSpec
+from calls.record import CallTimeline
+from engine.journal import RedisJournal
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    name = f"t{uuid.uuid4().hex[:8]}"
+    yield name
+    client = redis.Redis.from_url(redis_url)
+    client.delete(*(f"{name}:{section}" for section in ("agents", "callers", "calls", "engine")))
+
+
+def test_journal_reaches_redis_and_reads_back(redis_url: str, prefix: str) -> None:
+    journal = RedisJournal(redis_url, prefix)
+    core = Distributor([QueueSpec("general", "general")], journal=journal)
+    core.add_agent(Agent("1001", "user/1001", {"general": 5}))
+    core.login("1001", 1_000)
+    core.not_ready("1001", "meal", 2_000)
+    for n in range(3):
+        core.enqueue(f"c{n}", "general", f"1380000000{n}", 3_000 + n)
+    core.caller_left("c1", 4_000)
+    assert journal.flush(5)
+    agents, callers = journal.load("agents"), journal.load("callers")
+    journal.close()
+    assert agents["1001"]["state"] == "not_ready" and agents["1001"]["reason"] == "meal"
+    assert sorted(callers) == ["c0", "c2"] and callers["c2"]["entered_ms"] == 3_002
+
+
+def test_engine_restart_keeps_waiting_callers_and_agent_states(switch, make_engine, redis_url: str,
+                                                               prefix: str) -> None:
+    state = {"backend": "redis", "redis_url": redis_url, "prefix": prefix}
+    first = make_engine(state=state)
+    first.queueing.command("1001", "login")
+    first.queueing.command("1001", "not_ready", "meal")
+    first.queueing.command("1002", "login")
+    first.queueing.command("1002", "not_ready", "training")
+    calls = []
+    for n in range(3):  # one after another: each has its own place in line
+        calls.append(switch.place_call(caller_id_number=f"1380000000{n}", destination_number="12345", dtmf="1"))
+        assert switch.wait(lambda: len(first.queueing.core.callers) == n + 1, timeout=10)
+    entered = {c: first.queueing.core.callers[c].entered_ms for c in first.queueing.core.callers}
+    order = [call for _, call in first.queueing.core.waiting["general"]]
+    assert first.journal.flush(5)
+    first.stop()  # the engine goes away; FreeSWITCH keeps the calls parked
+    calls[2].hangup()  # this caller gives up while the engine is down...
+    assert switch.wait(lambda: calls[2].uuid not in switch.channels, timeout=5)
+
+    second = make_engine(state=state)
+    core = second.queueing.core
+    assert [call for _, call in core.waiting["general"]] == [c for c in order if c != calls[2].uuid]
+    assert all(core.callers[c].entered_ms == entered[c] for c in core.callers)  # read back from the channels
+    assert (core.agents["1001"].state, core.agents["1001"].reason) == (AgentState.NOT_READY, "meal")
+    second.queueing.command("1001", "ready")  # ...and the first caller in line is the one answered
+    first_in_line, second_in_line = (switch.channels[c] for c in order if c != calls[2].uuid)
+    assert switch.wait(lambda: first_in_line.bridged_to is not None, timeout=10)
+    assert second_in_line.bridged_to is None and second_in_line.hangup_cause is None
+    gone = [r for r in second.records if r.call_id == calls[2].uuid]  # ...and still has a record
+    assert [(r.hangup_ms, r.exit_reason, r.queue_entry_ms) for r in gone] == [(None, "abandoned", entered[calls[2].uuid])]
+
+
+def test_a_restarted_engine_finishes_every_call_the_old_one_was_handling(switch, make_engine, redis_url: str,
+                                                                         prefix: str) -> None:
+    """One caller was in the IVR when the engine died (answered, still parked in the switch), one ended
+    meanwhile: the first goes to a human with their record so far, the second's record is finished."""
+    in_ivr = switch.place_call(caller_id_number="13800000001", destination_number="12345")
+    assert switch.wait(lambda: in_ivr.parked, timeout=5)
+    assert switch.api(f"uuid_answer {in_ivr.uuid}").startswith("+OK")
+    old = RedisJournal(redis_url, prefix)
+    old.put("calls", in_ivr.uuid, CallTimeline(in_ivr.uuid, "13800000001", "12345", 1_000, 1_100, ["menu:main"]).to_json())
+    gone_id = "0f0e0d0c-0000-4000-8000-000000000001"
+    old.put("calls", gone_id, CallTimeline(gone_id, "13800000002", "12345", 2_000, 2_100,
+                                           ["menu:main", "timeout", "default"], 2_500, "general").to_json())
+    assert old.flush(5)
+    old.close()
+
+    engine = make_engine(state={"backend": "redis", "redis_url": redis_url, "prefix": prefix})
+    engine.queueing.command("1001", "login")
+    switch.set_endpoint("user/1001", answer_after=0.0)
+    assert switch.wait(lambda: in_ivr.bridged_to is not None, timeout=10)
+    in_ivr.hangup()
+    assert switch.wait(lambda: len(engine.records) == 2, timeout=10)
+    records = {record.call_id: record for record in engine.records}
+    served = records[in_ivr.uuid]
+    assert (served.switch_entry_ms, served.ivr_path, served.agent) == (1_000, ["menu:main", "restarted"], "1001")
+    assert served.exit_reason == "answered" and served.queue == "general" and served.queue_entry_ms == 1_000
+    gone = records[gone_id]
+    assert (gone.exit_reason, gone.hangup_ms, gone.queue_entry_ms) == ("abandoned", None, 2_500)
+    assert engine.journal.flush(5)
+    assert redis.Redis.from_url(redis_url).hlen(f"{prefix}:calls") == 0
+
+
+def test_an_agent_talking_through_a_restart_stays_on_the_call_until_it_ends(switch, make_engine, redis_url: str,
+                                                                          prefix: str) -> None:
+    switch.set_endpoint("user/1001", answer_after=0.0)
+    state = {"backend": "redis", "redis_url": redis_url, "prefix": prefix}
+    first = make_engine(state=state, wrap_up=0)
+    first.queueing.command("1001", "login")
+    call = switch.place_call(caller_id_number="13800000001", destination_number="12345", dtmf="1")
+    assert switch.wait(lambda: first.queueing.core.agents["1001"].state is AgentState.ON_CALL, timeout=10)
+    agent_leg = call.bridged_to
+    assert first.journal.flush(5)
+    first.stop()  # the conversation goes on in the switch
+
+    second = make_engine(state=state, wrap_up=0)
+    agent = second.queueing.core.agents["1001"]
+    assert agent.state is AgentState.ON_CALL  # not guessed into wrap-up: the switch still bridges them
+    agent_leg.hangup()
+    assert switch.wait(lambda: agent.state is AgentState.READY, timeout=10)
+    assert [t.new for t in agent.log][-1:] == [AgentState.READY]
+    assert switch.wait(lambda: any(r.call_id == call.uuid for r in second.records), timeout=10)
+    record = next(r for r in second.records if r.call_id == call.uuid)
+    assert (record.agent, record.exit_reason, record.hangup_side) == ("1001", "answered", "agent")
+
+
+def test_cli_status_reads_the_floor_and_the_engine_from_redis(redis_url: str, prefix: str, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from cli import main
+
+    journal = RedisJournal(redis_url, prefix)
+    core = Distributor([QueueSpec("general", "general")], journal=journal)
+    for agent_id in ("1001", "1002"):
+        core.add_agent(Agent(agent_id, f"user/{agent_id}", {"general": 5}))
+        core.login(agent_id, 1_000)
+    core.not_ready("1002", "meal", 2_000)
+    core.ready("1001", 2_000)
+    core.not_ready("1001", "training", 2_500)
+    core.enqueue("c1", "general", "13800000001", 3_000)
+    journal.beat(1_000, link_up=True)  # an engine seen long ago
+    assert journal.flush(5)
+    config_file = tmp_path / "hotline.yaml"
+    config_file.write_text("centre: {name: t}\nswitch: {password: a-strong-password-1}\n"
+                           f"state: {{backend: redis, redis_url: '{redis_url}', prefix: {prefix}}}\n")
+
+    def status() -> str:
+        result = CliRunner().invoke(main, ["--config", str(config_file), "status"])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    output = status()
+    assert "agents: not_ready 2" in output
+    assert "1002 not ready: meal" in output and "queue general: 1 waiting" in output
+    assert "engine: not seen for" in output and "stale" in output
+    import time
+
+    journal.beat(int(time.time() * 1000), link_up=False)
+    assert journal.flush(5)
+    assert "engine: DEGRADED, no link to FreeSWITCH" in status()
+    journal.beat(int(time.time() * 1000), link_up=False, stopped=True)
+    assert journal.flush(5)
+    journal.close()
+    assert "engine: stopped at" in status()
