@@ -20,7 +20,7 @@ from typing import Callable, Iterable
 from acd.distributor import LOST, Action, Announce, CancelOffer, Distributor, Leave, Offer
 from calls.book import Call, CallBook, Stage
 from calls.commands import Bridge, Command, Kill, Originate
-from calls.facts import (Answered, BridgeResult, Bridged, Created, Fact, HungUp, OriginateResult, Parked,
+from calls.facts import (Answered, BridgeResult, Bridged, Channel, Created, Fact, HungUp, OriginateResult, Parked,
                          Unbridged)
 from calls.legs import Leg, LegState, Role
 from calls.notices import AgentLeft, Announcement, Connecting, LeftQueue, ToQueue
@@ -101,6 +101,31 @@ class Connector:
     def resume(self) -> list[Effect]:
         """The link is back and reconciled."""
         return self._carry(self.core.resume(self.clock()))
+
+    def reconcile(self, channel: Callable[[str], Channel | None]) -> list[Effect]:
+        """Settle every leg of ours with the switch (``channel``: a channel as the switch shows it, None if it is
+        gone): a leg it no longer has is gone (its end unseen); an offer it shows bridged to its caller is
+        connected, one answered and parked is bridged; a leg that came to nothing (cancelled, failed, its caller
+        gone) and is still up is hung up (again: the first try may have died with the link); agents' own calls
+        that ended end."""
+        effects: list[Effect] = []
+        for call, leg in self.book.legs():
+            if not leg.up:
+                continue
+            found = channel(leg.uuid)
+            if found is None:
+                effects += self.apply(HungUp(leg.uuid))
+            elif leg.role is Role.AGENT and leg.outcome is None:
+                if found.var("bridge_to") == call.id:
+                    effects += self.apply(Bridged(call.id, leg.uuid))
+                elif found.answered and found.application == "park":
+                    effects += self.apply(Parked(leg.uuid))
+            elif leg.role is Role.AGENT and (leg.outcome != "answered" or not call.caller.up):
+                leg.ending()
+                effects.append(Kill(leg.uuid, "ORIGINATOR_CANCEL"))
+        for uuid in [uuid for uuid in self.private if channel(uuid) is None]:
+            effects += self.apply(HungUp(uuid))
+        return effects
 
     # --- facts ---------------------------------------------------------------------------------------------
 

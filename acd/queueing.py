@@ -139,27 +139,19 @@ class Queueing:
     # --- reconciliation ---------------------------------------------------------------------------------------
 
     def _reconcile(self, reconciling: Reconciling) -> list[Effect]:
-        view, book, apply = reconciling.view, self.hub.book, self.connector.apply
-        effects: list[Effect] = []
-        for call, leg in book.legs():
-            if leg.up and leg.uuid not in view.channels:
-                view.fixed["legs_vanished"] += 1
-                effects += apply(HungUp(leg.uuid))
-            elif leg.role is Role.AGENT and leg.up and leg.outcome is None \
-                    and (channel := view.details(leg.uuid)) is not None:
-                if channel.var("bridge_to") == call.id:
-                    effects += apply(Bridged(call.id, leg.uuid))
-                elif channel.answered and channel.application == "park":
-                    effects += apply(Parked(leg.uuid))
-        for uuid in [uuid for uuid in self.connector.private if uuid not in view.channels]:
-            effects += apply(HungUp(uuid))
+        view, book = reconciling.view, self.hub.book
+        up = {leg.uuid for _, leg in book.legs() if leg.up}
+        effects = self.connector.reconcile(view.details)
+        view.fixed["legs_gone_unseen"] += len(up - {leg.uuid for _, leg in book.legs() if leg.up})
+        view.fixed["legs_hung_up"] += sum(isinstance(effect, Kill) for effect in effects)
         on_call: dict[str, str] = {}
         for channel in view.unknown(book):
             agent = channel.var("hotline_agent")
             if agent is None:
-                effects += apply(Created(channel.uuid, user=channel.var("user_name") or channel.var("dialed_user")))
+                effects += self.connector.apply(
+                    Created(channel.uuid, user=channel.var("user_name") or channel.var("dialed_user")))
                 continue
-            caller = view.channels.get(channel.var("hotline_call") or "")
+            caller = view.details(channel.var("hotline_call") or "")
             if caller is not None and caller.var("bridge_to") == channel.uuid and agent in self.core.agents \
                     and book.find(caller.uuid) is None:
                 on_call[agent] = self._adopt_conversation(view, caller, channel, agent)

@@ -8,7 +8,7 @@ authenticated or dialled, the hang-up cause and ``sip_hangup_disposition`` (who 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from esl import Event
 
@@ -108,3 +108,45 @@ def originate_result(uuid: str, output: str) -> OriginateResult:
         return OriginateResult(uuid)
     words = output.removeprefix("-ERR").split()
     return OriginateResult(uuid, words[0] if words else "FAILED")
+
+
+TALKING_STATES = ("ACTIVE", "HELD", "UNHELD")
+"""Channel call states of an answered channel."""
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A channel as the switch shows it whole (``uuid_dump <uuid> json``): reconciliation reads the variables the
+    engine wrote on it, which tell what it was doing with the call."""
+
+    uuid: str
+    direction: str
+    destination: str
+    callstate: str
+    application: str
+    """The application it runs, or ran last (``current_application``): ``park`` while parked."""
+    created_ms: int
+    caller_number: str
+    variables: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_dump(cls, dump: dict[str, object]) -> "Channel":
+        values = {name: str(value) for name, value in dump.items()}
+        created_us = values.get("Caller-Channel-Created-Time", "")
+        return cls(values.get("Unique-ID", ""), values.get("Call-Direction", ""),
+                   values.get("Caller-Destination-Number", ""), values.get("Channel-Call-State", ""),
+                   values.get("variable_current_application", ""),
+                   int(created_us) // 1000 if created_us.isdigit() else 0,
+                   values.get("Caller-Caller-ID-Number", ""), values)
+
+    @property
+    def answered(self) -> bool:
+        return self.callstate in TALKING_STATES
+
+    def var(self, name: str) -> str | None:
+        return self.variables.get(f"variable_{name}") or None
+
+    def ms_var(self, name: str) -> int | None:
+        """A time the engine wrote on the channel (digits only, else None)."""
+        value = self.var(name) or ""
+        return int(value) if value.isdigit() else None

@@ -13,54 +13,31 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
+import gevent
 import structlog
 
 from calls.book import CallBook
-from calls.facts import HungUp
+from calls.facts import Channel, HungUp
 from calls.record import CallTimeline
 from engine.capability import Hub
 from esl import CommandFailed, EslError, SwitchLink, tokens
 
 log = structlog.get_logger(__name__)
 
-TALKING_STATES = ("ACTIVE", "HELD", "UNHELD")
-"""Channel call states of an answered channel (``callstate`` in ``show channels``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Channel:
-    """One channel as ``show channels as json`` lists it, with its variables when the book does not know it."""
-
-    uuid: str
-    direction: str
-    destination: str
-    callstate: str
-    application: str
-    application_data: str
-    created_ms: int
-    caller_number: str
-    variables: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def answered(self) -> bool:
-        return self.callstate in TALKING_STATES
-
-    def var(self, name: str) -> str | None:
-        return self.variables.get(f"variable_{name}") or None
-
-    def ms_var(self, name: str) -> int | None:
-        """A time the engine wrote on the channel (digits only, else None)."""
-        value = self.var(name) or ""
-        return int(value) if value.isdigit() else None
-
+LISTING_LAG_S = 2.0
+"""``show channels`` lags the events by up to about a second on FreeSWITCH 1.10.12 (its core database is written
+behind them): a second pass this long after a connect takes the channels the first listing missed."""
 
 @dataclass
 class SwitchView:
-    """The switch's channels at reconciliation; ``details`` reads a channel's variables on first use."""
+    """What the switch holds at reconciliation. ``listed`` comes from ``show channels``, which FreeSWITCH fills
+    from its core database behind the events (up to about a second late, measured: a channel may be missing or
+    linger after it is gone), so it only names candidates; ``details`` asks the channel itself (``uuid_dump``),
+    which is the truth, and is what every decision rests on."""
 
-    channels: dict[str, Channel]
+    listed: list[str]
     first: bool
     """The engine's first reconciliation since it started (journalled agents and records are taken back)."""
     link: SwitchLink
@@ -69,29 +46,23 @@ class SwitchView:
     fixed: Counter[str] = field(default_factory=Counter)
     vanished: set[str] = field(default_factory=set)
     """Channels that hung up while reconciliation ran: not to be taken."""
+    _details: dict[str, Channel | None] = field(default_factory=dict)
 
     def details(self, uuid: str) -> Channel | None:
-        """The channel with its variables (``uuid_dump``); None if it is not there (or no longer)."""
-        channel = self.channels.get(uuid)
-        if channel is None or uuid in self.vanished:
+        """The channel whole, or None if the switch does not have it (any more)."""
+        if uuid in self.vanished or not tokens.is_uuid(uuid):
             return None
-        if channel.variables:
-            return channel
-        try:
-            variables = json.loads(self.link.api(f"uuid_dump {tokens.uuid(uuid)} json"))
-        except CommandFailed:  # gone since the list
-            self.vanished.add(uuid)
-            return None
-        created_us = str(variables.get("Caller-Channel-Created-Time", ""))
-        channel = self.channels[uuid] = replace(
-            channel, variables={k: str(v) for k, v in variables.items()},
-            created_ms=int(created_us) // 1000 if created_us.isdigit() else channel.created_ms)
-        return channel
+        if uuid not in self._details:
+            try:
+                self._details[uuid] = Channel.from_dump(json.loads(self.link.api(f"uuid_dump {tokens.uuid(uuid)} json")))
+            except CommandFailed:
+                self._details[uuid] = None
+        return self._details[uuid]
 
     def unknown(self, book: CallBook) -> list[Channel]:
-        """Channels the book does not hold, with their variables, in the order their callers came to a queue or
-        to the switch (so callers taken back keep their order)."""
-        found = [self.details(uuid) for uuid in list(self.channels) if book.find(uuid) is None]
+        """Listed channels the book does not hold, in the order their callers came to a queue or to the switch
+        (so callers taken back keep their order)."""
+        found = [self.details(uuid) for uuid in self.listed if book.find(uuid) is None]
         return sorted((ch for ch in found if ch is not None and book.find(ch.uuid) is None),
                       key=lambda ch: (ch.ms_var("hotline_entered") or ch.created_ms, ch.created_ms))
 
@@ -124,7 +95,15 @@ class Reconciler:
         hub.on(HungUp, self._seen_gone)
 
     def reconcile(self) -> None:
-        """Runs on its own greenlet after each connect; a link lost halfway leaves it to the next connect."""
+        """Runs on its own greenlet after each connect; a link lost halfway leaves it to the next connect. Once
+        more ``LISTING_LAG_S`` later, for the channels ``show channels`` did not list yet."""
+        connection = self.hub.link.connections_made
+        self._reconcile()
+        gevent.sleep(LISTING_LAG_S)
+        if self.hub.link.connected.is_set() and self.hub.link.connections_made == connection:
+            self._reconcile()
+
+    def _reconcile(self) -> None:
         try:
             self._view = view = SwitchView(self._list(), self._first, self.hub.link,
                                            self._records if self._first else {})
@@ -139,16 +118,12 @@ class Reconciler:
             return
         self.hub.run([Reconciled(view)])
         self._first, self._view, self._records = False, None, {}
-        log.info("engine.reconciled", first=view.first, channels=len(view.channels), **dict(view.fixed))
+        log.info("engine.reconciled", first=view.first, channels=len(view.listed), **dict(view.fixed))
 
     def _seen_gone(self, fact: HungUp) -> None:
         if self._view is not None and self.hub.book.find(fact.uuid) is None:
             self._view.vanished.add(fact.uuid)
 
-    def _list(self) -> dict[str, Channel]:
+    def _list(self) -> list[str]:
         rows = json.loads(self.hub.link.api("show channels as json")).get("rows", [])
-        return {row["uuid"]: Channel(row["uuid"], row.get("direction", ""), row.get("dest", ""),
-                                     row.get("callstate", ""), row.get("application", ""),
-                                     row.get("application_data", ""), int(row.get("created_epoch") or 0) * 1000,
-                                     row.get("cid_num", ""))
-                for row in rows if row.get("callstate") != "HANGUP"}
+        return [row["uuid"] for row in rows if tokens.is_uuid(row.get("uuid"))]

@@ -32,6 +32,10 @@ def _match(pattern: re.Pattern[str], value: object, what: str, allowed: str) -> 
     return value
 
 
+def is_uuid(value: object) -> bool:
+    return isinstance(value, str) and _UUID.fullmatch(value) is not None
+
+
 def uuid(value: object) -> str:
     """A channel or job UUID as FreeSWITCH prints them."""
     return _match(_UUID, value, "UUID", "8-4-4-4-12 hexadecimal digits")

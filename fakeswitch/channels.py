@@ -71,6 +71,7 @@ class Channel:
         self.interrupted = Flag()
         """Set by ``uuid_break``: the running playback stops early."""
         self.bridged_to: Channel | None = None
+        self.originated_bridge = False
         self.digits: deque[str] = deque()
         self._digit_arrived = Flag()
         self.queue: Queue[Queued] = Queue()
@@ -114,16 +115,19 @@ class Channel:
         if partner is None:
             return
         partner.bridged_to = None
+        originator, other = (self, partner) if self.originated_bridge else (partner, self)
         if partner.variables.get("park_after_bridge") == "true":
             partner.variables.pop("bridge_to", None)
-            self.switch.fire("CHANNEL_UNBRIDGE", self, [("Other-Leg-Unique-ID", partner.uuid)])
+            self.switch.fire("CHANNEL_UNBRIDGE", originator, [("Other-Leg-Unique-ID", other.uuid)])
             partner.park_again()  # kept for what comes after the bridge (a survey)
         else:
             partner.hangup(cause, by_party=False)
-            self.switch.fire("CHANNEL_UNBRIDGE", self, [("Other-Leg-Unique-ID", partner.uuid)])
+            self.switch.fire("CHANNEL_UNBRIDGE", originator, [("Other-Leg-Unique-ID", other.uuid)])
 
     def bridge(self, other: "Channel") -> None:
-        """Bridge two legs (the caller first): CHANNEL_UNPARK for a parked one, then CHANNEL_BRIDGE."""
+        """Bridge two legs (the caller first): CHANNEL_UNPARK for a parked one, then CHANNEL_BRIDGE; both
+        CHANNEL_BRIDGE and, at the end, CHANNEL_UNBRIDGE are fired on the first leg only, as captured."""
+        self.originated_bridge, other.originated_bridge = True, False
         for leg, peer in ((self, other), (other, self)):
             leg.bridged_to = peer
             leg.variables["bridge_to"] = leg.variables["last_bridge_to"] = peer.uuid
@@ -143,6 +147,7 @@ class Channel:
     def park_again(self) -> None:
         self.parked, self.state = True, "CS_PARK"
         self.application = ("park", "")
+        self.variables.update(current_application="park", current_application_data="")
         self.switch.fire("CHANNEL_PARK", self, [])
 
     def _finish(self) -> None:
@@ -193,6 +198,7 @@ class Channel:
             raise Hangup
         base = [("Application", app), ("Application-Data", arg), ("Application-UUID", event_uuid)]
         self.application = (app, arg)
+        self.variables.update(current_application=app, current_application_data=arg)
         self.switch.fire("CHANNEL_EXECUTE", self, base)
         runner = APPLICATIONS.get(app, _unknown)
         response = "_none_"

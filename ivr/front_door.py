@@ -210,7 +210,7 @@ class FrontDoor:
             else:
                 view.fixed[self._adopt(channel, view.records.get(channel.uuid))] += 1
         for call_id, record in view.records.items():
-            if call_id not in view.channels and book.find(call_id) is None:  # ended while no engine could see it
+            if book.find(call_id) is None and view.details(call_id) is None:  # ended while no engine could see it
                 book.finish(book.restore(record, LegState.GONE), None)
                 view.fixed["records_finished"] += 1
 

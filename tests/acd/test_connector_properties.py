@@ -1,0 +1,205 @@
+"""Property tests of the call model and the ACD together: whatever order the switch's facts arrive in, repeated or
+lost, and wherever the link is cut, no agent, leg or caller is left behind once the switch has been reconciled.
+
+A small model of FreeSWITCH keeps the truth (which channels exist, answered, bridged) and turns the engine's
+commands into facts; hypothesis chooses which pending fact is delivered next, which is delivered twice, which is
+lost, when callers and agents hang up, how each agent's phone behaves, and when the link is cut. The connector
+sees only facts, as the engine does; reconciliation shows it the model's channel list.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from acd.agents import Agent, AgentState
+from acd.connector import Connector
+from acd.distributor import Distributor
+from acd.queues import QueueSpec, Strategy
+from calls.book import CallBook
+from calls.commands import Bridge, Kill, Originate
+from calls.facts import (Answered, BridgeResult, Bridged, Channel, Created, HungUp, OriginateResult, Parked,
+                         Unbridged)
+from calls.notices import ToQueue
+from calls.record import CallTimeline
+
+PHONES = ("answers", "busy", "no_answer", "rings")
+"""How an agent's phone takes an offer: answers, refuses busy, times out, or rings until cancelled."""
+
+
+@dataclass
+class Leg:
+    uuid: str
+    caller: bool
+    answered: bool = False
+    parked: bool = False
+    peer: str | None = None
+
+
+@dataclass
+class Switch:
+    """The truth: channels, and the facts on their way to the engine (in no particular order)."""
+
+    phones: list[str]
+    channels: dict[str, Leg] = field(default_factory=dict)
+    pending: list[object] = field(default_factory=list)
+    seq: itertools.count = field(default_factory=lambda: itertools.count(1))
+    linked: bool = True
+    lose_next_reply: bool = False
+    refuse_next_bridge: bool = False
+    """The link drops right after the next command is sent: it is carried out, its reply never comes."""
+    conversations_cut: int = 0
+    """Kills of a leg talking with a live caller: the engine must never cut a conversation."""
+
+    def carry_out(self, effects: list[object]) -> list[object]:
+        """The engine's commands, as FreeSWITCH would take them; returns the synchronous replies."""
+        replies: list[object] = []
+        for effect in effects:
+            if not self.linked:
+                continue  # sent on a dead link: never arrives
+            if isinstance(effect, Originate):
+                self._originate(effect)
+            elif isinstance(effect, Bridge):
+                reply = self._bridge(effect)
+                if not self.lose_next_reply:
+                    replies.append(reply)
+                self.lose_next_reply = False
+            elif isinstance(effect, Kill):
+                leg = self.channels.get(effect.uuid)
+                if leg is not None and leg.peer in self.channels:
+                    self.conversations_cut += 1
+                self.hang_up(effect.uuid, by_party=False)
+        return replies
+
+    def _originate(self, command: Originate) -> None:
+        phone = self.phones[int(command.variables["hotline_agent"][1:]) % len(self.phones)]
+        uuid = command.uuid
+        self.channels[uuid] = Leg(uuid, caller=False)
+        self.pending.append(Created(uuid, command.variables["hotline_call"], command.variables["hotline_agent"]))
+        if phone == "answers":
+            self.channels[uuid].answered = self.channels[uuid].parked = True
+            self.pending += [Answered(uuid), Parked(uuid), OriginateResult(uuid)]
+        elif phone in ("busy", "no_answer"):
+            cause = "USER_BUSY" if phone == "busy" else "NO_ANSWER"
+            del self.channels[uuid]
+            self.pending += [HungUp(uuid, cause, "recv_refuse"), OriginateResult(uuid, cause)]
+
+    def _bridge(self, command: Bridge) -> BridgeResult:
+        caller, leg = self.channels.get(command.call_id), self.channels.get(command.uuid)
+        if caller is None or leg is None or not leg.answered or self.refuse_next_bridge:
+            self.refuse_next_bridge = False
+            return BridgeResult(command.call_id, command.uuid, "-ERR Invalid uuid")
+        caller.peer, leg.peer, leg.parked = leg.uuid, caller.uuid, False
+        self.pending.append(Bridged(caller.uuid, leg.uuid, next(self.seq)))
+        return BridgeResult(command.call_id, command.uuid)
+
+    def hang_up(self, uuid: str, by_party: bool) -> None:
+        leg = self.channels.pop(uuid, None)
+        if leg is None:
+            return
+        kind = "bye" if leg.answered else ("cancel" if leg.caller else "refuse")
+        self.pending.append(HungUp(uuid, "NORMAL_CLEARING", f"{'recv' if by_party else 'send'}_{kind}"))
+        if leg.peer is not None and leg.peer in self.channels:  # the bridged partner goes too (no survey here)
+            self.channels[leg.peer].peer = None
+            self.pending.append(Unbridged(leg.peer, uuid, next(self.seq)))
+            self.hang_up(leg.peer, by_party=False)
+
+    def channel(self, uuid: str) -> Channel | None:
+        """What ``uuid_dump`` would show."""
+        leg = self.channels.get(uuid)
+        if leg is None:
+            return None
+        return Channel(uuid, "inbound" if leg.caller else "outbound", "12345", "ACTIVE" if leg.answered else "RINGING",
+                       "park" if leg.parked else "uuid_bridge", 0, "", {"variable_bridge_to": leg.peer or ""})
+
+
+class Engine:
+    """The connector and the book, with the engine's one rule for effects: carry them out, feed the replies."""
+
+    def __init__(self, agents: int, strategy: Strategy) -> None:
+        self.now = 0
+        self.records: list[CallTimeline] = []
+        self.core = Distributor([QueueSpec("general", "general", strategy=strategy, wrap_up_s=0, ring_timeout_s=20)])
+        for n in range(agents):
+            self.core.add_agent(Agent(f"a{n}", f"user/a{n}", {"general": 5}))
+        self.book = CallBook(self.records.append)
+        uuids = (f"00000000-0000-4000-8000-{n:012d}" for n in itertools.count())
+        self.connector = Connector(self.core, self.book, self.clock, lambda: next(uuids))
+
+    def clock(self) -> int:
+        self.now += 1
+        return self.now
+
+    def run(self, switch: Switch, effects: list[object]) -> None:
+        while effects:
+            effects = [follow for reply in switch.carry_out(effects) for follow in self.connector.apply(reply)]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), agents=st.integers(1, 3), callers=st.integers(1, 4),
+       strategy=st.sampled_from([Strategy.TOP_DOWN, Strategy.RING_ALL]))
+def test_no_agent_leg_or_caller_is_left_behind(data: st.DataObject, agents: int, callers: int,
+                                               strategy: Strategy) -> None:
+    switch = Switch(data.draw(st.lists(st.sampled_from(PHONES), min_size=agents, max_size=agents), label="phones"))
+    engine = Engine(agents, strategy)
+    for agent in engine.core.agents:
+        engine.run(switch, engine.connector.command(agent, "login"))
+    callers_ids = [f"c{n}" for n in range(callers)]
+    for call in callers_ids:
+        switch.channels[call] = Leg(call, caller=True, answered=True)
+        engine.book.open(call, "13800138000", "12345", engine.clock())
+        engine.run(switch, engine.connector.enqueue(ToQueue(call, "general", "13800138000", engine.clock())))
+
+    def reconcile() -> None:
+        """The link is back: the connector paused meanwhile and now sees the switch's channels."""
+        switch.linked = True
+        engine.run(switch, engine.connector.reconcile(switch.channel))
+        engine.run(switch, engine.connector.resume())
+
+    for _ in range(data.draw(st.integers(0, 60), label="steps")):
+        step = data.draw(st.sampled_from(["deliver", "deliver", "deliver", "repeat", "lose", "caller_hangs_up",
+                                          "agent_hangs_up", "cut", "lose_next_reply", "refuse_next_bridge"]),
+                         label="step")
+        if step in ("deliver", "repeat", "lose") and switch.pending:
+            index = data.draw(st.integers(0, len(switch.pending) - 1), label="which fact")
+            fact = switch.pending[index] if step == "repeat" else switch.pending.pop(index)
+            if step != "lose" and switch.linked:
+                engine.run(switch, engine.connector.apply(fact))
+        elif step == "caller_hangs_up":
+            alive = sorted(uuid for uuid, leg in switch.channels.items() if leg.caller)
+            if alive:
+                switch.hang_up(data.draw(st.sampled_from(alive), label="caller"), by_party=True)
+        elif step == "agent_hangs_up":
+            talking = sorted(uuid for uuid, leg in switch.channels.items() if not leg.caller and leg.peer)
+            if talking:
+                switch.hang_up(data.draw(st.sampled_from(talking), label="agent"), by_party=True)
+        elif step in ("lose_next_reply", "refuse_next_bridge"):
+            setattr(switch, step, True)
+        elif step == "cut":
+            if switch.linked:
+                switch.linked = False
+                switch.pending.clear()  # what happens meanwhile is not seen
+                engine.connector.pause()
+            else:
+                reconcile()
+
+    # the rest of the day: the link comes back, the facts still on their way arrive, everyone hangs up
+    reconcile()
+    for _ in range(10):
+        while switch.pending:
+            engine.run(switch, engine.connector.apply(switch.pending.pop(0)))
+        for uuid in sorted(uuid for uuid, leg in switch.channels.items() if leg.caller):
+            switch.hang_up(uuid, by_party=True)
+        reconcile()
+
+    assert switch.channels == {}, "a leg was left up in the switch"
+    assert switch.conversations_cut == 0, "the engine hung up an agent talking with a caller"
+    assert engine.book.calls == {} and not engine.core.callers, "a call was left in the engine"
+    stuck = {a.id: a.state for a in engine.core.agents.values() if a.state in (AgentState.OFFERED, AgentState.ON_CALL)}
+    assert stuck == {}, "an agent was left offered or on a call"
+    assert sorted(r.call_id for r in engine.records) == callers_ids, "a caller has no record, or two"
+    for record in engine.records:
+        assert all(offer.result for offer in record.offers), record.offers
+        assert (record.exit_reason == "answered") == (record.agent is not None), record
