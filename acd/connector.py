@@ -9,7 +9,7 @@ An offer is an agent leg: originated into ``park``, bridged to the caller once i
 settled with the distributor exactly once (``Leg.outcome``): answered, a failure cause, cancelled, or lost (it
 vanished while the engine was cut off: no fault of the agent's). The switch decides: an answer that comes too
 late (the caller left, someone else answered) is hung up; a refused bridge hangs up the agent's leg and offers
-the caller again; a caller who leaves takes every leg of theirs that is not talking with them.
+the caller again; a caller who leaves takes their offers with them.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from calls.book import Call, CallBook, Stage
 from calls.commands import Bridge, Command, Kill, Originate
 from calls.facts import (Answered, BridgeResult, Bridged, Channel, Created, Fact, HungUp, OriginateResult, Parked,
                          Unbridged)
-from calls.legs import Leg, LegState, Role
+from calls.legs import Leg, Role
 from calls.notices import AgentLeft, Announcement, Connecting, LeftQueue, ToQueue
 
 CAUSES = {
@@ -109,7 +109,13 @@ class Connector:
         gone) and is still up is hung up (again: the first try may have died with the link); agents' own calls
         that ended end."""
         effects: list[Effect] = []
-        for call, leg in self.book.legs():
+        legs = self.book.legs()
+        for call, leg in legs:  # first the ends the engine asked for before: once more
+            if leg.up and leg.role is Role.AGENT and (leg.outcome not in (None, "answered") or not call.caller.up) \
+                    and channel(leg.uuid) is not None:
+                leg.ending()
+                effects.append(Kill(leg.uuid, "ORIGINATOR_CANCEL"))
+        for call, leg in legs:
             if not leg.up:
                 continue
             found = channel(leg.uuid)
@@ -120,9 +126,6 @@ class Connector:
                     effects += self.apply(Bridged(call.id, leg.uuid))
                 elif found.answered and found.application == "park":
                     effects += self.apply(Parked(leg.uuid))
-            elif leg.role is Role.AGENT and (leg.outcome != "answered" or not call.caller.up):
-                leg.ending()
-                effects.append(Kill(leg.uuid, "ORIGINATOR_CANCEL"))
         for uuid in [uuid for uuid in self.private if channel(uuid) is None]:
             effects += self.apply(HungUp(uuid))
         return effects
@@ -279,13 +282,10 @@ class Connector:
         return effects
 
     def _caller_gone(self, call: Call) -> list[Effect]:
-        """The caller hung up: their offers are cancelled, every leg of theirs not talking with them is hung
-        up, and the call's record is finished."""
+        """The caller hung up: their offers are cancelled (their legs hung up, the one being bridged too) and
+        the call's record is finished; the agent talking with them is hung up by the switch itself."""
         now = self.clock()
         effects = self._carry(self.core.caller_left(call.id, now)) if call.id in self.core.callers else []
-        for leg in call.live_legs():
-            if leg.state not in (LegState.BRIDGED, LegState.HELD) or leg.peer != call.id:
-                effects += self._settle(call, leg, "cancelled", kill=True)
         self.book.finish(call, now if call.caller.cause is not None else None)
         return effects
 

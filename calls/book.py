@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Callable, Iterator
+from typing import Callable
 
 from calls.journal import Journal, NoJournal
 from calls.legs import Leg, LegState, Role
@@ -93,8 +93,9 @@ class CallBook:
     def get(self, call_id: str) -> Call | None:
         return self.calls.get(call_id)
 
-    def legs(self) -> Iterator[tuple[Call, Leg]]:
-        return iter(list(self._legs.values()))
+    def legs(self) -> list[tuple[Call, Leg]]:
+        """Every leg with its call, as a list (the book may change while it is walked)."""
+        return list(self._legs.values())
 
     def settle(self, call: Call) -> None:
         """Forget the call once its record is finished and none of its legs is up."""

@@ -31,6 +31,8 @@ class Endpoint:
 
     answer_after: float | None = 0.0
     cause: str | None = None
+    hangup_after: float | None = None
+    """The phone hangs up this long after answering (0: at once, before the originate's result is out)."""
 
 
 class Hangup(Exception):

@@ -56,8 +56,12 @@ def api_response(body: str) -> bytes:
     return b"Content-Type: api/response\nContent-Length: %d\n\n" % len(data) + data
 
 
-def disconnect_notice(disposition: str | None = None, session: str | None = None) -> bytes:
-    text = b"Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
+SHUTDOWN = b"The system is being shut down.\n"
+"""The disconnect notice's body when mod_event_socket is reloaded or unloaded (captured on 1.10.12)."""
+
+
+def disconnect_notice(disposition: str | None = None, session: str | None = None,
+                      text: bytes = b"Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n") -> bytes:
     head = "Content-Type: text/disconnect-notice\n"
     if session:
         head += f"Controlled-Session-UUID: {session}\n"

@@ -95,9 +95,11 @@ class FakeSwitch:
 
     # --- the scripted world ---------------------------------------------------------------------------
 
-    def set_endpoint(self, endpoint: str, answer_after: float | None = 0.0, cause: str | None = None) -> None:
-        """How ``originate``/``bridge`` to ``endpoint`` goes: answered after N s, ringing forever (None), or ``cause``."""
-        self.endpoints[endpoint] = Endpoint(answer_after, cause)
+    def set_endpoint(self, endpoint: str, answer_after: float | None = 0.0, cause: str | None = None,
+                     hangup_after: float | None = None) -> None:
+        """How ``originate``/``bridge`` to ``endpoint`` goes: answered after N s, ringing forever (None), or ``cause``;
+        once answered, the phone hangs up after ``hangup_after`` s (None: never by itself)."""
+        self.endpoints[endpoint] = Endpoint(answer_after, cause, hangup_after)
 
     def place_call(self, caller_id_number: str, destination_number: str, caller_id_name: str = "",
                    sip_headers: dict[str, str] | None = None, dtmf: str = "", user: str = "") -> Channel:
@@ -156,6 +158,21 @@ class FakeSwitch:
         """Close every ESL connection abruptly, with no disconnect notice (a crash or a cut cable)."""
         for listener in list(self.listeners):
             listener.close()
+
+    def reload_event_socket(self, down_s: float) -> None:
+        """``reload mod_event_socket``, as captured on 1.10.12: every connection gets the disconnect notice
+        "The system is being shut down." and is closed; new connections are refused for ``down_s`` (about 50 ms
+        measured), while the calls go on."""
+        for listener in list(self.listeners):
+            try:
+                listener._send(serialize.disconnect_notice(text=serialize.SHUTDOWN))
+            except OSError:
+                pass
+            listener.close()
+        address = self.address
+        self._server.stop(timeout=0)
+        self._server = StreamServer(address, self._accept)
+        gevent.spawn_later(down_s, self._server.start)
 
     def wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Block until ``predicate()`` holds, re-checking whenever the switch's state changes."""
@@ -273,6 +290,10 @@ class FakeSwitch:
             leg.hangup("NO_ANSWER", by_party=False)
             return "NO_ANSWER"
         leg.answer()
+        if behaviour.hangup_after == 0:
+            leg.hangup()
+        elif behaviour.hangup_after is not None:
+            gevent.spawn_later(behaviour.hangup_after * self.time_scale, leg.hangup)
         return leg
 
     def originate(self, arg: str) -> str:
