@@ -389,8 +389,9 @@ def status(settings: Settings) -> None:
 @_config_option
 @click.pass_context
 def callbacks(context: click.Context, hours: float) -> None:
-    """The callback list (漏接回拨): callers who abandoned while waiting, beyond the quick-abandon threshold,
-    not yet called back and not answered on a later call; `callbacks done` takes one off."""
+    """The callback list (漏接回拨): callers who left a message or left a queue without an agent (gave up beyond
+    the quick-abandon threshold, timed out, found it full or unstaffed, pressed the exit key), with the reason, not
+    yet called back and not answered on a later call; `callbacks done` takes one off."""
     if context.invoked_subcommand is not None:
         return
     import time
@@ -405,10 +406,11 @@ def callbacks(context: click.Context, hours: float) -> None:
     for call in missed:
         when = datetime.fromtimestamp(call.switch_entry_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
         number = tokens.scrub(call.caller_number)  # caller-supplied: no terminal control characters
-        if call.exit_reason == "voicemail":
-            what = f"left a message {call.recording}"
-        else:
-            what = f"queue {call.queue}  waited {((call.hangup_ms or 0) - (call.queue_entry_ms or 0)) / 1000:.0f} s"
+        waited = f"{(call.hangup_ms - call.queue_entry_ms) / 1000:.0f} s" \
+            if call.hangup_ms is not None and call.queue_entry_ms is not None else "an unseen time"
+        what = f"queue {call.queue}  {call.exit_reason} after {waited}" if call.queue else call.exit_reason or ""
+        if call.recording:
+            what += f"  left a message {call.recording}"
         click.echo(f"{when}  {number:<16} {caller_region(call.caller_number) or '':<14} {what}  call {call.call_id}")
     click.echo(f"{len(missed)} caller(s) to call back in the last {hours:g} h")
 

@@ -149,6 +149,25 @@ class Api(Section):
     tokens: list[Token] = []
 
 
+def _overflow_loops(queues: dict[str, Queue]) -> list[str]:
+    """An overflow from a queue back to itself, directly or through others, would pass a caller round for ever."""
+    leads = {name: {o.target for o in (q.on_full, q.on_timeout, q.on_no_agents, q.on_exit)
+                    if o is not None and o.action == "queue" and o.target in queues} for name, q in queues.items()}
+    problems = []
+    for start in queues:
+        seen, path = set(), [start]
+        while path:
+            name = path.pop()
+            for target in leads[name]:
+                if target == start:
+                    problems.append(f"queues.{start}: its overflow leads back to it (through {name!r}); a caller "
+                                    "would go round for ever: end the chain with voicemail, callback, a number or a message")
+                elif target not in seen:
+                    seen.add(target)
+                    path.append(target)
+    return problems
+
+
 class Acd(Section):
     reasons: list[Name] = ["rest", "meal", "training", "meeting", "no_answer", "busy", "rejected",
                            "not_registered", "offer_failed"]
@@ -171,6 +190,7 @@ class Acd(Section):
                     problems.append(f"queues.{name}.{field_name}.target: no queue named {overflow.target!r}")
             if self.agents and queue.skill not in skills:
                 problems.append(f"queues.{name}.skill: no agent has the skill {queue.skill!r}")
+        problems += _overflow_loops(self.queues)
         for n, token in enumerate(self.api.tokens):
             if token.role == "agent" and token.agent not in self.agents:
                 problems.append(f"api.tokens.{n}.agent: an agent token must name a configured agent")

@@ -114,9 +114,11 @@ class FrontDoor:
         self.hub.run([ToQueue(uuid, queue, caller, entered, priority, returning=entered_ms is not None)])
 
     def to_human(self, call: Call, step: str) -> None:
-        """The caller's own human queue (their tenant's, or the queue they were in), keeping their place."""
+        """The caller's own human queue (their tenant's, or the queue they were in), keeping their place; what
+        the channel was playing for whoever drove it before (a menu, a prompt) stops first."""
         record = call.record
         self.hub.book.ivr(call.id, step, self.hub.clock())
+        self.hub.link.api(f"uuid_break {tokens.uuid(call.id)} all")
         queue = record.queue if record.queue in self.settings.acd.queues else self.flow.tenant(record).queue
         self.to_queue(call.id, queue, record.caller_number, entered_ms=record.queue_entry_ms or record.switch_entry_ms)
 

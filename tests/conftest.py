@@ -43,6 +43,22 @@ def switch() -> Iterator["FakeSwitch"]:
 
 
 @pytest.fixture
+def played_apps(monkeypatch) -> list[tuple[str, str, str]]:
+    """(call UUID, application, argument) of every application the double runs, in order."""
+    from fakeswitch.channels import Channel
+
+    seen: list[tuple[str, str, str]] = []
+    original = Channel.execute
+
+    def execute(self: Channel, app: str, arg: str, event_uuid: str) -> None:
+        seen.append((self.uuid, app, arg))
+        original(self, app, arg, event_uuid)
+
+    monkeypatch.setattr(Channel, "execute", execute)
+    return seen
+
+
+@pytest.fixture
 def collect() -> Callable[..., Queue]:
     """``collect(link, name)``: a queue that receives every event ``name`` the link dispatches."""
     def subscribe(link, name: str) -> Queue:
@@ -94,9 +110,10 @@ def prompt_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def make_engine(switch, tmp_path, prompt_cache) -> Iterator[Callable[..., "Engine"]]:
-    """``make_engine(agents=("1001",), tokens=[], state=None, ivr=None, **queue)``: a started engine, reconciled
-    with the double (which runs the rendered dialplan), stopped after the test; ``ivr`` replaces fields of the
-    ``ivr:`` section, ``queue`` those of every queue."""
+    """``make_engine(agents=("1001",), tokens=[], state=None, ivr=None, queues=None, **queue)``: a started engine,
+    reconciled with the double (which runs the rendered dialplan), stopped after the test; ``ivr`` replaces fields of
+    the ``ivr:`` section, ``queues`` (name -> Queue) the queues, ``queue`` fields of every queue; an agent id may
+    carry its skill as ``"1002:second"`` (default general)."""
     import config
     from engine.link import switch_link
     from config import Endpoint
@@ -106,9 +123,10 @@ def make_engine(switch, tmp_path, prompt_cache) -> Iterator[Callable[..., "Engin
     started: list[Engine] = []
 
     def make(agents: tuple[str, ...] = ("1001", "1002"), tokens: list[Token] | None = None,
-             state: dict[str, str] | None = None, ivr: dict[str, object] | None = None, **queue: object) -> Engine:
+             state: dict[str, str] | None = None, ivr: dict[str, object] | None = None,
+             queues: dict[str, object] | None = None, **queue: object) -> Engine:
         base = config.defaults()
-        queues = {name: q.model_copy(update=queue) for name, q in base.acd.queues.items()}
+        queues = {name: q.model_copy(update=queue) for name, q in (queues or base.acd.queues).items()}
         settings = base.model_copy(update={
             "switch": base.switch.model_copy(update={"password": config.schema.SecretStr(switch.password)}),
             "telemetry": base.telemetry.model_copy(update={"listen": Endpoint("127.0.0.1", 0)}),
@@ -121,7 +139,8 @@ def make_engine(switch, tmp_path, prompt_cache) -> Iterator[Callable[..., "Engin
             "tickets": base.tickets.model_copy(update={"url": f"sqlite:///{tmp_path}/tickets-{len(started)}.db",
                                                        "spool_dir": str(tmp_path / f"spool-{len(started)}")}),
             "acd": base.acd.model_copy(update={
-                "agents": {a: AgentConfig(contact=f"user/{a}", skills={"general": 5}) for a in agents},
+                "agents": {a.split(":")[0]: AgentConfig(contact=f"user/{a.split(':')[0]}",
+                                                        skills={(a.split(":") + ["general"])[1]: 5}) for a in agents},
                 "queues": queues,
                 "api": base.acd.api.model_copy(update={"listen": Endpoint("127.0.0.1", 0), "tokens": tokens or []}),
             }),

@@ -139,9 +139,11 @@ class TicketStore:
             return [_timeline(row) for row in rows]
 
     def missed(self, since_ms: int, quick_abandon_ms: int) -> list[CallTimeline]:
-        """The callback list (漏接回拨), newest first, one line per number: callers who left a message or gave
-        up waiting for a human beyond the quick-abandon threshold since ``since_ms``, unless already called back
-        or answered on a later call of their own."""
+        """The callback list (漏接回拨), newest first, one line per number, since ``since_ms``: callers who left a
+        message, and every caller who left a queue without an agent (gave up beyond the quick-abandon threshold,
+        or when the end was not seen; timed out; turned away by a full queue or no agents; pressed the exit key;
+        a system failure), each with the record's exit reason, unless already called back or answered on a later
+        call of their own."""
         later = aliased(CallRow)
         answered_later = select(later.call_id).where(
             later.caller_number == CallRow.caller_number, later.answered_ms.is_not(None),
@@ -151,8 +153,9 @@ class TicketStore:
             rows = session.scalars(
                 select(CallRow).where(CallRow.switch_entry_ms >= since_ms, ~answered_later, ~called_back,
                                       (CallRow.exit_reason == "voicemail") | (
-                                          (CallRow.exit_reason == "abandoned") & CallRow.queue_entry_ms.is_not(None)
-                                          & (CallRow.hangup_ms - CallRow.queue_entry_ms >= quick_abandon_ms)))
+                                          CallRow.queue_entry_ms.is_not(None) & CallRow.answered_ms.is_(None)
+                                          & ~((CallRow.exit_reason == "abandoned")
+                                              & (CallRow.hangup_ms - CallRow.queue_entry_ms < quick_abandon_ms))))
                 .order_by(CallRow.switch_entry_ms.desc()))
             newest = {}
             for row in rows:

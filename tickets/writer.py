@@ -44,6 +44,8 @@ class RecordWriter:
         self._offset = int(self.checkpoint.read_text() or 0) if self.checkpoint.exists() else 0
         self._wake = Flag()
         self._drained = Flag()
+        self._pushing = 0
+        """Records being appended right now: the spool is not drained while one is on its way."""
         self._pool = gevent.get_hub().threadpool
         self._file_lock = threading.Lock()
         """Appends and compaction run on threadpool threads: never at the same time."""
@@ -53,8 +55,12 @@ class RecordWriter:
     def push(self, timeline: CallTimeline) -> None:
         """Make the record durable in the spool and return; delivery happens later."""
         line = timeline.to_json().encode() + b"\n"
-        self._pool.apply(self._append, (line,))
-        self._drained.clear()
+        self._drained.clear()  # before the append: a flush meanwhile waits for this record too
+        self._pushing += 1
+        try:
+            self._pool.apply(self._append, (line,))
+        finally:
+            self._pushing -= 1
         PENDING.inc()
         self._wake.set()
 
@@ -86,7 +92,7 @@ class RecordWriter:
                 continue
             if self.pending() == 0:
                 self._pool.apply(self._compact)  # yields: a record may be pushed meanwhile
-                if self.pending() == 0:  # nothing yields from here to the wait, so no push slips between
+                if self.pending() == 0 and not self._pushing:  # nothing yields from here to the wait
                     self._drained.set()
                     self._wake.clear()
                     self._wake.wait()

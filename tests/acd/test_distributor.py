@@ -311,3 +311,48 @@ def test_not_ready_asked_during_a_call_survives_a_department_call_made_in_the_wr
     d.enqueue("c2", "general", "2", 13_000)
     assert offers(d.call_ended("1001", 50_000)) == []  # past the wrap-up: the asked-for not ready applies
     assert (d.agents["1001"].state, d.agents["1001"].reason) == (AgentState.NOT_READY, "meal")
+
+
+# --- bounded memory, the link down ------------------------------------------------------------------------------
+
+def test_sticky_memory_forgets_what_is_older_than_every_window() -> None:
+    d = centre(("1001", 5), wrap_up_s=0, sticky_window_s=60)
+    for n, at in enumerate((0, 30_000, 100_000)):
+        d.enqueue(f"c{n}", "general", f"1380000000{n}", at)
+        d.answered(f"c{n}", "1001", at + 1)
+        d.call_ended("1001", at + 2)
+    assert list(d.last_agent) == ["13800000001", "13800000002"][1:]  # only the last within 60 s of it
+    unsticky = centre(("1001", 5), wrap_up_s=0)
+    unsticky.enqueue("c", "general", "13800000009", 0)
+    unsticky.answered("c", "1001", 1)
+    assert not unsticky.last_agent  # no queue is sticky: nothing kept at all
+
+
+def test_an_agents_log_is_capped() -> None:
+    from acd.agents import LOG_LIMIT
+
+    d = centre(("1001", 5))
+    for n in range(LOG_LIMIT + 50):
+        d.not_ready("1001", "rest", n) if n % 2 else d.ready("1001", n)
+    log = d.agents["1001"].log
+    assert len(log) == LOG_LIMIT and log[-1].at_ms == LOG_LIMIT + 49
+
+
+def test_while_paused_nobody_is_offered_and_the_callers_clocks_wait() -> None:
+    d = centre(("1001", 5), ready=False, max_wait_s=10)
+    d.enqueue("c1", "general", "13800000001", 0)
+    d.pause()
+    assert offers(d.ready("1001", 1_000)) == []  # the switch could not ring anyone
+    assert d.advance(20_000) == [] and "c1" in d.callers  # its maximum wait is held, not spent
+    resumed = d.resume(21_000)
+    assert [type(a).__name__ for a in resumed] == ["Leave"]  # the held timer first: c1 waited beyond 10 s
+    assert d.agents["1001"].state is AgentState.READY
+
+
+def test_a_lost_offer_counts_against_nobody() -> None:
+    d = centre(("1001", 5))
+    d.enqueue("c1", "general", "1", 0)
+    d.pause()  # a leg is found lost when the link is back, before the core resumes
+    d.offer_failed("c1", "1001", "lost", 10)
+    assert d.agents["1001"].state is AgentState.READY and d.agents["1001"].missed_in_a_row == {}
+    assert d.agents["1001"].available_after_ms == 0

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pydantic
+import pytest
+
 import config
+from config.acd import Acd
 
 HEAD = "centre: {name: t}\nswitch: {password: a-strong-password-1}\n"
 
@@ -34,3 +38,12 @@ def test_defaults_give_one_general_queue() -> None:
     acd = config.defaults().acd
     assert list(acd.queues) == ["general"]
     assert acd.service_level.thresholds == [15, 20, 30]
+
+
+def test_an_overflow_loop_between_queues_is_refused() -> None:
+    with pytest.raises(pydantic.ValidationError, match="queues.a: its overflow leads back to it"):
+        Acd.model_validate({"queues": {
+            "a": {"skill": "s", "on_timeout": {"action": "queue", "target": "b"}},
+            "b": {"skill": "s", "on_full": {"action": "queue", "target": "a"}}}})
+    with pytest.raises(pydantic.ValidationError, match="target: an overflow to a number needs the number"):
+        Acd.model_validate({"queues": {"a": {"skill": "s", "on_timeout": {"action": "number"}}}})

@@ -18,17 +18,8 @@ from tickets.store import Block
 
 
 @pytest.fixture
-def played(monkeypatch) -> list[tuple[str, str, str]]:
-    """(call UUID, application, argument) of every application the double runs."""
-    seen: list[tuple[str, str, str]] = []
-    original = Channel.execute
-
-    def execute(self: Channel, app: str, arg: str, event_uuid: str) -> None:
-        seen.append((self.uuid, app, arg))
-        original(self, app, arg, event_uuid)
-
-    monkeypatch.setattr(Channel, "execute", execute)
-    return seen
+def played(played_apps) -> list[tuple[str, str, str]]:
+    return played_apps
 
 
 @pytest.fixture

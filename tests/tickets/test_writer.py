@@ -46,6 +46,35 @@ def test_records_arrive_in_order_with_region(store: FlakyStore, tmp_path: Path, 
     writer.close()
 
 
+def test_a_flush_during_a_push_waits_for_that_record(store: FlakyStore, tmp_path: Path, timeline,
+                                                      monkeypatch) -> None:
+    """Shutdown flushes while a call's record is still being written to the spool: it must not be left behind."""
+    import threading
+
+    import gevent
+
+    writer = RecordWriter(store, tmp_path / "spool")
+    assert writer.flush(5)  # drained: nothing yet
+    appending, release = threading.Event(), threading.Event()
+    original = writer._append
+
+    def slow_append(line: bytes) -> None:  # runs on a threadpool thread, as the real append does
+        appending.set()
+        release.wait(10)
+        original(line)
+
+    monkeypatch.setattr(writer, "_append", slow_append)
+    pushing = gevent.spawn(writer.push, timeline(1))
+    assert gevent.get_hub().threadpool.apply(appending.wait, (10,))
+    flushing = gevent.spawn(writer.flush, 10)
+    gevent.idle()
+    assert not flushing.ready()  # the record on its way keeps the spool from counting as drained
+    release.set()
+    assert flushing.get(10) and pushing.get(10) is None
+    assert store.call_ids() == ["call-0001"]
+    writer.close()
+
+
 def test_store_down_keeps_records_on_disk_then_delivers_exactly_once(store: FlakyStore, tmp_path: Path, timeline) -> None:
     store.down = True
     writer = RecordWriter(store, tmp_path / "spool", retry_s=0.01)
@@ -127,7 +156,7 @@ def test_callback_list_holds_real_abandons_only(store: FlakyStore, tmp_path: Pat
     config_file.write_text(f"centre: {{name: t}}\nswitch: {{password: a-strong-password-1}}\ntickets: {{url: '{store.url}'}}\n")
     result = CliRunner().invoke(main, ["--config", str(config_file), "callbacks"])
     assert result.exit_code == 0, result.output
-    assert "13800138000" in result.output and "waited 30 s" in result.output and "1 caller(s)" in result.output
+    assert "13800138000" in result.output and "abandoned after 30 s" in result.output and "1 caller(s)" in result.output
     done = CliRunner().invoke(main, ["--config", str(config_file), "callbacks", "done", "gave-up", "--by", "1001",
                                      "--note", "reached; ticket 2026112200017"])
     assert done.exit_code == 0 and "called back" in done.output, done.output
