@@ -4,86 +4,11 @@ for signalling and scheduling on top of them, never less than the scenario takes
 
 from __future__ import annotations
 
-import contextlib
-import os
-import time
 import wave
 from pathlib import Path
-from typing import Callable, Iterator
 
-import gevent
-import pytest
-
-import config
-from engine.process import Engine
-from calls.record import CallTimeline
-from engine.link import switch_link
-from esl import EslError
-
-AGENT_PORT, AGENT_MEDIA, CITIZEN_PORT, CITIZEN_MEDIA = 5091, 6091, 5071, 6071
-SECOND_AGENT_PORT, SECOND_AGENT_MEDIA = 5092, 6092
-
-
-@pytest.fixture
-def live_engine(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
-    started: list[Engine] = []
-
-    def make(logged_in: bool = True, agents: tuple[int, ...] = (AGENT_PORT,), queue: dict | None = None,
-             thresholds: list[int] | None = None, **ivr: object) -> Engine:
-        """Agents a1, a2, ... on sipp phones at ``agents`` ports, offered top-down (a1 first)."""
-        settings = config.Settings.model_validate({
-            "centre": {"name": "live test", "service_numbers": ["12345"]},
-            "switch": {"host": os.environ["HOTLINE_FS_HOST"], "port": int(os.environ.get("HOTLINE_FS_PORT", "8021")),
-                       "password": os.environ["HOTLINE_FS_PASSWORD"]},
-            "acd": {"agents": {f"a{n}": {"contact": f"sofia/external/agent@127.0.0.1:{port}",
-                                         "skills": {"general": 5}, "auto_login": logged_in}
-                               for n, port in enumerate(agents, 1)},
-                    "queues": {"general": {"skill": "general", "wrap_up": 0, "ring_timeout": 15,
-                                           "strategy": "top-down", **(queue or {})}},
-                    "service_level": {"thresholds": thresholds or [15, 20, 30]}},
-            "ivr": {"prompts": {"choice": {"text": "请按1。"}, "survey_intro": {"text": "请评价。"},
-                                "survey_attitude": {"text": "满意请按2。"}, "survey_thanks": {"text": "谢谢。"}},
-                    "tenants": {"default": {"greeting": []}}, "prompt_cache": str(tmp_path / "prompts"),
-                    "voicemail": {"folder": str(tmp_path / "voicemail")}, **ivr},
-            "recorder": {"folder": str(tmp_path / "recordings")},
-            "tickets": {"url": f"sqlite:///{tmp_path}/tickets.db", "spool_dir": str(tmp_path / "spool")},
-        })
-        anywhere = config.Endpoint("127.0.0.1", 0)  # free ports: not a configurable value, so set after loading
-        settings = settings.model_copy(update={
-            "telemetry": settings.telemetry.model_copy(update={"listen": anywhere}),
-            "acd": settings.acd.model_copy(update={"api": settings.acd.api.model_copy(update={"listen": anywhere})})})
-        engine = Engine(settings, switch_link(settings))
-        engine.start()
-        started.append(engine)
-        engine.link.wait_connected(10)
-        return engine
-
-    yield make
-    for engine in started:
-        for uuid in [leg.uuid for _, leg in engine.book.legs()]:  # a failed test leaves no call on the switch
-            with contextlib.suppress(EslError):
-                engine.link.api(f"uuid_kill {uuid}")
-        engine.stop()
-
-
-def records(engine: Engine, count: int) -> list[CallTimeline]:
-    """The test's calls, once the engine has handled their hang-ups and stored their records."""
-    deadline = time.monotonic() + 15
-    while len(engine.records) < count and time.monotonic() < deadline:
-        gevent.sleep(0.05)  # the hang-up events are on their way from the switch
-    assert engine.writer.flush(15)
-    assert len(engine.records) == count
-    return sorted(engine.records, key=lambda record: record.switch_entry_ms)
-
-
-def only_record(engine: Engine) -> CallTimeline:
-    return records(engine, 1)[0]
-
-
-def call(sipp, tmp_path: Path, steps: list[tuple[str, int]], name: str = "citizen", hangs_up: bool = True):
-    return sipp.run(sipp.citizen(steps, hangs_up), tmp_path, name, CITIZEN_PORT, CITIZEN_MEDIA,
-                    target="127.0.0.1:5080")
-
+from live import (AGENT_MEDIA, AGENT_PORT, CITIZEN_MEDIA, CITIZEN_PORT, SECOND_AGENT_MEDIA, SECOND_AGENT_PORT,
+                      call, only_record, records)
 
 def test_answered_within_the_threshold_and_recorded(live_engine, sipp, tmp_path: Path) -> None:
     engine = live_engine()

@@ -1,0 +1,35 @@
+"""What the live tests share besides fixtures: the sipp ports and reading back the engine's records."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import gevent
+
+from calls.record import CallTimeline
+from engine.process import Engine
+
+AGENT_PORT, AGENT_MEDIA, CITIZEN_PORT, CITIZEN_MEDIA = 5091, 6091, 5071, 6071
+SECOND_AGENT_PORT, SECOND_AGENT_MEDIA = 5092, 6092
+
+
+def records(engine: Engine, count: int) -> list[CallTimeline]:
+    """The test's calls, once the engine has handled their hang-ups and stored their records."""
+    deadline = time.monotonic() + 15
+    while len(engine.records) < count and time.monotonic() < deadline:
+        gevent.sleep(0.05)  # the hang-up events are on their way from the switch
+    assert engine.writer.flush(15)
+    assert len(engine.records) == count
+    return sorted(engine.records, key=lambda record: record.switch_entry_ms)
+
+
+def only_record(engine: Engine) -> CallTimeline:
+    return records(engine, 1)[0]
+
+
+def call(sipp, tmp_path: Path, steps: list[tuple[str, int]], name: str = "citizen", hangs_up: bool = True):
+    return sipp.run(sipp.citizen(steps, hangs_up), tmp_path, name, CITIZEN_PORT, CITIZEN_MEDIA,
+                    target="127.0.0.1:5080")
+
+
