@@ -60,6 +60,7 @@ class Channel:
         self.caller_id_number = caller_id_number
         self.caller_id_name = caller_id_name
         self.destination = destination
+        self.initial_destination = destination
         self.context = context
         self.variables: dict[str, str] = dict(variables or {})
         self.state = "CS_NEW"
@@ -70,9 +71,16 @@ class Channel:
         self.answered_us = 0
         self.hangup_cause: str | None = None
         self.gone = Flag()
+        self.completed = Flag()
+        """Set once CHANNEL_HANGUP_COMPLETE is out."""
+        self.released = Flag()
+        self.released.set()
+        """Cleared while a failed originate still holds the leg: its CHANNEL_DESTROY waits for it."""
         self.interrupted = Flag()
         """Set by ``uuid_break``: the running playback stops early."""
         self.bridged_to: Channel | None = None
+        self.last_peer: Channel | None = None
+        """The leg it was bridged to last (``show channels`` keeps showing it after the bridge)."""
         self.originated_bridge = False
         self.digits: deque[str] = deque()
         self._digit_arrived = Flag()
@@ -98,18 +106,25 @@ class Channel:
         (``sip_hangup_disposition`` recv_bye, or recv_cancel before answer), else the switch did (send_*).
 
         Like FreeSWITCH, a bridged partner is hung up in turn (its CHANNEL_HANGUP before the CHANNEL_UNBRIDGE,
-        as captured), unless it has ``park_after_bridge``: then it is unbridged and parked again."""
+        as captured), unless it has ``park_after_bridge``: then it is unbridged and parked again. As captured on
+        1.10.12: CHANNEL_HANGUP still shows the state and call state the leg was in (they change after it) and no
+        ``sip_hangup_disposition`` yet (what follows has it); a parked leg gets CHANNEL_UNPARK right after it;
+        ``bridge_to`` is on the CHANNEL_HANGUP of the leg that hung up first, gone from everything after it, and
+        never on its partner's CHANNEL_HANGUP."""
         if self.hangup_cause is not None:
             return
         self.hangup_cause = cause
+        partner, self.bridged_to = self.bridged_to, None
+        self.answer_state = "hangup"
+        self.switch.fire("CHANNEL_HANGUP", self, [("Hangup-Cause", cause)])
         if not self.name.startswith("loopback/"):  # a SIP leg: who sent the BYE, CANCEL or refusal
             unanswered = ("cancel", "refuse") if self.direction == "inbound" else ("refuse", "cancel")
             kind = "bye" if self.answered else unanswered[0 if by_party else 1]
             self.variables["sip_hangup_disposition"] = f"{'recv' if by_party else 'send'}_{kind}"
-        partner, self.bridged_to = self.bridged_to, None
-        self.state, self.call_state = "CS_HANGUP", "HANGUP"
-        self.answer_state = "hangup"
-        self.switch.fire("CHANNEL_HANGUP", self, [("Hangup-Cause", cause)])
+        self.variables.pop("bridge_to", None)
+        if self.parked:
+            self.parked = False
+            self.switch.fire("CHANNEL_UNPARK", self, [])
         self._digit_arrived.set()
         self.queue.put(Queued("", "", ""))  # wake a parked loop
         self.gone.set()
@@ -117,28 +132,42 @@ class Channel:
         if partner is None:
             return
         partner.bridged_to = None
+        partner.variables.pop("bridge_to", None)
         originator, other = (self, partner) if self.originated_bridge else (partner, self)
+        legs = [("Bridge-A-Unique-ID", originator.uuid), ("Bridge-B-Unique-ID", other.uuid),
+                ("Other-Leg-Unique-ID", other.uuid)]
         if partner.variables.get("park_after_bridge") == "true":
-            partner.variables.pop("bridge_to", None)
-            self.switch.fire("CHANNEL_UNBRIDGE", originator, [("Other-Leg-Unique-ID", other.uuid)])
+            self.switch.fire("CHANNEL_UNBRIDGE", originator, legs)
             partner.park_again()  # kept for what comes after the bridge (a survey)
         else:
             partner.hangup(cause, by_party=False)
-            self.switch.fire("CHANNEL_UNBRIDGE", originator, [("Other-Leg-Unique-ID", other.uuid)])
+            self.switch.fire("CHANNEL_UNBRIDGE", originator, legs)
 
-    def bridge(self, other: "Channel") -> None:
+    def bridge(self, other: "Channel", by_api: bool = False) -> None:
         """Bridge two legs (the caller first): CHANNEL_UNPARK for a parked one, then CHANNEL_BRIDGE; both
-        CHANNEL_BRIDGE and, at the end, CHANNEL_UNBRIDGE are fired on the first leg only, as captured."""
+        CHANNEL_BRIDGE and, at the end, CHANNEL_UNBRIDGE are fired on the first leg only, as captured.
+
+        ``by_api`` (uuid_bridge), as captured on 1.10.12: both legs leave what they ran for CS_SOFT_EXECUTE and a
+        CHANNEL_EXECUTE ``uuid_bridge`` (no Application-UUID, ``current_application`` unchanged, but ``show channels``
+        shows it); the first leg stays in CS_SOFT_EXECUTE, the other goes to CS_EXCHANGE_MEDIA."""
         self.originated_bridge, other.originated_bridge = True, False
-        for leg, peer in ((self, other), (other, self)):
-            leg.bridged_to = peer
+        pairs = ((self, other), (other, self))
+        for leg, peer in pairs:
+            leg.bridged_to = leg.last_peer = peer
             leg.variables["bridge_to"] = leg.variables["last_bridge_to"] = peer.uuid
             if leg.parked:
                 leg.parked = False
                 leg.switch.fire("CHANNEL_UNPARK", leg, [])
             leg.interrupted.set()  # whatever it was playing stops
-            leg.state = "CS_EXCHANGE_MEDIA"
-        self.switch.fire("CHANNEL_BRIDGE", self, [("Other-Leg-Unique-ID", other.uuid)])
+        if by_api:
+            for leg, peer in pairs:
+                leg.state, leg.application = "CS_SOFT_EXECUTE", ("uuid_bridge", peer.uuid)
+            for leg, peer in pairs:
+                self.switch.fire("CHANNEL_EXECUTE", leg, [("Application", "uuid_bridge"),
+                                                          ("Application-Data", peer.uuid), ("Application-UUID", None)])
+        self.switch.fire("CHANNEL_BRIDGE", self, [("Bridge-A-Unique-ID", self.uuid), ("Bridge-B-Unique-ID", other.uuid),
+                                                  ("Other-Leg-Unique-ID", other.uuid)])
+        other.state = "CS_EXCHANGE_MEDIA"
 
     def transfer_to(self, extension: str) -> None:
         """Leave whatever it does (park, an application) for another extension's dialplan, as uuid_transfer and
@@ -147,15 +176,18 @@ class Channel:
         self.queue.put(Queued("transfer", extension, str(uuidlib.uuid4())))
 
     def park_again(self) -> None:
+        """park_after_bridge, as captured on 1.10.12: CS_PARK and CHANNEL_PARK with no CHANNEL_EXECUTE park, so
+        ``current_application`` (uuid_dump) and the application columns (show channels) keep what they were."""
         self.parked, self.state = True, "CS_PARK"
-        self.application = ("park", "")
-        self.variables.update(current_application="park", current_application_data="")
         self.switch.fire("CHANNEL_PARK", self, [])
 
     def _finish(self) -> None:
+        self.state, self.call_state = "CS_HANGUP", "HANGUP"
         self.switch.fire("CHANNEL_CALLSTATE", self, [("Original-Channel-Call-State", "ACTIVE" if self.answered else "RINGING")])
         self.state = "CS_REPORTING"
         self.switch.fire("CHANNEL_HANGUP_COMPLETE", self, [("Hangup-Cause", self.hangup_cause or "")])
+        self.completed.set()
+        self.released.wait()
         self.state = "CS_DESTROY"
         self.switch.fire("CHANNEL_DESTROY", self, [])
         self.switch.channels.pop(self.uuid, None)
@@ -173,7 +205,10 @@ class Channel:
     # --- the session thread ---------------------------------------------------------------------------
 
     def run(self, dialplan: list[Application]) -> None:
-        """Route (CHANNEL_CREATE was fired by the caller), then run the dialplan applications in order."""
+        """Route (CHANNEL_CREATE was fired by the caller), then run the dialplan applications in order. An
+        inbound call is RINGING from routing on, as captured on 1.10.12."""
+        if self.direction == "inbound" and self.call_state == "DOWN":
+            self.call_state = "RINGING"
         self.state = "CS_ROUTING"
         self.switch.fire("CHANNEL_STATE", self, [])
         self.state = "CS_EXECUTE"
@@ -200,7 +235,11 @@ class Channel:
             raise Hangup
         base = [("Application", app), ("Application-Data", arg), ("Application-UUID", event_uuid)]
         self.application = (app, arg)
-        self.variables.update(current_application=app, current_application_data=arg)
+        self.variables["current_application"] = app
+        if arg:
+            self.variables["current_application_data"] = arg
+        else:  # an empty value unsets a channel variable: uuid_dump then has no current_application_data
+            self.variables.pop("current_application_data", None)
         self.switch.fire("CHANNEL_EXECUTE", self, base)
         runner = APPLICATIONS.get(app, _unknown)
         response = "_none_"
@@ -329,8 +368,9 @@ def _record(ch: Channel, arg: str) -> str:
 
 
 def _park(ch: Channel, arg: str) -> str:
+    """The park application: the channel stays in CS_EXECUTE (as captured on 1.10.12; only park_after_bridge
+    shows CS_PARK)."""
     ch.parked = True
-    ch.state = "CS_PARK"
     ch.switch.fire("CHANNEL_PARK", ch, [])
     ch.serve_queue()
     return "_none_"
@@ -404,11 +444,12 @@ def _conference(ch: Channel, arg: str) -> str:
 
 
 def _transfer(ch: Channel, arg: str) -> str:
-    """Run the dialplan of another extension (``uuid_transfer`` and ``sched_transfer`` queue this)."""
+    """Run the dialplan of another extension (``uuid_transfer`` and ``sched_transfer`` queue this); the
+    CHANNEL_UNPARK already shows the new destination, as captured on 1.10.12."""
+    ch.destination = arg.split()[0]
     if ch.parked:
         ch.parked = False
         ch.switch.fire("CHANNEL_UNPARK", ch, [])
-    ch.destination = arg.split()[0]
     for app, app_arg in ch.switch.route(ch.destination):
         ch.execute(app, app_arg, str(uuidlib.uuid4()))
     return "_none_"

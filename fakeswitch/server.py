@@ -32,9 +32,12 @@ from fakeswitch.packets import Drop, Packet, PacketReader
 log = structlog.get_logger(__name__)
 
 LOST_EVENTS_LIMIT = 500
-STATE_NUMBERS = {"CS_NEW": "0", "CS_INIT": "1", "CS_ROUTING": "2", "CS_SOFT_EXECUTE": "3", "CS_EXECUTE": "4",
-                 "CS_EXCHANGE_MEDIA": "5", "CS_PARK": "6", "CS_CONSUME_MEDIA": "7", "CS_HIBERNATE": "8",
-                 "CS_RESET": "9", "CS_HANGUP": "10", "CS_REPORTING": "11", "CS_DESTROY": "12"}
+RELOAD_DOWN_S = 0.05
+"""How long the port refuses after ``reload mod_event_socket`` (about 50 ms measured on 1.10.12)."""
+STATE_NUMBERS = {"CS_NONE": "1", "CS_NEW": "0", "CS_INIT": "1", "CS_ROUTING": "2", "CS_SOFT_EXECUTE": "3",
+                 "CS_EXECUTE": "4", "CS_EXCHANGE_MEDIA": "5", "CS_PARK": "6", "CS_CONSUME_MEDIA": "7",
+                 "CS_HIBERNATE": "8", "CS_RESET": "9", "CS_HANGUP": "10", "CS_REPORTING": "11", "CS_DESTROY": "12"}
+"""Channel-State-Number by state; CHANNEL_OUTGOING shows CS_NONE with number 1, as captured on 1.10.12."""
 GENERIC = {"calling": ["switch_event.c", "switch_event_fire_detailed", "0"], "channel": True, "custom": False,
            "headers": [], "body": ""}
 """For events no capture holds (RECORD_START/STOP, conference::maintenance): core and channel block only."""
@@ -66,6 +69,9 @@ class FakeSwitch:
         self.received: list[tuple[int, str]] = []
         self.listeners: list[Listener] = []
         self._gates: dict[str, Flag] = {}
+        self._holding: dict[gevent.Greenlet, list[Channel]] = {}
+        """Per greenlet running an API command: failed legs whose CHANNEL_DESTROY waits for its result."""
+        self._restart: gevent.Greenlet | None = None
         self._sequence = itertools.count(1)
         self._members = itertools.count(1)
         self._connection_ids = itertools.count(1)
@@ -88,6 +94,8 @@ class FakeSwitch:
     def stop(self) -> None:
         if self._heartbeat is not None:
             self._heartbeat.kill()
+        if self._restart is not None:
+            self._restart.kill()
         self._server.stop(timeout=0)
         self.drop_connections()
         for channel in list(self.channels.values()):
@@ -172,7 +180,7 @@ class FakeSwitch:
         address = self.address
         self._server.stop(timeout=0)
         self._server = StreamServer(address, self._accept)
-        gevent.spawn_later(down_s, self._server.start)
+        self._restart = gevent.spawn_later(down_s, self._server.start)
 
     def wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Block until ``predicate()`` holds, re-checking whenever the switch's state changes."""
@@ -187,25 +195,30 @@ class FakeSwitch:
 
     # --- events ---------------------------------------------------------------------------------------
 
-    def fire(self, name: str, channel: Channel | None, extra: list[tuple[str, str]], body: str = "") -> None:
-        """Build an event with the captured header set for ``name`` and deliver it to every listener."""
-        spec = templates.load()["events"].get(name, GENERIC)
-        custom = "::" in name
+    def core_headers(self, event_name: str, calling: list[str]) -> list[tuple[str, str]]:
+        """The headers every event starts with (switch_event_prep_for_delivery), numbered in sequence."""
         now = time.time()
         dynamic = {
-            "Event-Name": "CUSTOM" if custom else name, "Core-UUID": self.core_uuid,
+            "Event-Name": event_name, "Core-UUID": self.core_uuid,
             "Event-Date-Local": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)),
             "Event-Date-GMT": formatdate(now, usegmt=True), "Event-Date-Timestamp": str(int(now * 1_000_000)),
-            "Event-Calling-File": spec["calling"][0], "Event-Calling-Function": spec["calling"][1],
-            "Event-Calling-Line-Number": spec["calling"][2], "Event-Sequence": str(next(self._sequence)),
+            "Event-Calling-File": calling[0], "Event-Calling-Function": calling[1],
+            "Event-Calling-Line-Number": calling[2], "Event-Sequence": str(next(self._sequence)),
         }
+        return [(h, dynamic.get(h, sample)) for h, sample in templates.load()["core"]]
+
+    def fire(self, name: str, channel: Channel | None, extra: list[tuple[str, str | None]], body: str = "") -> None:
+        """Build an event with the captured header set for ``name`` and deliver it to every listener; an
+        ``extra`` value of None leaves that header out."""
+        spec = templates.load()["events"].get(name, GENERIC)
+        custom = "::" in name
         headers = [("Event-Subclass", name)] if custom else []
-        headers += [(h, dynamic.get(h, sample)) for h, sample in templates.load()["core"]]
+        headers += self.core_headers("CUSTOM" if custom else name, spec["calling"])
         if channel is not None and spec["channel"]:
             headers += self._channel_block(channel)
         given = dict(extra)
-        headers += [(h, given.pop(h, sample)) for h, sample in spec["headers"]]
-        headers += list(given.items())
+        headers += [(h, value) for h, sample in spec["headers"] if (value := given.pop(h, sample)) is not None]
+        headers += [(h, value) for h, value in given.items() if value is not None]
         if channel is not None and spec["channel"]:
             headers += [(f"variable_{k}", v) for k, v in channel.variables.items()]
         for listener in list(self.listeners):
@@ -270,31 +283,46 @@ class FakeSwitch:
                       caller_id_number=variables.get("origination_caller_id_number", "0000000000"),
                       caller_id_name=variables.get("origination_caller_id_name", "Outbound Call"),
                       destination=endpoint.rsplit("/", 1)[-1].split("@")[0], context="default", variables=variables)
+        leg.released.clear()
         self.channels[leg.uuid] = leg
+        leg.state = "CS_NONE"  # as captured on 1.10.12: CHANNEL_OUTGOING, CHANNEL_CREATE, CHANNEL_ORIGINATE
+        self.fire("CHANNEL_OUTGOING", leg, [])
         leg.state = "CS_INIT"
         self.fire("CHANNEL_CREATE", leg, [])
         self.fire("CHANNEL_ORIGINATE", leg, [])
-        self.fire("CHANNEL_OUTGOING", leg, [])
         if behaviour.cause:
             leg.hangup(behaviour.cause, by_party=True)
-            return behaviour.cause
-        leg.call_state = "RINGING"
+            return self._failed(leg)
+        leg.state, leg.call_state = "CS_CONSUME_MEDIA", "RINGING"
         self.fire("CHANNEL_PROGRESS", leg, [])
         timeout = float(variables.get("originate_timeout", 60))
         wait_for = timeout if behaviour.answer_after is None else min(timeout, behaviour.answer_after)
         abandoned = [leg.gone] + ([caller.gone] if caller is not None else [])
         if gevent.wait(abandoned, timeout=wait_for * self.time_scale, count=1):
             leg.hangup(leg.hangup_cause or "ORIGINATOR_CANCEL", by_party=False)
-            return leg.hangup_cause or "ORIGINATOR_CANCEL"
+            return self._failed(leg)
         if behaviour.answer_after is None or behaviour.answer_after > timeout:
             leg.hangup("NO_ANSWER", by_party=False)
-            return "NO_ANSWER"
+            return self._failed(leg)
+        leg.released.set()
         leg.answer()
         if behaviour.hangup_after == 0:
             leg.hangup()
         elif behaviour.hangup_after is not None:
             gevent.spawn_later(behaviour.hangup_after * self.time_scale, leg.hangup)
         return leg
+
+    def _failed(self, leg: Channel) -> str:
+        """A leg that failed while originated, as captured on 1.10.12 (``uuid_kill B ORIGINATOR_CANCEL``): its
+        CHANNEL_HANGUP_COMPLETE comes before the originate's result (the BACKGROUND_JOB), its CHANNEL_DESTROY only
+        after it, since the originating thread still holds the session until then."""
+        leg.completed.wait()
+        holding = self._holding.get(gevent.getcurrent())
+        if holding is None:
+            leg.released.set()
+        else:
+            holding.append(leg)
+        return leg.hangup_cause or "ORIGINATOR_CANCEL"
 
     def originate(self, arg: str) -> str:
         """The ``originate`` API: ``{vars}endpoint &app(arg)`` or ``{vars}endpoint extension``."""
@@ -333,16 +361,27 @@ class FakeSwitch:
         self.listeners.append(listener)
         listener.serve()
 
-    def api(self, line: str) -> str:
-        """Run one API command line; returns its output as FreeSWITCH would."""
+    def api(self, line: str, publish: Callable[[str], None] | None = None) -> str:
+        """Run one API command line; returns its output as FreeSWITCH would. ``publish`` delivers the output (the
+        api/response, the BACKGROUND_JOB) before the legs the command still holds are let go."""
         command, _, arg = line.partition(" ")
         gate = self._gates.get(command)
         if gate is not None:
             gate.wait()
         handler = API.get(command)
-        if handler is None:
-            return f"-ERR {command} Command not found!\n"
-        return handler(self, arg.strip())
+        current = gevent.getcurrent()
+        mine = current not in self._holding
+        if mine:
+            self._holding[current] = []
+        try:
+            output = f"-ERR {command} Command not found!\n" if handler is None else handler(self, arg.strip())
+            if publish is not None:
+                publish(output)
+        finally:
+            if mine:
+                for leg in self._holding.pop(current):
+                    leg.released.set()
+        return output
 
 
 class Listener:
@@ -485,11 +524,21 @@ class Listener:
             else:
                 self._reply("-ERR command not found")
             return
+        if "reload" in line.lower() and "mod_event_socket" in line.lower():
+            self._reload_cheat()
+            return
         handler = COMMANDS.get(word)
         if handler is None:
             self._reply("-ERR command not found")
         else:
             handler(self, line, packet)
+
+    def _reload_cheat(self) -> None:
+        """mod_event_socket runs any command naming both ``reload`` and ``mod_event_socket`` as ``api bgapi reload
+        mod_event_socket`` (parse_command's reload_cheat): an api/response with the job, then, as captured on
+        1.10.12, the module goes down with every connection."""
+        self._send(serialize.api_response(f"+OK Job-UUID: {uuidlib.uuid4()}\n"))
+        gevent.spawn(self.switch.reload_event_socket, RELOAD_DOWN_S)
 
     def _connect_reply(self) -> None:
         ch = self.session
@@ -523,8 +572,7 @@ class Listener:
 
 def _cmd_api(listener: Listener, line: str, packet: Packet) -> None:
     with listener.write_lock:  # events wait while the api runs, as on the real switch
-        output = listener.switch.api(line[4:])
-        listener.sock.sendall(serialize.api_response(output))
+        listener.switch.api(line[4:], publish=lambda output: listener.sock.sendall(serialize.api_response(output)))
 
 
 def _cmd_bgapi(listener: Listener, line: str, packet: Packet) -> None:
@@ -533,9 +581,8 @@ def _cmd_bgapi(listener: Listener, line: str, packet: Packet) -> None:
     listener._reply(f"+OK Job-UUID: {job}", [("Job-UUID", job)])
 
     def run() -> None:
-        output = listener.switch.api(line[6:])
-        listener.switch.fire("BACKGROUND_JOB", None, [("Job-UUID", job), ("Job-Command", command),
-                                                      ("Job-Command-Arg", arg)], output)
+        listener.switch.api(line[6:], publish=lambda output: listener.switch.fire(
+            "BACKGROUND_JOB", None, [("Job-UUID", job), ("Job-Command", command), ("Job-Command-Arg", arg)], output))
 
     gevent.spawn(run)
 
@@ -750,11 +797,16 @@ def _transfer(ch: Channel, words: list[str]) -> str:
     return "+OK\n"
 
 
+DUMP_CALLING = ["mod_commands.c", "uuid_dump_function", "6468"]
+
+
 def _dump(ch: Channel, words: list[str]) -> str:
-    headers = [("Event-Name", "CHANNEL_DATA")] + ch.switch._channel_block(ch)
+    """``uuid_dump <uuid> [json]``: a CHANNEL_DATA event (core headers, channel block, variables); json is a
+    compact object, as captured on 1.10.12."""
+    headers = ch.switch.core_headers("CHANNEL_DATA", DUMP_CALLING) + ch.switch._channel_block(ch)
     headers += [(f"variable_{k}", v) for k, v in ch.variables.items()]
     if words and words[0] == "json":
-        return json.dumps(dict(headers), ensure_ascii=False)
+        return json.dumps(dict(headers), ensure_ascii=False, separators=(",", ":"))
     return serialize.plain(headers).decode("utf-8", "surrogateescape")
 
 
@@ -764,23 +816,60 @@ def _bridge(sw: FakeSwitch, arg: str) -> str:
     if a is None or b is None or a.hangup_cause is not None or b.hangup_cause is not None or sw.failing_bridges:
         sw.failing_bridges = max(0, sw.failing_bridges - 1)
         return "-ERR Invalid uuid\n"
-    a.bridge(b)
+    a.bridge(b, by_api=True)
     return f"+OK {b.uuid}\n"
 
 
 SHOW_COLUMNS = ("uuid", "direction", "created", "created_epoch", "name", "state", "cid_name", "cid_num", "ip_addr",
-                "dest", "application", "application_data", "dialplan", "context", "callstate")
+                "dest", "application", "application_data", "dialplan", "context", "read_codec", "read_rate",
+                "read_bit_rate", "write_codec", "write_rate", "write_bit_rate", "secure", "hostname", "presence_id",
+                "presence_data", "accountcode", "callstate", "callee_name", "callee_num", "callee_direction",
+                "call_uuid", "sent_callee_name", "sent_callee_num", "initial_cid_name", "initial_cid_num",
+                "initial_ip_addr", "initial_dest", "initial_dialplan", "initial_context")
+"""The columns of FreeSWITCH's channels table, in order, as captured on 1.10.12."""
+SHOW_EMPTY = '{"row_count": 0}\n'
+"""``show channels as json`` with no channel, as captured on 1.10.12 (a space and a newline, unlike the rows form)."""
+
+
+def _show_row(c: Channel) -> dict[str, str]:
+    """One channel's row, filled as 1.10.12 filled it for such a call (tests/captures/INDEX.md): an inbound SIP
+    call from the external profile, or an originated leg that shows the callee while it rings, itself once
+    answered, and the caller once uuid_bridge'd (the callee columns keep the last bridge)."""
+    inbound, peer = c.direction == "inbound", c.last_peer
+    media = ("PCMU", "8000", "64000") if c.answered or c.call_state == "EARLY" else ("", "", "")
+    if inbound:
+        cid = (c.caller_id_name, c.caller_id_number)
+    elif peer is not None:
+        cid = (peer.caller_id_name, peer.caller_id_number)
+    else:
+        cid = (c.caller_id_name, c.destination) if c.answered else ("", c.caller_id_number)
+    if peer is not None:
+        first, other = (c, peer) if c.originated_bridge else (peer, c)
+        callee = ("", other.caller_id_number, "SEND", first.uuid)
+        sent = (other.caller_id_number,) * 2 if c is first else (first.caller_id_name, first.caller_id_number)
+    elif inbound:
+        callee, sent = ("", "", "", ""), ("", "")
+    elif c.answered:
+        callee, sent = ("", c.caller_id_number, "RECV", c.uuid), ("", "")
+    else:
+        callee, sent = (c.caller_id_name, c.destination, "", c.uuid), ("", "")
+    address, dialplan = ("127.0.0.1", "XML") if inbound else ("", "")
+    hostname = dict(templates.load()["core"]).get("FreeSWITCH-Hostname", "")
+    return dict(zip(SHOW_COLUMNS, (
+        c.uuid, c.direction, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(c.created_us / 1e6)),
+        str(c.created_us // 1_000_000), c.name, c.state, *cid, address, c.destination, *c.application, dialplan,
+        c.context, *media, *media, "", hostname, "", "", "", c.call_state, *callee, *sent,
+        c.caller_id_name if inbound else "", c.caller_id_number, address, c.initial_destination, dialplan, c.context)))
 
 
 def _show(sw: FakeSwitch, arg: str) -> str:
-    """``show channels [as json]``: rows as FreeSWITCH's channels table has them (the columns the engine reads)."""
-    rows = [dict(zip(SHOW_COLUMNS, (
-        c.uuid, c.direction, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(c.created_us / 1e6)),
-        str(c.created_us // 1_000_000), c.name, c.state, c.caller_id_name, c.caller_id_number, "127.0.0.1",
-        c.destination, *c.application, "XML", c.context, c.call_state)))
-        for c in sw.channels.values() if c.hangup_cause is None]
+    """``show channels [as json]``: rows as FreeSWITCH's channels table has them. Unlike the real core database
+    (written about a second behind the events), the rows are current."""
+    rows = [_show_row(c) for c in sw.channels.values() if c.hangup_cause is None]
     if arg.endswith("as json"):
-        return json.dumps({"row_count": len(rows), "rows": rows} if rows else {"row_count": 0})
+        if not rows:
+            return SHOW_EMPTY
+        return json.dumps({"row_count": len(rows), "rows": rows}, ensure_ascii=False, separators=(",", ":"))
     lines = [",".join(SHOW_COLUMNS), *(",".join(row.values()) for row in rows)]
     return "\n".join(lines) + f"\n\n{len(rows)} total.\n"
 
