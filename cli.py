@@ -340,24 +340,23 @@ def agent_list(settings: Settings, token: str) -> None:
 @main.command()
 @with_settings
 def status(settings: Settings) -> None:
-    """The floor right now, read from the live state in Redis: the engine, agents by state, callers per queue."""
+    """The floor right now, from the engine's journal (its state folder, or Redis): the engine, agents by state,
+    callers waiting per queue."""
     import time
     from collections import Counter
     from datetime import datetime
 
     import redis
 
-    from engine.journal import RedisJournal
+    from engine.journal import journal_for
     from engine.process import HEARTBEAT_S
 
-    if settings.state.backend != "redis":
-        raise click.ClickException("live state is only inside the engine (state.backend: memory); "
-                                   "set state.backend: redis to read it from here")
-    journal = RedisJournal(settings.state.redis_url, settings.state.prefix)
+    journal = journal_for(settings.state)
     try:
         seen, agents, callers = journal.engine_seen(), journal.load("agents"), journal.load("callers")
-    except redis.RedisError as exc:
-        raise click.ClickException(f"cannot read live state from {settings.state.redis_url}: {exc}") from None
+    except (OSError, ValueError, redis.RedisError) as exc:
+        where = settings.state.redis_url if settings.state.backend == "redis" else settings.state.folder
+        raise click.ClickException(f"cannot read live state from {where}: {exc}") from None
     now = int(time.time() * 1000)
     if seen is None:
         click.echo("engine: never seen here (no engine has run with this state.prefix)")

@@ -159,8 +159,9 @@ class Queueing:
             else:
                 effects.append(Kill(channel.uuid, "ORIGINATOR_CANCEL"))
                 view.fixed["orphan_legs_hung_up"] += 1
-        if view.first or on_call:
-            self.core.restore(self._saved_agents if view.first else {}, self.hub.clock(), on_call)
+        if on_call or self._saved_agents:
+            self.core.restore(self._saved_agents, self.hub.clock(), on_call)
+            self._saved_agents = {}  # taken back once, even if this reconciliation is cut short
         return effects
 
     def _adopt_conversation(self, view: SwitchView, caller: Channel, channel: Channel, agent: str) -> str:

@@ -79,6 +79,7 @@ def main() -> None:
         "switch": base.switch.model_copy(update={"password": config.schema.SecretStr(PASSWORD)}),
         "telemetry": base.telemetry.model_copy(update={"listen": config.Endpoint("127.0.0.1", 0), "log_level": "warning"}),
         "tickets": base.tickets.model_copy(update={"url": f"sqlite:///{work}/tickets.db", "spool_dir": str(work / "spool")}),
+        "state": base.state.model_copy(update={"folder": str(work / "state")}),
         "ivr": base.ivr.model_copy(update={
             "menus": {"main": base.ivr.menus["main"].model_copy(update={
                 "keys": {**base.ivr.menus["main"].keys, "0": ToMenu(do="menu", menu="more")}}), "more": MORE},

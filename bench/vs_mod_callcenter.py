@@ -148,7 +148,7 @@ def run_ours(work: Path, rate: float, seconds: float, agents: int, talk_ms: int)
         "ivr": {"menus": {"main": {"prompt": "choice", "timeout": 0.1}}, "tenants": {"default": {"greeting": []}},
                 "prompts": {"choice": {"text": "请稍候。"}},
                 "survey": {"enabled": False}, "prompt_cache": str(work / "prompts")},
-        "recorder": {"enabled": False},
+        "recorder": {"enabled": False}, "state": {"folder": str(work / "state")},
         "tickets": {"url": f"sqlite:///{work}/tickets.db", "spool_dir": str(work / "spool")},
     })
     anywhere = config.Endpoint("127.0.0.1", 0)

@@ -16,7 +16,8 @@ class OfferTrace:
     ring_start_ms: int
     ring_end_ms: int | None = None
     result: str = ""
-    """answered, no_answer, busy, rejected, not_registered, failed or cancelled."""
+    """answered, no_answer, busy, rejected, not_registered, failed, cancelled, lost (its leg vanished while the
+    engine could not see the switch) or unseen (being put through as the engine lost sight of the call)."""
 
 
 @dataclass
@@ -42,7 +43,8 @@ class CallTimeline:
     exit_reason: str | None = None
     """answered, abandoned, timeout, overflow, exit_key, queue_full, no_agents, callback, system_failure; or,
     for calls that never reached a queue: ivr_abandoned (the caller hung up in the menus), blocked, after_hours,
-    voicemail, transferred, ivr_hangup, safety_net (the switch's own fallback took it while no engine did)."""
+    voicemail, transferred, ivr_hangup, safety_net (the switch's own fallback took it while no engine did); or
+    unseen: it ended while the engine could not see the switch, as it was being put through to an agent."""
     tenant: str | None = None
     recording: str | None = None
     """The call's recording, or the caller's message (voicemail)."""

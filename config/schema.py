@@ -161,10 +161,11 @@ class Telemetry(Section):
 
 
 class State(Section):
-    """Where live ACD state lives: in the engine only (memory), or also in Redis for other processes and for
-    recovery after an engine restart."""
+    """Where the engine journals its live state (agents' states, live calls' records so far, its heartbeat), for
+    ``hotline status`` and for a restarted engine: a folder on its own disk, or Redis (several hosts)."""
 
-    backend: Literal["memory", "redis"] = "memory"
+    backend: Literal["local", "redis"] = "local"
+    folder: Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]+$")] = "var/hotline/state"
     redis_url: Annotated[str, Field(pattern=r"^rediss?://")] = "redis://127.0.0.1:6379/0"
     prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] = "hotline"
 

@@ -36,6 +36,7 @@ def run_demo(settings: Settings, calls: int, agent_count: int, rate: float, seed
         "telemetry": settings.telemetry.model_copy(update={"log_level": "warning", "listen": Endpoint("127.0.0.1", 0)}),
         "tickets": settings.tickets.model_copy(update={"url": f"sqlite:///{work}/tickets.db", "spool_dir": f"{work}/spool"}),
         "recorder": settings.recorder.model_copy(update={"folder": f"{work}/recordings"}),
+        "state": settings.state.model_copy(update={"folder": f"{work}/state"}),
         "ivr": settings.ivr.model_copy(update={"voicemail": settings.ivr.voicemail.model_copy(
             update={"folder": f"{work}/voicemail"})}),
         "acd": settings.acd.model_copy(update={"agents": agents, "api": settings.acd.api.model_copy(

@@ -1,26 +1,35 @@
-"""Live state in Redis: what other processes read (``hotline status``) and what a restarted engine takes back.
+"""Live state outside the process: what other processes read (``hotline status``) and what a restarted engine
+takes back that the switch cannot tell it: agents' states, and the records of live calls so far (so a call that
+ends while no engine runs still gets its record, its end marked unknown).
 
-Each section is one Redis hash, ``<prefix>:<section>``, of JSON text by key: ``agents`` (every agent's state),
-``callers`` (who waits where), ``calls`` (live calls' records so far). The engine also beats into
-``<prefix>:engine`` (when it was last seen, whether its switch link is up), so a reader can tell live figures
-from the stale ones of an engine that stopped. Writes are queued and flushed by one greenlet through gevent's
-threadpool, so Redis latency never blocks call handling; a burst of changes to one key is written once, and
-while Redis is down they wait and are retried.
+Sections, each a map of key to JSON text: ``agents`` (every agent's state), ``callers`` (who waits where),
+``calls`` (live calls' records), ``engine`` (its heartbeat: when it was last seen, whether its switch link was up,
+whether it stopped), so a reader can tell live figures from those of an engine that died. Two stores, one
+behaviour: a folder on the engine's disk (the embedded default; a file per key, replaced atomically) or Redis (a
+hash per section, for several hosts). Writes are queued and flushed by one greenlet through gevent's threadpool,
+so the store's latency never blocks call handling; a burst of changes to one key is written once, and while the
+store fails they wait and are retried.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, unquote
 
 import gevent
 import redis
 import structlog
 from gevent.event import Event as Flag
 
+from config.schema import State
+
 log = structlog.get_logger(__name__)
 
 ENGINE = "engine"
+Batch = dict[tuple[str, str], str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +41,11 @@ class EngineSeen:
     stopped: bool
 
 
-class RedisJournal:
-    def __init__(self, url: str, prefix: str = "hotline") -> None:
-        self.redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5)
-        self.prefix = prefix
-        self._pending: dict[tuple[str, str], str | None] = {}
+class Journal:
+    """Queued, coalesced writes; a store implements ``_write`` (a batch) and ``_read`` (a section)."""
+
+    def __init__(self) -> None:
+        self._pending: Batch = {}
         self._wake = Flag()
         self._idle = Flag()
         self._idle.set()
@@ -55,17 +64,17 @@ class RedisJournal:
 
     def load(self, section: str) -> dict[str, dict]:
         """Every key of ``section`` with its JSON value. Blocking: start-up and other processes only."""
-        return {key: json.loads(value) for key, value in self.redis.hgetall(self._key(section)).items()}
+        return {key: json.loads(value) for key, value in self._read(section).items()}
 
     def engine_seen(self) -> EngineSeen | None:
         """The engine's last heartbeat, or None if no engine ever beat here. Blocking."""
-        values = self.redis.hgetall(self._key(ENGINE))
-        if not values:
+        values = self._read(ENGINE)
+        if "seen_ms" not in values:
             return None
-        return EngineSeen(int(values["seen_ms"]), values["link_up"] == "1", values["stopped"] == "1")
+        return EngineSeen(int(values["seen_ms"]), values.get("link_up") == "1", values.get("stopped") == "1")
 
     def flush(self, timeout: float) -> bool:
-        """Wait until every queued change is in Redis (tests, shutdown)."""
+        """Wait until every queued change is stored (tests, shutdown)."""
         if self._pending:
             self._wake.set()
         return self._idle.wait(timeout)
@@ -73,9 +82,6 @@ class RedisJournal:
     def close(self) -> None:
         self.flush(5)
         self._flusher.kill()
-
-    def _key(self, section: str) -> str:
-        return f"{self.prefix}:{section}"
 
     def _queue(self, key: tuple[str, str], value: str | None) -> None:
         self._pending[key] = value
@@ -89,7 +95,7 @@ class RedisJournal:
             batch, self._pending = self._pending, {}
             try:
                 gevent.get_hub().threadpool.apply(self._write, (batch,))
-            except redis.RedisError as exc:
+            except (OSError, redis.RedisError) as exc:
                 log.warning("journal.write_failed", error=str(exc), changes=len(batch))
                 for key, value in batch.items():
                     self._pending.setdefault(key, value)
@@ -99,11 +105,62 @@ class RedisJournal:
             if not self._pending:
                 self._idle.set()
 
-    def _write(self, batch: dict[tuple[str, str], str | None]) -> None:
+    def _write(self, batch: Batch) -> None:
+        raise NotImplementedError
+
+    def _read(self, section: str) -> dict[str, str]:
+        raise NotImplementedError
+
+
+class FolderJournal(Journal):
+    """``<folder>/<section>/<key>``: one small file per key, replaced atomically (written, then renamed)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        super().__init__()
+
+    def _write(self, batch: Batch) -> None:
+        for (section, key), value in batch.items():
+            path = self.folder / section / quote(key, safe="")
+            if value is None:
+                path.unlink(missing_ok=True)
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(f".{path.name}.tmp")
+            temporary.write_text(value, encoding="utf-8")
+            os.replace(temporary, path)
+
+    def _read(self, section: str) -> dict[str, str]:
+        folder = self.folder / section
+        if not folder.is_dir():
+            return {}
+        return {unquote(path.name): path.read_text(encoding="utf-8") for path in folder.iterdir()
+                if not path.name.startswith(".")}
+
+
+class RedisJournal(Journal):
+    """``<prefix>:<section>``: one Redis hash per section."""
+
+    def __init__(self, url: str, prefix: str = "hotline") -> None:
+        self.redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5)
+        self.prefix = prefix
+        super().__init__()
+
+    def _write(self, batch: Batch) -> None:
         pipe = self.redis.pipeline(transaction=True)
         for (section, field), value in batch.items():
             if value is None:
-                pipe.hdel(self._key(section), field)
+                pipe.hdel(f"{self.prefix}:{section}", field)
             else:
-                pipe.hset(self._key(section), field, value)
+                pipe.hset(f"{self.prefix}:{section}", field, value)
         pipe.execute()
+
+    def _read(self, section: str) -> dict[str, str]:
+        return self.redis.hgetall(f"{self.prefix}:{section}")
+
+
+def journal_for(state: State) -> Journal:
+    """The journal ``state`` configures."""
+    if state.backend == "redis":
+        return RedisJournal(state.redis_url, state.prefix)
+    return FolderJournal(Path(state.folder))

@@ -21,14 +21,13 @@ from gevent.event import Event as Flag
 from acd.queueing import Queueing
 from calls.book import CALLS, CallBook
 from calls.clock import Clock
-from calls.journal import NoJournal
 from calls.notices import Finished
 from calls.record import CallTimeline
 from config import Settings
 from engine.api import EngineApi
 from engine.capability import Hub
 from engine.commands import SwitchCommands
-from engine.journal import RedisJournal
+from engine.journal import journal_for
 from engine.reconcile import Reconciled, Reconciler
 from esl import SwitchLink
 from ivr.front_door import FrontDoor
@@ -49,15 +48,14 @@ class Engine:
         self.settings = settings
         self.link = link
         self.clock = Clock()
-        self.journal = RedisJournal(settings.state.redis_url, settings.state.prefix) \
-            if settings.state.backend == "redis" else None
+        self.journal = journal_for(settings.state)
         saved_agents, saved_records = self._saved()
         self.records: deque[CallTimeline] = deque(maxlen=1000)
         """The newest finished records, for the demo and tests (all of them go to the ticket store)."""
         self.tickets = TicketStore(settings.tickets.url)
         self.writer: RecordWriter | None = None
-        self.book = CallBook(lambda record: self.hub.run([Finished(record)]), self.journal or NoJournal())
-        self.hub = Hub(settings, link, self.book, self.clock, self.journal or NoJournal())
+        self.book = CallBook(lambda record: self.hub.run([Finished(record)]), self.journal)
+        self.hub = Hub(settings, link, self.book, self.clock, self.journal)
         self.queueing = Queueing(settings, saved_agents, self._today)
         self.front_door = FrontDoor(settings, self.tickets)
         for capability in (SwitchCommands(), Reconciler(saved_records), self.queueing, self.front_door,
@@ -82,8 +80,7 @@ class Engine:
         self.api.start()
         self.queueing.start()
         self.link.start()
-        if self.journal is not None:
-            self._beat = gevent.spawn(self._heartbeat)
+        self._beat = gevent.spawn(self._heartbeat)
         log.info("engine.started", centre=self.settings.centre.name,
                  switch=f"{self.link.address[0]}:{self.link.address[1]}",
                  telemetry=f"{self.telemetry.address[0]}:{self.telemetry.address[1]}")
@@ -94,9 +91,8 @@ class Engine:
         if self.writer is not None:
             self.writer.flush(5)
             self.writer.close()
-        if self.journal is not None:
-            self.journal.beat(self.clock(), link_up=False, stopped=True)
-            self.journal.close()
+        self.journal.beat(self.clock(), link_up=False, stopped=True)
+        self.journal.close()
         self.queueing.stop()
         self.api.stop()
         self.link.stop()
@@ -123,14 +119,12 @@ class Engine:
                  offers=[asdict(offer) for offer in record.offers], wait_ms=record.wait_ms)
 
     def _saved(self) -> tuple[dict[str, dict], dict[str, CallTimeline]]:
-        """The journalled agents and live records of a previous process (nothing without Redis or if it is
-        down: the switch still tells which calls live and where their callers wait)."""
-        if self.journal is None:
-            return {}, {}
+        """The journalled agents and live records of a previous process (nothing if the store cannot be read:
+        the switch still tells which calls live and where their callers wait)."""
         try:
             records = {call_id: CallTimeline.from_dict(value) for call_id, value in self.journal.load(CALLS).items()}
             return self.journal.load("agents"), records
-        except redis.RedisError as exc:
+        except (OSError, ValueError, redis.RedisError) as exc:
             log.warning("engine.journal_unreadable", error=str(exc))
             return {}, {}
 
@@ -145,7 +139,6 @@ class Engine:
 
     def _heartbeat(self) -> None:
         while True:
-            assert self.journal is not None
             self.journal.beat(self.clock(), self.link.connected.is_set())
             gevent.sleep(HEARTBEAT_S)
 

@@ -130,7 +130,7 @@ def make_engine(switch, tmp_path, prompt_cache) -> Iterator[Callable[..., "Engin
         settings = base.model_copy(update={
             "switch": base.switch.model_copy(update={"password": config.schema.SecretStr(switch.password)}),
             "telemetry": base.telemetry.model_copy(update={"listen": Endpoint("127.0.0.1", 0)}),
-            "state": base.state.model_copy(update=state or {}),
+            "state": base.state.model_copy(update={"folder": str(tmp_path / "state"), **(state or {})}),
             "ivr": base.ivr.model_copy(update={"prompt_cache": str(prompt_cache),
                                                "voicemail": base.ivr.voicemail.model_copy(
                                                    update={"folder": str(tmp_path / "voicemail")}),

@@ -38,7 +38,7 @@ def test_sigkill_and_restart_drop_no_call(switch, tmp_path: Path, prompt_cache: 
                 "api": {"listen": f"127.0.0.1:{free_port()}"}},
         "ivr": {"prompt_cache": str(prompt_cache), "survey": {"enabled": False},
                 "voicemail": {"folder": str(tmp_path / "voicemail")}},
-        "recorder": {"folder": str(tmp_path / "recordings")},
+        "recorder": {"folder": str(tmp_path / "recordings")}, "state": {"folder": str(tmp_path / "state")},
         "tickets": {"url": f"sqlite:///{tmp_path}/tickets.db", "spool_dir": str(tmp_path / "spool")},
     }
     path = tmp_path / "hotline.yaml"
@@ -65,12 +65,15 @@ def test_sigkill_and_restart_drop_no_call(switch, tmp_path: Path, prompt_cache: 
     ringing = switch.place_call(caller_id_number="13800000002", destination_number="12345", dtmf="1")
     assert switch.wait(lambda: any(c.name == "user/1002" for c in switch.channels.values()), timeout=20)
     old_offer = next(c for c in switch.channels.values() if c.name == "user/1002")
+    leaving = switch.place_call(caller_id_number="13800000004", destination_number="12345", dtmf="1")
+    assert switch.wait(lambda: queued(leaving), timeout=20)
     switch.playback_seconds = 30.0  # the next caller is still in the greeting when the engine dies
     in_ivr = switch.place_call(caller_id_number="13800000003", destination_number="12345")
     assert switch.wait(lambda: in_ivr.answered and in_ivr.application[0] == "playback", timeout=20)
 
     first.send_signal(signal.SIGKILL)
     first.wait(10)
+    leaving.hangup()  # gives up while no engine runs: only the journal (its state folder) knows the call
     new = [switch.place_call(caller_id_number=f"1390000000{n}", destination_number="12345", dtmf="1")
            for n in range(2)]  # they dial while no engine runs: ringback, parked, the net armed
     assert switch.wait(lambda: all(c.parked and c.call_state == "RINGING" for c in new), timeout=10)
@@ -93,8 +96,10 @@ def test_sigkill_and_restart_drop_no_call(switch, tmp_path: Path, prompt_cache: 
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(20)
-    records = {uuid: TicketStore(settings["tickets"]["url"]).get(uuid) for uuid in
-               (talking.uuid, ringing.uuid, in_ivr.uuid, *(c.uuid for c in new))}
+    store = TicketStore(settings["tickets"]["url"])
+    gone = store.get(leaving.uuid)
+    assert gone is not None and (gone.exit_reason, gone.hangup_ms, gone.queue) == ("abandoned", None, "general")
+    records = {uuid: store.get(uuid) for uuid in (talking.uuid, ringing.uuid, in_ivr.uuid, *(c.uuid for c in new))}
     assert [uuid for uuid, record in records.items() if record is None] == []
     assert {uuid: (r.exit_reason, r.agent is not None) for uuid, r in records.items()} == \
         {uuid: ("answered", True) for uuid in records}

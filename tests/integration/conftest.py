@@ -215,7 +215,7 @@ def live_engine(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
                                 "survey_attitude": {"text": "满意请按2。"}, "survey_thanks": {"text": "谢谢。"}},
                     "tenants": {"default": {"greeting": []}}, "prompt_cache": str(tmp_path / "prompts"),
                     "voicemail": {"folder": str(tmp_path / "voicemail")}, **ivr},
-            "recorder": {"folder": str(tmp_path / "recordings")},
+            "recorder": {"folder": str(tmp_path / "recordings")}, "state": {"folder": str(tmp_path / "state")},
             "tickets": {"url": f"sqlite:///{tmp_path}/tickets.db", "spool_dir": str(tmp_path / "spool")},
         })
         anywhere = config.Endpoint("127.0.0.1", 0)  # free ports: not a configurable value, so set after loading

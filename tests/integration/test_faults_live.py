@@ -141,7 +141,7 @@ def test_the_engine_killed_and_started_again_while_citizens_dial(sipp, tmp_path:
                 "api": {"listen": f"127.0.0.1:{free_port()}"}},
         "ivr": {"prompts": PROMPTS, "tenants": {"default": {"greeting": []}}, **NO_SURVEY,
                 "prompt_cache": str(tmp_path / "prompts"), "voicemail": {"folder": str(tmp_path / "voicemail")}},
-        "recorder": {"folder": str(tmp_path / "recordings")},
+        "recorder": {"folder": str(tmp_path / "recordings")}, "state": {"folder": str(tmp_path / "state")},
         "tickets": {"url": f"sqlite:///{tmp_path}/tickets.db", "spool_dir": str(tmp_path / "spool")},
     }
     path = tmp_path / "hotline.yaml"
