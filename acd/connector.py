@@ -212,6 +212,7 @@ class Connector:
         if caller is None or leg.party not in caller.offers or call.agent_leg is not None or not call.caller.up:
             return self._settle(call, leg, "cancelled", kill=True)
         call.agent_leg = leg.uuid
+        self.book.connecting(call.id, leg.party)
         return [Connecting(call.id, leg.party), Bridge(call.id, leg.uuid)]
 
     def _bridge_result(self, fact: BridgeResult) -> list[Effect]:
@@ -282,21 +283,12 @@ class Connector:
         return effects
 
     def _caller_gone(self, call: Call) -> list[Effect]:
-        """The caller hung up: their offers are cancelled (their legs hung up, the one being bridged too) and
-        the call's record is finished; the agent talking with them is hung up by the switch itself.
-
-        A caller who vanished while the engine could not see the switch, and whose bridge to an agent had been
-        asked for with no answer seen, may well have talked to that agent: the record says it is not known
-        (``unseen``) rather than call them abandoned, and the callback list keeps them."""
+        """The caller hung up: the call's record is finished (an offer being put through when the engine lost
+        sight of the call is ``unseen`` there, not cancelled), then their offers are cancelled (their legs hung
+        up, the one being bridged too); the agent talking with them is hung up by the switch itself."""
         now = self.clock()
-        connecting = call.legs.get(call.agent_leg or "")
-        if call.caller.cause is None and connecting is not None and connecting.outcome is None:
-            connecting.outcome = "unseen"
-            self.book.offer_ended(call.id, connecting.party, "unseen", now)
-            self.book.exited(call.id, "unseen")
-        effects = self._carry(self.core.caller_left(call.id, now)) if call.id in self.core.callers else []
         self.book.finish(call, now if call.caller.cause is not None else None)
-        return effects
+        return self._carry(self.core.caller_left(call.id, now)) if call.id in self.core.callers else []
 
     # --- the distributor's decisions ---------------------------------------------------------------------------
 

@@ -143,6 +143,16 @@ class CallBook:
             call.record.answered_ms, call.record.agent, call.record.exit_reason = at_ms, agent, "answered"
         self._journal(call)
 
+    def connecting(self, call_id: str, agent: str) -> None:
+        """The agent answered and the caller is being bridged to them: if the engine loses sight of the call
+        now, the record can say so (``unseen``) rather than guess."""
+        if (call := self.calls.get(call_id)) is not None:
+            for offer in reversed(call.record.offers):
+                if offer.agent == agent and offer.ring_end_ms is None:
+                    offer.result = "connecting"
+                    break
+            self._journal(call)
+
     def note(self, call_id: str, **fields: object) -> None:
         """Set record fields the IVR and other capabilities learn (tenant, recording, survey)."""
         if (call := self.calls.get(call_id)) is not None:
@@ -179,9 +189,11 @@ class CallBook:
             record.hangup_side = "caller"
         else:  # the switch sent the BYE: the bridged agent's side ended it, or the switch itself
             record.hangup_side = "agent" if call.stage is Stage.CONNECTED else "system"
-        for offer in record.offers:
+        for offer in record.offers:  # open when the caller went: cancelled, or unseen if being put through unseen
             if offer.ring_end_ms is None:
-                offer.ring_end_ms, offer.result = at_ms, "cancelled"
+                unseen = at_ms is None and offer.result == "connecting"
+                offer.ring_end_ms, offer.result = at_ms, "unseen" if unseen else "cancelled"
+                record.exit_reason = "unseen" if unseen and record.exit_reason is None else record.exit_reason
         if record.exit_reason is None:
             by_caller = record.hangup_side == "caller"
             if record.queue_entry_ms is not None:

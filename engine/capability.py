@@ -5,7 +5,7 @@ event by name (``"CHANNEL_PARK"``), or a message by type (a fact such as ``HungU
 ``Originate``, a notice such as ``AgentLeft`` or ``Reconciling``); with ``hub.route``, its HTTP API routes; and
 through ``hub.journal``, the state it keeps in Redis. Handlers return the messages that follow (or None), which
 the hub routes in turn, breadth first in one loop: a chain of decisions never grows the stack, however many agents
-or callers it touches. As in wazo-calld's plugins, the rooms hold the rules; the hub only wires them.
+or callers it touches. A handler that fails is logged and the others go on. As in wazo-calld's plugins, the rooms hold the rules; the hub only wires them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from calls.book import CallBook
 from calls.clock import Clock
 from calls.journal import Journal
 from config import Settings
-from esl import SwitchLink
+from esl import ConnectionLost, SwitchLink
 
 log = structlog.get_logger(__name__)
 
@@ -73,7 +73,10 @@ class Hub:
             for handler in self._handlers.get(type(message), ()):
                 try:
                     pending.extend(handler(message) or ())
+                except ConnectionLost as exc:  # the link dropped under it: reconciliation finishes the work
+                    log.info("hub.handler_cut_off", handler=getattr(handler, "__qualname__", repr(handler)),
+                             message=type(message).__name__, error=str(exc))
                 except Exception:
                     log.exception("hub.handler_failed", handler=getattr(handler, "__qualname__", repr(handler)),
-                                  message=repr(message))
+                                  message=type(message).__name__)
 

@@ -5,10 +5,11 @@ ends while no engine runs still gets its record, its end marked unknown).
 Sections, each a map of key to JSON text: ``agents`` (every agent's state), ``callers`` (who waits where),
 ``calls`` (live calls' records), ``engine`` (its heartbeat: when it was last seen, whether its switch link was up,
 whether it stopped), so a reader can tell live figures from those of an engine that died. Two stores, one
-behaviour: a folder on the engine's disk (the embedded default; a file per key, replaced atomically) or Redis (a
-hash per section, for several hosts). Writes are queued and flushed by one greenlet through gevent's threadpool,
-so the store's latency never blocks call handling; a burst of changes to one key is written once, and while the
-store fails they wait and are retried.
+behaviour: a folder on the engine's disk (the embedded default: a file per key, replaced atomically at once, so
+what the engine knew when it was killed is there for the next one; a small local write costs tens of
+microseconds) or Redis (a hash per section, for several hosts: writes are queued and flushed by one greenlet
+through gevent's threadpool, so Redis's latency never blocks call handling; a burst of changes to one key is
+written once, and while Redis fails they wait and are retried).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class EngineSeen:
 
 
 class Journal:
-    """Queued, coalesced writes; a store implements ``_write`` (a batch) and ``_read`` (a section)."""
+    """Queued, coalesced writes; a store implements ``_write`` (a batch) and ``_read`` (a section), and may write
+    at once by overriding ``_queue``."""
 
     def __init__(self) -> None:
         self._pending: Batch = {}
@@ -113,11 +115,19 @@ class Journal:
 
 
 class FolderJournal(Journal):
-    """``<folder>/<section>/<key>``: one small file per key, replaced atomically (written, then renamed)."""
+    """``<folder>/<section>/<key>``: one small file per key, replaced atomically (written, then renamed) as the
+    change is made, so an engine killed a moment later has left it for the next."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         super().__init__()
+
+    def _queue(self, key: tuple[str, str], value: str | None) -> None:
+        try:
+            self._write({key: value})
+        except OSError as exc:  # the disk refuses (full, read-only): keep it for the flusher to retry
+            log.warning("journal.write_failed", error=str(exc), changes=1)
+            super()._queue(key, value)
 
     def _write(self, batch: Batch) -> None:
         for (section, key), value in batch.items():
