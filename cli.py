@@ -18,7 +18,6 @@ import yaml
 import config
 from config import ConfigError, Endpoint, Settings
 from acd.queues import Strategy
-from acd.service_level import kpi_lines
 from config.ivr import TICKET_STATUSES
 from engine.link import ENGINE_EVENTS, switch_link
 from esl import EslError, Event, tokens

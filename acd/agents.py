@@ -77,7 +77,8 @@ class Agent:
     order: int = 0
     """Position in the configuration: top-down offers in this order."""
     log: deque[Transition] = field(default_factory=lambda: deque(maxlen=LOG_LIMIT))
-    """The newest transitions, enough for a long shift; older ones are in the structured log (agent.state)."""
+    """The newest transitions, enough for a long shift (time in state and not-ready time by reason read them);
+    capped, so an engine that runs for months does not grow."""
     observer: Callable[["Agent"], None] | None = field(default=None, repr=False)
     """Told after every transition; the distributor keeps its index of ready agents with it."""
 

@@ -22,7 +22,7 @@ from calls.book import Call, CallBook, Stage
 from calls.commands import Bridge, Command, Kill, Originate
 from calls.facts import (Answered, BridgeResult, Bridged, Channel, Created, Fact, HungUp, OriginateResult, Parked,
                          Unbridged)
-from calls.legs import Leg, Role
+from calls.legs import Leg, LegState, Role
 from calls.notices import AgentLeft, Announcement, Connecting, LeftQueue, ToQueue
 
 CAUSES = {
@@ -105,9 +105,9 @@ class Connector:
     def reconcile(self, channel: Callable[[str], Channel | None]) -> list[Effect]:
         """Settle every leg of ours with the switch (``channel``: a channel as the switch shows it, None if it is
         gone): a leg it no longer has is gone (its end unseen); an offer it shows bridged to its caller is
-        connected, one answered and parked is bridged; a leg that came to nothing (cancelled, failed, its caller
-        gone) and is still up is hung up (again: the first try may have died with the link); agents' own calls
-        that ended end."""
+        connected, one answered and parked is bridged (again, if the bridge asked for before never reached the
+        switch); a leg that came to nothing (cancelled, failed, its caller gone) and is still up is hung up
+        (again: the first try may have died with the link); agents' own calls that ended end."""
         effects: list[Effect] = []
         legs = self.book.legs()
         for call, leg in legs:  # first the ends the engine asked for before: once more
@@ -124,8 +124,11 @@ class Connector:
             elif leg.role is Role.AGENT and leg.outcome is None:
                 if found.var("bridge_to") == call.id:
                     effects += self.apply(Bridged(call.id, leg.uuid))
-                elif found.answered and found.application == "park":
-                    effects += self.apply(Parked(leg.uuid))
+                elif found.answered and found.application == "park":  # answered, waiting: (again) to its caller
+                    if call.agent_leg == leg.uuid:
+                        call.agent_leg = None  # the bridge asked for never happened (the link was down)
+                    leg.in_park()
+                    effects += self._agent_in_park(call, leg)
         for uuid in [uuid for uuid in self.private if channel(uuid) is None]:
             effects += self.apply(HungUp(uuid))
         return effects
@@ -211,6 +214,7 @@ class Connector:
         caller = self.core.callers.get(call.id)
         if caller is None or leg.party not in caller.offers or call.agent_leg is not None or not call.caller.up:
             return self._settle(call, leg, "cancelled", kill=True)
+        leg.require("bridge it to its caller", LegState.ANSWERED)
         call.agent_leg = leg.uuid
         self.book.connecting(call.id, leg.party)
         return [Connecting(call.id, leg.party), Bridge(call.id, leg.uuid)]

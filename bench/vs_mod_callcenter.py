@@ -169,7 +169,7 @@ def run_ours(work: Path, rate: float, seconds: float, agents: int, talk_ms: int)
     waits = [(r.queue_entry_ms, r.offers[0].ring_start_ms if r.offers else r.hangup_ms or r.queue_entry_ms)
              for r in records if r.queue_entry_ms]
     frees = [(before.at_ms, after.at_ms) for agent in engine.queueing.core.agents.values()
-             for before, after in zip(agent.log, agent.log[1:])
+             for before, after in zip(list(agent.log), list(agent.log)[1:])
              if before.old is AgentState.ON_CALL and before.new is AgentState.READY and after.new is AgentState.OFFERED]
     freed = while_waiting(frees, waits)
     answered = sum(r.exit_reason == "answered" for r in records)

@@ -1,5 +1,5 @@
 """/metrics (Prometheus exposition) and /healthz on one small gevent WSGI server (``WsgiService``, which the
-agent-control API in acd/api.py also builds on).
+engine's HTTP API in engine/api.py also builds on).
 
 Kept separate from any business HTTP API so monitoring keeps answering while the rest of the engine is busy,
 and so it can listen on its own (loopback by default) address.

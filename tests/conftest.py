@@ -117,7 +117,7 @@ def make_engine(switch, tmp_path, prompt_cache) -> Iterator[Callable[..., "Engin
     import config
     from engine.link import switch_link
     from config import Endpoint
-    from config.acd import Agent as AgentConfig, Token
+    from config.acd import Agent as AgentConfig
     from switch_conf.render import PUBLIC_DIALPLAN, render
 
     started: list[Engine] = []

@@ -84,8 +84,8 @@ def test_while_the_link_is_down_nothing_is_offered_and_nothing_counts_against_ag
     core = engine.queueing.core
     for agent in many:
         core.login(agent, engine.clock(), ready=False)
-    calls = [switch.place_call(caller_id_number=f"1390000000{n}", destination_number="12345", dtmf="1")
-             for n in range(3)]
+    for n in range(3):
+        switch.place_call(caller_id_number=f"1390000000{n}", destination_number="12345", dtmf="1")
     assert switch.wait(lambda: len(core.callers) == 3, timeout=10)
     switch.stop()  # the switch is gone: no reconnect for now
     assert switch.wait(lambda: not engine.link.connected.is_set(), timeout=5)
