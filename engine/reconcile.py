@@ -104,6 +104,7 @@ class Reconciler:
             self._reconcile()
 
     def _reconcile(self) -> None:
+        connection = self.hub.link.connections_made
         try:
             self._view = view = SwitchView(self._list(), self._first, self.hub.link,
                                            self._records if self._first else {})
@@ -112,8 +113,8 @@ class Reconciler:
             self._view = None
             log.warning("engine.reconcile_interrupted", error=str(exc))
             return
-        if not self.hub.link.connected.is_set():  # lost again halfway: what was settled stays, the next connect ends it
-            self._view = None
+        if not self.hub.link.connected.is_set() or self.hub.link.connections_made != connection:
+            self._view = None  # lost (maybe back already) halfway: what was settled stays, the next connect ends it
             log.warning("engine.reconcile_interrupted", error="the link dropped during reconciliation")
             return
         self.hub.run([Reconciled(view)])

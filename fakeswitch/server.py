@@ -178,7 +178,10 @@ class FakeSwitch:
                 pass
             listener.close()
         address = self.address
-        self._server.stop(timeout=0)
+        if self._restart is not None and not self._restart.dead:  # reloaded again while still down
+            self._restart.kill()
+        elif self._server.started:
+            self._server.stop(timeout=0)
         self._server = StreamServer(address, self._accept)
         self._restart = gevent.spawn_later(down_s, self._server.start)
 

@@ -523,6 +523,18 @@ def test_reload_sends_the_captured_notice_then_refuses_then_accepts(switch: Fake
     assert call.hangup_cause is None and call.parked
 
 
+def test_a_reload_while_still_down_leaves_one_listener_that_accepts(switch: FakeSwitch) -> None:
+    """Reloaded twice within the down time (the chaos benchmark cuts at random): the port comes back once,
+    nothing fails to bind, and connections are accepted."""
+    switch.reload_event_socket(down_s=0.5)
+    first = switch._restart
+    switch.reload_event_socket(down_s=0.5)
+    assert first is not None and first.dead and first.exception is None
+    again: list[Connection] = []
+    assert switch.wait(lambda: _connect(switch, again), timeout=10)
+    assert switch._restart is not None and switch._restart.successful()
+
+
 def test_any_command_naming_reload_and_mod_event_socket_reloads_it(switch: FakeSwitch) -> None:
     """mod_event_socket's reload_cheat: the sender gets an api/response ``+OK Job-UUID: <uuid>\\n`` (51 bytes),
     then the same notice, then EOF."""

@@ -1,0 +1,62 @@
+"""The reconciler on its own, over a scripted link: a reconciliation the link cut off is never declared done,
+even when the link is already back by the time the reconciler looks (the next connect redoes it whole)."""
+
+from __future__ import annotations
+
+import json
+from typing import Callable
+
+import gevent.event
+
+from calls.book import CallBook
+from engine.capability import Hub
+from engine.reconcile import Reconciled, Reconciler, Reconciling
+from esl import ConnectionLost
+
+CHANNEL = "0f0e0d0c-0000-4000-8000-000000000001"
+
+
+class ScriptedLink:
+    """Answers ``show channels`` with one channel; ``uuid_dump`` runs ``dump`` (which may drop the link)."""
+
+    def __init__(self, dump: Callable[[], str]) -> None:
+        self.connected = gevent.event.Event()
+        self.connected.set()
+        self.connections_made = 1
+        self.dump = dump
+
+    def api(self, command: str) -> str:
+        if command.startswith("show channels"):
+            return json.dumps({"row_count": 1, "rows": [{"uuid": CHANNEL}]})
+        return self.dump()
+
+    def on_connected(self, callback: Callable[[], None]) -> None: ...
+    def on_lost(self, callback: Callable[[], None]) -> None: ...
+
+
+def reconcile_once(link: ScriptedLink) -> tuple[list[object], Reconciler]:
+    hub = Hub(None, link, CallBook(sink=lambda record: None), clock=None, journal=None)  # type: ignore[arg-type]
+    seen: list[object] = []
+    hub.on(Reconciling, lambda message: message.view.details(CHANNEL) and None)
+    hub.on(Reconciled, seen.append)
+    reconciler = Reconciler(records={})
+    reconciler.attach(hub)
+    reconciler._reconcile()
+    return seen, reconciler
+
+
+def test_a_reconciliation_cut_off_and_relinked_underneath_is_not_declared_done() -> None:
+    def dump_then_relink() -> str:
+        link.connections_made += 1  # dropped and already back when the reconciler looks again
+        raise ConnectionLost("the link dropped")
+
+    link = ScriptedLink(dump_then_relink)
+    seen, reconciler = reconcile_once(link)
+    assert seen == []  # the ACD stays paused until a whole reconciliation
+    assert reconciler._first  # journalled agents and records are still to be taken back by the next one
+
+
+def test_a_whole_reconciliation_resumes_the_engine() -> None:
+    link = ScriptedLink(lambda: json.dumps({"Unique-ID": CHANNEL, "Channel-State": "CS_EXECUTE"}))
+    seen, reconciler = reconcile_once(link)
+    assert [type(message) for message in seen] == [Reconciled] and not reconciler._first
