@@ -157,7 +157,8 @@ class Connector:
             leg.answered()
             return []
         if isinstance(fact, (Parked, OriginateResult)) and (not isinstance(fact, OriginateResult) or fact.cause is None):
-            return self._agent_in_park(call, leg) if leg.role is Role.AGENT and leg.in_park() else []
+            seq = fact.seq if isinstance(fact, Parked) else 0
+            return self._agent_in_park(call, leg) if leg.role is Role.AGENT and leg.in_park(seq) else []
         if isinstance(fact, (HungUp, OriginateResult)):
             cause, disposition = fact.cause, fact.disposition if isinstance(fact, HungUp) else None
             if not leg.gone(cause, disposition):

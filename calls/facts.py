@@ -32,6 +32,7 @@ class Answered:
 @dataclass(frozen=True, slots=True)
 class Parked:
     uuid: str
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,7 @@ def from_event(event: Event) -> Fact | None:
     if name == "CHANNEL_ANSWER":
         return Answered(uuid)
     if name == "CHANNEL_PARK":
-        return Parked(uuid)
+        return Parked(uuid, int(event.get("Event-Sequence") or 0))
     if name in ("CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE"):
         peer = event.get("Other-Leg-Unique-ID") or ""
         seq = int(event.get("Event-Sequence") or 0)

@@ -71,11 +71,16 @@ class Leg:
     def answered(self) -> bool:
         return self._rise(LegState.ANSWERED)
 
-    def in_park(self) -> bool:
-        """The leg is answered and parked (CHANNEL_PARK, or its originate's +OK)."""
-        if self.state is LegState.GONE or self.parked:
+    def in_park(self, seq: int = 0) -> bool:
+        """The leg is answered and parked: CHANNEL_PARK with its sequence, or its originate's +OK without one. A
+        park older than the newest bridge, hold or unbridge is stale; so is one without a sequence once bridged."""
+        if self.state is LegState.GONE or self.parked or (seq and seq < self._toggle_seq) or (
+                not seq and self.state in (LegState.BRIDGED, LegState.HELD)):
             return False
-        self.answered()
+        if self.talking:  # back from a bridge (its unbridge maybe unseen)
+            self._toggle(LegState.ANSWERED, seq, None)
+        else:
+            self.answered()
         self.parked = True
         return True
 

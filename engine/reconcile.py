@@ -113,7 +113,7 @@ class Reconciler:
             self._view = None
             log.warning("engine.reconcile_interrupted", error=str(exc))
             return
-        if not self.hub.link.connected.is_set() or self.hub.link.connections_made != connection:
+        if not self.hub.link.up or self.hub.link.connections_made != connection:
             self._view = None  # lost (maybe back already) halfway: what was settled stays, the next connect ends it
             log.warning("engine.reconcile_interrupted", error="the link dropped during reconciliation")
             return

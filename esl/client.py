@@ -135,6 +135,13 @@ class SwitchLink:
             self._supervisor = None
         self._teardown(ConnectionLost("the engine is stopping"))
 
+    @property
+    def up(self) -> bool:
+        """Linked right now. ``connected`` is cleared by the supervisor a moment after a connection dies (a send
+        that failed closes it at once): whoever must know that a piece of work ran on a live link asks this."""
+        return self.connected.is_set() and all(conn is not None and not conn.closed.is_set()
+                                               for conn in (self._commands, self._events))
+
     def on(self, name: str, handler: Handler) -> None:
         self.dispatcher.on(name, handler)
 

@@ -83,20 +83,22 @@ class FrontDoor:
         self.flow.run(call.id, call.record.caller_number, call.record.called_number)
 
     def _claim(self, call: Call, new: bool) -> bool:
-        """Cancel the safety net's transfer; False if it already took this new call (it is followed to its end).
-        A new call with no transfer to cancel whose net did not fire comes through a dialplan without the net:
-        it is taken all the same, and the operator is told."""
+        """Cancel the safety net's transfer (again for a resumed call: the first claim may have been cut off);
+        False if the net already took the call (it is followed to its end). A new call with no transfer to
+        cancel whose net did not fire comes through a dialplan without the net: it is taken all the same, and
+        the operator is told."""
         if not self.settings.ivr.safety_net.enabled:
             return True
         uuid = tokens.uuid(call.id)
-        if not new or not self.hub.link.api(f"sched_del {uuid}").strip().endswith("Deleted: 0"):
+        if not self.hub.link.api(f"sched_del {uuid}").strip().endswith("Deleted: 0"):
             return True
         if self.hub.link.api(f"uuid_getvar {uuid} {NET_MARK}").strip() == "fired":
             log.warning("call.safety_net_took_it", uuid=call.id)
             self.hub.book.exited(call.id, "safety_net")
             return False
-        log.warning("call.no_safety_net", uuid=call.id, fix="render switch_conf and install its dialplan: "
-                    "callers wait in silence whenever no engine takes their call")
+        if new:
+            log.warning("call.no_safety_net", uuid=call.id, fix="render switch_conf and install its dialplan: "
+                        "callers wait in silence whenever no engine takes their call")
         return True
 
     def to_queue(self, uuid: str, queue: str, caller: str, priority: int = 0, entered_ms: int | None = None,
@@ -221,8 +223,8 @@ class FrontDoor:
         if call.stage is Stage.AFTER:
             self.flow.goodbye(call.id, "answered", "goodbye")
             return
-        self._claim(call, new=False)
-        self.to_human(call, "resumed")
+        if self._claim(call, new=False):
+            self.to_human(call, "resumed")
 
     def _adopt(self, channel: Channel, saved: CallTimeline | None) -> str:
         """A caller on a service number the book does not hold (dialled while no engine ran, or a previous

@@ -74,20 +74,3 @@ def test_loss_inside_the_switch_is_counted_apart(make_engine) -> None:
     engine.book.finish(call, 10)
     assert engine.queueing.core.service_level.lost_in_switch == 1
     assert engine.queueing.core.service_level.total("general").requests == 0  # never a human request
-
-
-def test_a_leg_takes_switch_facts_in_any_order_and_refuses_impossible_intentions() -> None:
-    import pytest
-
-    from calls.legs import Leg, LegState, LegStateError, Role
-
-    leg = Leg("00000000-0000-4000-8000-000000000001", Role.AGENT, "1001")
-    assert leg.gone("NORMAL_CLEARING", None) and not leg.answered() and not leg.created()  # late facts change nothing
-    assert leg.state is LegState.GONE and not leg.gone("USER_BUSY", "recv_bye")
-    assert (leg.cause, leg.disposition) == ("NORMAL_CLEARING", "recv_bye")  # what was missing is filled in
-    with pytest.raises(LegStateError, match="cannot bridge it while gone"):
-        leg.require("bridge it", LegState.ANSWERED)
-    toggled = Leg("00000000-0000-4000-8000-000000000002", Role.AGENT)
-    assert toggled.bridged("peer", seq=7) and toggled.state is LegState.BRIDGED  # a missed answer is implied
-    assert not toggled.unbridged(seq=5)  # an older toggle arriving late loses to the newer
-    assert toggled.unbridged(seq=9) and toggled.state is LegState.ANSWERED and toggled.peer is None

@@ -24,6 +24,12 @@ class ScriptedLink:
         self.connected.set()
         self.connections_made = 1
         self.dump = dump
+        self.dead = False
+        """The connection died (a send failed) and the supervisor has not noticed yet."""
+
+    @property
+    def up(self) -> bool:
+        return self.connected.is_set() and not self.dead
 
     def api(self, command: str) -> str:
         if command.startswith("show channels"):
@@ -54,6 +60,18 @@ def test_a_reconciliation_cut_off_and_relinked_underneath_is_not_declared_done()
     seen, reconciler = reconcile_once(link)
     assert seen == []  # the ACD stays paused until a whole reconciliation
     assert reconciler._first  # journalled agents and records are still to be taken back by the next one
+
+
+def test_a_reconciliation_cut_off_before_the_link_notices_is_not_declared_done() -> None:
+    """A send that failed closes the connection at once; ``connected`` is cleared a moment later (found by the
+    chaos benchmark: the records of calls journalled by a killed engine were never taken back)."""
+    def dump_on_a_dead_connection() -> str:
+        link.dead = True
+        raise ConnectionLost("send failed: [Errno 104] Connection reset by peer")
+
+    link = ScriptedLink(dump_on_a_dead_connection)
+    seen, reconciler = reconcile_once(link)
+    assert seen == [] and reconciler._first
 
 
 def test_a_whole_reconciliation_resumes_the_engine() -> None:

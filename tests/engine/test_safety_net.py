@@ -63,3 +63,15 @@ def test_an_engine_that_starts_while_the_net_plays_records_the_call(net_switch, 
     assert net_switch.wait(lambda: any(r.call_id == call.uuid for r in engine.records), timeout=10)
     record = next(r for r in engine.records if r.call_id == call.uuid)
     assert (record.exit_reason, record.hangup_side) == ("safety_net", "caller")
+
+
+def test_a_claim_cut_off_on_its_way_is_made_again_when_the_call_is_resumed(switch, make_engine) -> None:
+    """The link drops as the engine cancels the net's transfer (found by the chaos benchmark): the caller is
+    resumed to a human after the reconnect, and the net is cancelled then, so it cannot take them from the
+    queue."""
+    engine = make_engine()
+    switch.cut_before("sched_del")
+    call = switch.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="1")
+    assert switch.wait(lambda: call.uuid in engine.queueing.core.callers, timeout=15)
+    assert engine.book.get(call.uuid).record.ivr_path == ["resumed"]
+    assert call.uuid not in switch.scheduled

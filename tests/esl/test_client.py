@@ -222,3 +222,13 @@ def test_backoff_grows_to_its_cap_with_bounded_jitter() -> None:
     assert [backoff.delay(n, rng=lambda: 0.5) for n in range(8)] == [0.5, 1, 2, 4, 8, 16, 30, 30]
     assert backoff.delay(3, rng=lambda: 0.0) == pytest.approx(4 * 0.8)
     assert backoff.delay(3, rng=lambda: 1.0) == pytest.approx(4 * 1.2)
+
+
+def test_a_connection_closed_by_a_failed_send_is_down_before_the_supervisor_notices(link: SwitchLink,
+                                                                                     switch) -> None:
+    """``up`` answers for the connections themselves; ``connected`` follows when the supervisor runs."""
+    assert link.up
+    made = link.connections_made
+    link._commands.close(ConnectionLost("send failed: [Errno 104] Connection reset by peer"))
+    assert link.connected.is_set() and not link.up  # no yield since: the supervisor has not run
+    assert switch.wait(lambda: link.connections_made > made and link.up, timeout=5)  # relinked
