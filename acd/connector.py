@@ -117,6 +117,8 @@ class Connector:
                 effects.append(Kill(leg.uuid, "ORIGINATOR_CANCEL"))
         for call, leg in legs:
             if not leg.up:
+                if leg.role is Role.CALLER and not call.finished:  # its end never settled: the link dropped
+                    effects += self.apply(HungUp(leg.uuid))
                 continue
             found = channel(leg.uuid)
             if found is None:
@@ -159,14 +161,27 @@ class Connector:
         if isinstance(fact, (Parked, OriginateResult)) and (not isinstance(fact, OriginateResult) or fact.cause is None):
             seq = fact.seq if isinstance(fact, Parked) else 0
             return self._agent_in_park(call, leg) if leg.role is Role.AGENT and leg.in_park(seq) else []
-        if isinstance(fact, (HungUp, OriginateResult)):
-            cause, disposition = fact.cause, fact.disposition if isinstance(fact, HungUp) else None
-            if not leg.gone(cause, disposition):
-                return []
-            effects = self._caller_gone(call) if leg.role is Role.CALLER else self._agent_leg_gone(call, leg)
+        if isinstance(fact, (HungUp, OriginateResult)):  # a failed originate: the leg is gone
+            effects = self._hung_up(call, leg, fact) if isinstance(fact, HungUp) else (
+                self._agent_leg_gone(call, leg) if leg.gone(fact.cause) else [])
             self.book.settle(call)
             return effects
         return []
+
+    def _hung_up(self, call: Call, leg: Leg, fact: HungUp) -> list[Effect]:
+        """A leg's CHANNEL_HANGUP (the reactions, at once), its CHANNEL_HANGUP_COMPLETE (who sent the BYE), or
+        its end found by reconciliation. The caller's record is finished once the end is settled: FreeSWITCH
+        may announce the agent leg's hang-up before the caller's whose BYE caused it, so only the dispositions
+        say who ended the call."""
+        went = leg.gone(fact.cause, fact.disposition)
+        if leg.role is Role.CALLER:
+            effects = self._caller_gone(call) if went else []
+            if fact.complete or fact.cause is None:
+                self.book.finish(call, call.gone_ms)
+            return effects
+        if leg.outcome == "answered" and leg.hung_up_by_party:  # the agent's phone sent the BYE
+            self.book.ending(call.id, "agent")
+        return self._agent_leg_gone(call, leg) if went else []
 
     # --- agents' own calls -----------------------------------------------------------------------------------
 
@@ -279,8 +294,8 @@ class Connector:
         if leg.outcome != "answered" or call.agent_leg != leg.uuid:
             return []
         call.agent_leg = None
-        if call.caller.up:
-            self.book.ending(call.id, "system" if leg.ended_by_engine else "agent")
+        if call.caller.up and leg.ended_by_engine:
+            self.book.ending(call.id, "system")
         effects = self._carry(self.core.call_ended(leg.party, self.clock()))
         if call.caller.up and call.stage is Stage.CONNECTED:
             call.stage = Stage.AFTER
@@ -288,11 +303,10 @@ class Connector:
         return effects
 
     def _caller_gone(self, call: Call) -> list[Effect]:
-        """The caller hung up: the call's record is finished (an offer being put through when the engine lost
-        sight of the call is ``unseen`` there, not cancelled), then their offers are cancelled (their legs hung
-        up, the one being bridged too); the agent talking with them is hung up by the switch itself."""
+        """The caller hung up: their offers are cancelled at once (their legs hung up, the one being bridged
+        too); the agent talking with them is hung up by the switch itself."""
         now = self.clock()
-        self.book.finish(call, now if call.caller.cause is not None else None)
+        call.gone_ms = now if call.caller.cause is not None else None
         return self._carry(self.core.caller_left(call.id, now)) if call.id in self.core.callers else []
 
     # --- the distributor's decisions ---------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Every live call the engine took and every leg it owns, by UUID; each call's record kept as it happens.
 
 A call is named by its caller's leg and owns the legs the engine adds to it (offers to agents; later consult,
-third party, supervisor). Its record is finished the moment the caller's leg is gone and handed to the sink
-(the ticket store's writer); the call stays in the book until its last leg is gone too, so an agent's leg that
+third party, supervisor). Its record is finished once the caller's leg is gone for good (its end settled, or
+found missing) and handed to the sink (the ticket store's writer); the call stays in the book until its last leg is gone too, so an agent's leg that
 outlives the caller still ends that agent's call. Nothing here does I/O: the journal (Redis) queues its writes.
 """
 
@@ -43,6 +43,9 @@ class Call:
     """The agent leg bridged to the caller, or being bridged."""
     ending_side: str | None = None
     """Who ended the conversation, when known before the caller's leg goes: agent or system."""
+    gone_ms: int | None = None
+    """When the caller's leg went (None: unseen); the record is finished a moment later, when the switch says
+    who hung up."""
     interrupted: bool = False
     """What drove the call (the IVR, the survey) stopped because the link failed: reconciliation resumes it."""
     finished: bool = False
@@ -188,7 +191,7 @@ class CallBook:
         elif caller.hung_up_by_party or caller.disposition is None:
             record.hangup_side = "caller"
         else:  # the switch sent the BYE: the bridged agent's side ended it, or the switch itself
-            record.hangup_side = "agent" if call.stage is Stage.CONNECTED else "system"
+            record.hangup_side = "agent" if call.stage in (Stage.CONNECTED, Stage.AFTER) else "system"
         for offer in record.offers:  # open when the caller went: cancelled, or unseen if being put through unseen
             if offer.ring_end_ms is None:
                 unseen = at_ms is None and offer.result == "connecting"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from esl import Event
+from esl import Event, tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,9 @@ class HungUp:
     cause: str | None = None
     """None: the leg vanished while the engine could not see it (found missing by reconciliation)."""
     disposition: str | None = None
+    complete: bool = False
+    """CHANNEL_HANGUP_COMPLETE: the leg's end is settled and says who sent the BYE (``disposition``, which
+    CHANNEL_HANGUP does not carry yet on FreeSWITCH 1.10.12)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,14 @@ EVENTS = ("CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_PARK", "CHANNEL_BRIDGE", 
 """The channel events facts are read from."""
 
 
+def call_of(event: Event) -> str:
+    """The call a channel event belongs to: an agent leg's events are its caller's (``hotline_call``, which the
+    engine set at originate), so the legs of one call are handled in the switch's order; whose hang-up comes
+    first is who ended the call."""
+    call = event.get("variable_hotline_call")
+    return call if tokens.is_uuid(call) else event.uuid
+
+
 def from_event(event: Event) -> Fact | None:
     """The fact an ESL channel event states, or None for events the call model does not follow."""
     name, uuid = event.name, event.uuid
@@ -99,7 +110,7 @@ def from_event(event: Event) -> Fact | None:
         return Bridged(uuid, peer, seq) if name == "CHANNEL_BRIDGE" else Unbridged(uuid, peer, seq)
     if name in ("CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"):
         return HungUp(uuid, event.get("Hangup-Cause") or "NORMAL_CLEARING",
-                      event.get("variable_sip_hangup_disposition"))
+                      event.get("variable_sip_hangup_disposition"), name == "CHANNEL_HANGUP_COMPLETE")
     return None
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calls.facts import EVENTS as CALL_EVENTS
+from calls.facts import EVENTS as CALL_EVENTS, call_of
 from config import Settings
 from esl import Backoff, SwitchLink
 
@@ -18,5 +18,5 @@ def switch_link(settings: Settings, address: tuple[str, int] | None = None) -> S
         host, port, sw.password.get_secret_value(), events=[*ENGINE_EVENTS, *sw.events],
         connect_timeout=sw.connect_timeout, command_timeout=sw.command_timeout,
         heartbeat_timeout=sw.heartbeat_timeout,
-        backoff=Backoff(sw.reconnect.initial, sw.reconnect.maximum, sw.reconnect.jitter),
+        backoff=Backoff(sw.reconnect.initial, sw.reconnect.maximum, sw.reconnect.jitter), call_of=call_of,
     )

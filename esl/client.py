@@ -20,7 +20,7 @@ from gevent.event import AsyncResult, Event as Flag
 
 from esl import metrics, protocol, tokens
 from esl.connection import Connection
-from esl.dispatch import CallDispatcher, Handler
+from esl.dispatch import CallDispatcher, Handler, by_channel
 from esl.errors import CommandFailed, CommandTimeout, ConnectionLost, EslError
 from esl.protocol import Event
 
@@ -80,7 +80,8 @@ def wait(result: AsyncResult, timeout: float, what: str) -> object:
 class SwitchLink:
     """Commands, events and call control over a supervised pair of ESL connections.
 
-    Event handlers registered with ``on`` run on per-call greenlets in arrival order. Callbacks registered
+    Event handlers registered with ``on`` run on per-call greenlets in arrival order (``call_of`` says which
+    channels make one call; by default each channel is one). Callbacks registered
     with ``on_connected`` run after every (re)connection once the subscription is in place, so state can be
     re-read from the switch. While the link is down every call fails at once with ConnectionLost.
     """
@@ -96,6 +97,7 @@ class SwitchLink:
         command_timeout: float = 10.0,
         heartbeat_timeout: float = 60.0,
         backoff: Backoff = Backoff(),
+        call_of: Callable[[Event], str] = by_channel,
     ) -> None:
         self.address = (host, port)
         self._password = password
@@ -106,7 +108,7 @@ class SwitchLink:
         self.command_timeout = command_timeout
         self.heartbeat_timeout = heartbeat_timeout
         self.backoff = backoff
-        self.dispatcher = CallDispatcher()
+        self.dispatcher = CallDispatcher(call_of)
         self._jobs = Waiters()
         self._executions = Waiters()
         self._connected_callbacks: list[Callable[[], None]] = []

@@ -1,8 +1,9 @@
 """Per-call ordered event queues: one slow call never blocks the socket reader or any other call.
 
 FreeSWITCH kills a listener after 500 consecutive events it could not queue, so the reader must never
-wait on a handler. Each call (keyed by Unique-ID) gets a FIFO and, while it has events, one greenlet
-draining it; events of one call are handled in arrival order, different calls run concurrently.
+wait on a handler. Each call gets a FIFO and, while it has events, one greenlet draining it; events of one call
+are handled in arrival order, different calls run concurrently. A call is a channel (its Unique-ID) unless the
+owner says which channels make one call (``call_of``): then the legs of a call keep the switch's order too.
 """
 
 from __future__ import annotations
@@ -20,10 +21,16 @@ log = structlog.get_logger(__name__)
 Handler = Callable[[Event], None]
 
 
+def by_channel(event: Event) -> str:
+    """Each channel is a call of its own."""
+    return event.uuid
+
+
 class CallDispatcher:
     """Routes each event to the handlers registered for its name (or ``*``), ordered per call."""
 
-    def __init__(self) -> None:
+    def __init__(self, call_of: Callable[[Event], str] = by_channel) -> None:
+        self._call_of = call_of
         self._handlers: dict[str, list[Handler]] = {}
         self._queues: dict[str, deque[Event]] = {}
 
@@ -33,7 +40,7 @@ class CallDispatcher:
 
     def put(self, event: Event) -> None:
         """Enqueue without blocking; called on the reader greenlet."""
-        key = event.uuid
+        key = self._call_of(event)
         queue = self._queues.get(key)
         if queue is None:
             self._queues[key] = queue = deque()

@@ -106,7 +106,7 @@ class Channel:
         (``sip_hangup_disposition`` recv_bye, or recv_cancel before answer), else the switch did (send_*).
 
         Like FreeSWITCH, a bridged partner is hung up in turn (its CHANNEL_HANGUP before the CHANNEL_UNBRIDGE,
-        as captured), unless it has ``park_after_bridge``: then it is unbridged and parked again. As captured on
+        as captured; before this leg's with ``switch.partner_hangs_up_first``), unless it has ``park_after_bridge``: then it is unbridged and parked again. As captured on
         1.10.12: CHANNEL_HANGUP still shows the state and call state the leg was in (they change after it) and no
         ``sip_hangup_disposition`` yet (what follows has it); a parked leg gets CHANNEL_UNPARK right after it;
         ``bridge_to`` is on the CHANNEL_HANGUP of the leg that hung up first, gone from everything after it, and
@@ -115,6 +115,10 @@ class Channel:
             return
         self.hangup_cause = cause
         partner, self.bridged_to = self.bridged_to, None
+        kept = partner is not None and partner.variables.get("park_after_bridge") == "true"
+        if partner is not None and by_party and not kept and self.switch.partner_hangs_up_first:
+            partner.bridged_to = None  # its hang-up does not come back to this leg
+            partner.hangup(cause, by_party=False)
         self.answer_state = "hangup"
         self.switch.fire("CHANNEL_HANGUP", self, [("Hangup-Cause", cause)])
         if not self.name.startswith("loopback/"):  # a SIP leg: who sent the BYE, CANCEL or refusal
@@ -136,7 +140,7 @@ class Channel:
         originator, other = (self, partner) if self.originated_bridge else (partner, self)
         legs = [("Bridge-A-Unique-ID", originator.uuid), ("Bridge-B-Unique-ID", other.uuid),
                 ("Other-Leg-Unique-ID", other.uuid)]
-        if partner.variables.get("park_after_bridge") == "true":
+        if kept:
             self.switch.fire("CHANNEL_UNBRIDGE", originator, legs)
             partner.park_again()  # kept for what comes after the bridge (a survey)
         else:

@@ -63,6 +63,9 @@ class FakeSwitch:
         """sched_transfer tasks by group (the channel's UUID)."""
         self.failing_bridges = 0
         """The next so many ``uuid_bridge`` commands fail as if a leg were unusable."""
+        self.partner_hangs_up_first = False
+        """A party hanging up a bridged call: its partner's CHANNEL_HANGUP comes first (seen on 1.10.12, about one
+        time in three after an engine restart: the caller's BYE, the agent leg's CHANNEL_HANGUP first)."""
         self.endpoints: dict[str, Endpoint] = {}
         self.default_endpoint = Endpoint()
         self.channels: dict[str, Channel] = {}

@@ -39,6 +39,20 @@ def test_agent_hanging_up_first_is_recorded(switch, make_engine) -> None:
     assert finished(switch, engine).hangup_side == "agent"
 
 
+def test_the_caller_hanging_up_is_recorded_even_when_the_agent_leg_is_announced_first(switch, make_engine) -> None:
+    """As on FreeSWITCH 1.10.12 now and then: the caller's BYE, yet the agent leg's CHANNEL_HANGUP comes
+    first; only the dispositions on CHANNEL_HANGUP_COMPLETE say who ended the call."""
+    switch.set_endpoint("user/1001", answer_after=0.0)
+    switch.partner_hangs_up_first = True
+    engine = make_engine(agents=("1001",))
+    engine.queueing.command("1001", "login")
+    call = switch.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="1")
+    assert switch.wait(lambda: call.bridged_to is not None, timeout=10)
+    call.hangup()
+    record = finished(switch, engine)
+    assert (record.exit_reason, record.hangup_side, record.agent) == ("answered", "caller", "1001")
+
+
 def test_missed_offer_then_answer_and_abandon_while_ringing(switch, make_engine) -> None:
     switch.set_endpoint("user/1001", cause="NO_ANSWER")
     switch.set_endpoint("user/1002", answer_after=None)

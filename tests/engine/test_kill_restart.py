@@ -93,10 +93,11 @@ def test_sigkill_and_restart_drop_no_call(switch, tmp_path: Path, prompt_cache: 
             assert switch.wait(lambda: sum(1 for c in (in_ivr, *new) if c.bridged_to) >= 1, timeout=20)
             next(c for c in (in_ivr, *new) if c.bridged_to).bridged_to.hangup()
         assert switch.wait(lambda: not switch.channels, timeout=20)
+        store = TicketStore(settings["tickets"]["url"])
+        assert switch.wait(lambda: len(store.call_ids()) == 6, timeout=20)  # the last hang-ups reached the engine
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(20)
-    store = TicketStore(settings["tickets"]["url"])
     gone = store.get(leaving.uuid)
     assert gone is not None and (gone.exit_reason, gone.hangup_ms, gone.queue) == ("abandoned", None, "general")
     records = {uuid: store.get(uuid) for uuid in (talking.uuid, ringing.uuid, in_ivr.uuid, *(c.uuid for c in new))}

@@ -116,14 +116,18 @@ class Sipp:
 
     def stamped(self, direction: str, method: str) -> list[float]:
         """When sipp ``sent`` or ``received`` requests of ``method``, in seconds since the epoch (sipp's clock)."""
-        found, stamp = [], 0.0
+        return [stamp for stamp, _ in self.messages_of(direction, method)]
+
+    def messages_of(self, direction: str, method: str) -> list[tuple[float, str]]:
+        """The requests of ``method`` sipp ``sent`` or ``received``, each with when (sipp's clock) and its text."""
+        found = []
         for block in self.messages.read_text(errors="replace").split("----------------------------------------------- ")[1:]:
             head, _, rest = block.partition("\n")
             date, clock = head.split()[:2]
             stamp = datetime.datetime.strptime(f"{date} {clock}", "%Y-%m-%d %H:%M:%S.%f").timestamp()
             action, _, message = rest.partition("\n\n")
             if action.startswith(f"UDP message {direction}") and message.startswith(f"{method} "):
-                found.append(stamp)
+                found.append((stamp, message))
         return found
 
 

@@ -9,6 +9,7 @@ import gevent
 
 from calls.record import CallTimeline
 from engine.process import Engine
+from tickets.store import TicketStore
 
 AGENT_PORT, AGENT_MEDIA, CITIZEN_PORT, CITIZEN_MEDIA = 5091, 6091, 5071, 6071
 SECOND_AGENT_PORT, SECOND_AGENT_MEDIA = 5092, 6092
@@ -22,6 +23,15 @@ def records(engine: Engine, count: int) -> list[CallTimeline]:
     assert engine.writer.flush(15)
     assert len(engine.records) == count
     return sorted(engine.records, key=lambda record: record.switch_entry_ms)
+
+
+def stored(url: str, count: int) -> list[CallTimeline]:
+    """The records in the ticket store at ``url`` (written by an engine in another process), once there are
+    ``count``, in order of entry."""
+    store, deadline = TicketStore(url), time.monotonic() + 15
+    while len(store.call_ids()) < count and time.monotonic() < deadline:
+        gevent.sleep(0.05)  # the last hang-up is on its way from the switch to the engine
+    return [store.get(call_id) for call_id in store.call_ids()]
 
 
 def only_record(engine: Engine) -> CallTimeline:
