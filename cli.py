@@ -119,14 +119,35 @@ def switch_conf_group() -> None:
 @with_settings
 def switch_conf_render(settings: Settings, outdir: Path) -> None:
     """Write the files into OUTDIR, laid out like FreeSWITCH's conf directory (see the README to add them)."""
+    from esl import protocol
+    from esl.connection import Connection
+    from switch_conf import directory
     from switch_conf.render import render
 
+    sw = settings.switch
+    conn: Connection | None = None
+    try:  # one question, one connection: not the supervised link, which would retry and log while it does
+        conn = Connection.open(sw.host, sw.port, sw.connect_timeout, lambda _: None, "esl-render")
+        conn.login(sw.password.get_secret_value(), sw.connect_timeout)
+        ask = lambda command: conn.request(protocol.api(command), sw.command_timeout).body.decode()  # noqa: E731
+        collisions = [finding for finding in directory.check(settings, ask) if finding.collides]
+    except EslError as exc:
+        collisions = []
+        click.echo(f"note: could not ask FreeSWITCH at {sw.host}:{sw.port} about the agents' SIP users ({exc}); "
+                   "the engine asks when it starts", err=True)
+    finally:
+        if conn is not None:
+            conn.close()
+    if collisions:
+        raise click.ClickException("\n".join(map(str, collisions)))
     try:
         written = render(settings, outdir)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     for path in written:
         click.echo(str(path))
+    for agent in directory.unrendered(settings):
+        click.echo(f"note: agent {agent} has no sip_password: no SIP user is rendered for them", err=True)
 
 
 @main.group("switch")
@@ -158,7 +179,7 @@ def switch_watch(settings: Settings, events: tuple[str, ...]) -> None:
     import gevent
 
     link = switch_link(settings)
-    wanted = set(events) or set(ENGINE_EVENTS)
+    wanted = {name.removeprefix("CUSTOM ") for name in events or ENGINE_EVENTS}
     link.on("*", lambda event: click.echo(describe(event)) if event.name in wanted else None)
     link.start()
     try:
@@ -172,7 +193,7 @@ def switch_watch(settings: Settings, events: tuple[str, ...]) -> None:
 def describe(event: Event) -> str:
     """One line per event for a person at a terminal; caller data is shown with repr, never interpreted."""
     fields = ("Unique-ID", "Caller-Caller-ID-Number", "Caller-Destination-Number", "Application", "DTMF-Digit",
-              "Hangup-Cause")
+              "Hangup-Cause", "from-user", "user")
     shown = " ".join(f"{name}={event.get(name)!r}" for name in fields if event.get(name))
     return f"{event.get('Event-Date-Local', '')} {event.name} {shown}"
 
@@ -196,6 +217,8 @@ def serve(settings: Settings) -> None:
         engine.stopped.wait()
     except KeyboardInterrupt:
         engine.stop()
+    if engine.refused:
+        raise click.ClickException(engine.refused)
 
 
 @main.command()
@@ -375,6 +398,8 @@ def status(settings: Settings) -> None:
     for agent_id, agent in sorted(agents.items()):
         if agent["state"] == "not_ready":
             click.echo(f"  {agent_id} not ready: {agent['reason']} for {(now - int(agent['since_ms'])) // 1000} s")
+        if agent.get("registered") is False and agent["state"] != "logged_out":
+            click.echo(f"  {agent_id} phone not registered: not offered calls")
     by_queue: dict[str, list[int]] = {name: [] for name in settings.acd.queues}
     for caller in callers.values():
         by_queue.setdefault(str(caller["queue"]), []).append(now - int(caller["entered_ms"]))

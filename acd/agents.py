@@ -74,6 +74,9 @@ class Agent:
     """Where a non-queue call took the agent from, and where its end returns them."""
     after_wrap_up: tuple[AgentState, str] | None = None
     """Not ready (with a reason) or logged out, asked for during a queue call: where its wrap-up ends."""
+    registered: bool = True
+    """The agent's phone is registered with the switch (always, for a contact that is no SIP user): a READY agent
+    whose phone is not is not offered."""
     order: int = 0
     """Position in the configuration: top-down offers in this order."""
     log: deque[Transition] = field(default_factory=lambda: deque(maxlen=LOG_LIMIT))
@@ -104,7 +107,7 @@ class Agent:
         return self.skills.get(skill, 0)
 
     def offerable(self, now_ms: int) -> bool:
-        return self.state is AgentState.READY and now_ms >= self.available_after_ms
+        return self.state is AgentState.READY and self.registered and now_ms >= self.available_after_ms
 
 
 def time_in_states(log: Iterable[Transition], until_ms: int) -> dict[tuple[AgentState, str], int]:

@@ -18,6 +18,7 @@ import uuid as uuidlib
 from typing import Callable, Iterable
 
 from acd.distributor import LOST, Action, Announce, CancelOffer, Distributor, Leave, Offer
+from acd.phones import Phones, Registration
 from calls.book import Call, CallBook, Stage
 from calls.commands import Bridge, Command, Kill, Originate
 from calls.facts import (Answered, BridgeResult, Bridged, Channel, Created, Fact, HungUp, OriginateResult, Parked,
@@ -35,22 +36,17 @@ CAUSES = {
 Effect = Command | Connecting | AgentLeft | LeftQueue | Announcement
 
 
-def sip_user(contact: str) -> str | None:
-    """``user/1001`` or ``user/1001@domain`` -> ``1001``; other dial strings name no SIP user."""
-    if not contact.startswith("user/"):
-        return None
-    return contact[5:].split("@", 1)[0]
-
-
 class Connector:
     def __init__(self, core: Distributor, book: CallBook, clock: Callable[[], int],
+                 feature_codes: frozenset[str] = frozenset(),
                  new_uuid: Callable[[], str] = lambda: str(uuidlib.uuid4())) -> None:
         self.core = core
+        self.feature_codes = feature_codes
+        """What agents dial to ask the ACD for something (acd.feature_codes): such a call is no conversation."""
         self.book = book
         self.clock = clock
         self.new_uuid = new_uuid
-        self.phones = {user: agent.id for agent in core.agents.values() if (user := sip_user(agent.contact))}
-        """Agents by the SIP user of their ``user/...`` contact, to see their own calls."""
+        self.phones = Phones({agent.id: agent.contact for agent in core.agents.values()})
         self.private: dict[str, str] = {}
         """Channels of agents' own calls (not from the ACD): UUID -> agent."""
 
@@ -83,6 +79,21 @@ class Connector:
         else:
             raise ValueError(f"unknown agent action {action!r}")
         return self._carry(actions)
+
+    def registration(self, registration: Registration) -> list[Effect]:
+        """An agent's phone registered or unregistered (``sofia::*`` events)."""
+        changed = self.phones.apply(registration)
+        return self._registered([changed] if changed else [])
+
+    def registrations(self, listed: Iterable[tuple[str, str]]) -> list[Effect]:
+        """The registrar's whole list (user, token), after a (re)connect."""
+        return self._registered(self.phones.reset(listed))
+
+    def _registered(self, changes: list[tuple[str, bool]]) -> list[Effect]:
+        effects: list[Effect] = []
+        for agent_id, registered in changes:
+            effects += self._carry(self.core.registration(agent_id, registered, self.clock()))
+        return effects
 
     def key_pressed(self, call_id: str, digit: str) -> list[Effect]:
         """A key from a caller (only a waiting caller's exit key means anything here)."""
@@ -187,12 +198,13 @@ class Connector:
 
     def _created(self, fact: Created) -> list[Effect]:
         """A leg the engine originated rings; or a channel from or to an agent's phone that the ACD did not
-        originate: a call of the agent's own, so that agent is not offered meanwhile."""
+        originate: a call of the agent's own, so that agent is not offered meanwhile; unless the phone dialled a
+        feature code, which asks the ACD for a state and leaves the agent where they are until it is granted."""
         if (found := self.book.find(fact.uuid)) is not None:
             found[1].created()
             return []
-        agent_id = self.phones.get(fact.user or "")
-        if fact.agent is not None or agent_id is None or fact.uuid in self.private:
+        agent_id = self.phones.agents.get(fact.user or "")
+        if fact.agent is not None or agent_id is None or fact.uuid in self.private or fact.dialled in self.feature_codes:
             return []
         actions = self.core.non_queue_call(agent_id, self.clock())
         if self.core.agents[agent_id].resume is not None:

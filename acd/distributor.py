@@ -23,7 +23,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from acd.agents import Agent, AgentState, Transition
+from acd.agents import Agent, AgentState, AgentStateError, Transition
 from acd.queues import Caller, ExitReason, Overflow, QueueSpec, Strategy
 from acd.service_level import ServiceLevel
 from acd.strategies import CHOOSERS, Cursor
@@ -82,7 +82,8 @@ class CausePolicy:
 AGENTS, CALLERS = "agents", "callers"
 """Journal sections: every agent's state, and the callers waiting (for other processes to read; a restarted
 engine takes callers back from the switch, which still holds them)."""
-AGENT_FIELDS = ("state", "reason", "since_ms", "idle_since_ms", "calls_answered", "talk_ms", "wrap_up_until_ms")
+AGENT_FIELDS = ("state", "reason", "since_ms", "idle_since_ms", "calls_answered", "talk_ms", "wrap_up_until_ms",
+                "registered")
 CALLER_FIELDS = ("call_id", "queue", "number", "priority", "entered_ms", "seq", "original_position")
 
 LOST = "lost"
@@ -120,7 +121,7 @@ class Distributor:
         self.journal = journal or NoJournal()
         self.agents: dict[str, Agent] = {}
         self._ready: dict[str, Agent] = {}
-        """The READY agents, kept by each agent's observer: matching scans these, not every agent."""
+        """The READY agents whose phones are registered, kept by each agent's observer: matching scans these, not every agent."""
         self.callers: dict[str, Caller] = {}
         self.waiting: dict[str, list[tuple[tuple[int, int, int], str]]] = {name: [] for name in self.queues}
         self.last_agent: OrderedDict[str, tuple[str, int]] = OrderedDict()
@@ -150,13 +151,17 @@ class Distributor:
             {name: getattr(agent, name) for name in AGENT_FIELDS} | {"state": agent.state.value}))
 
     def _index(self, agent: Agent) -> None:
-        if agent.state is AgentState.READY:
+        if agent.state is AgentState.READY and agent.registered:
             self._ready[agent.id] = agent
         else:
             self._ready.pop(agent.id, None)
 
     def login(self, agent_id: str, now_ms: int, ready: bool = False, reason: str = "login") -> list[Action]:
+        """The agent starts their shift; refused if they are logged in already (a second login must not take an
+        agent off a call they are on)."""
         agent = self.agents[agent_id]
+        if agent.state is not AgentState.LOGGED_OUT:
+            raise AgentStateError(f"agent {agent_id} is logged in already ({agent.state.value})")
         agent.idle_since_ms = now_ms
         agent.move(AgentState.READY if ready else AgentState.NOT_READY, now_ms, "" if ready else reason)
         return self._match_agent(agent, now_ms) if ready else []
@@ -164,6 +169,7 @@ class Distributor:
     def ready(self, agent_id: str, now_ms: int) -> list[Action]:
         """The agent (or a supervisor, ending wrap-up early) makes them available."""
         agent = self.agents[agent_id]
+        self._not_offered(agent)
         agent.missed_in_a_row.clear()
         agent.available_after_ms = 0
         agent.after_wrap_up = None
@@ -172,12 +178,19 @@ class Distributor:
         agent.move(AgentState.READY, now_ms)
         return self._match_agent(agent, now_ms)
 
+    def registration(self, agent_id: str, registered: bool, now_ms: int) -> list[Action]:
+        """The agent's phone registered with the switch (offered again if ready) or is gone (not offered; their
+        state stays theirs, so a phone that restarts does not log the agent out)."""
+        agent = self.agents[agent_id]
+        agent.registered = registered
+        self._moved(agent)  # indexed and journalled (``hotline status`` shows who has no phone)
+        return self._match_agent(agent, now_ms) if registered else []
+
     def not_ready(self, agent_id: str, reason: str, now_ms: int) -> list[Action]:
         if not reason:
             raise ValueError("not ready needs a reason code (rest, meal, training, ...)")
         agent = self.agents[agent_id]
-        if agent.state is AgentState.OFFERED:
-            raise ValueError(f"agent {agent_id} is being offered a call: answer or let it fail first")
+        self._not_offered(agent)
         if not self._deferred(agent, AgentState.NOT_READY, reason):
             agent.move(AgentState.NOT_READY, now_ms, reason)
         return []
@@ -187,6 +200,12 @@ class Distributor:
         if not self._deferred(agent, AgentState.LOGGED_OUT, ""):
             agent.move(AgentState.LOGGED_OUT, now_ms)
         return []
+
+    @staticmethod
+    def _not_offered(agent: Agent) -> None:
+        """An agent's own request waits for the call ringing on their phone: answered or failed, it settles them."""
+        if agent.state is AgentState.OFFERED:
+            raise AgentStateError(f"agent {agent.id} is being offered a call: answer or let it fail first")
 
     @staticmethod
     def _deferred(agent: Agent, state: AgentState, reason: str) -> bool:
@@ -495,7 +514,7 @@ class Distributor:
 
     def _staffed(self, queue: QueueSpec) -> int:
         return sum(1 for a in self.agents.values()
-                   if a.state is not AgentState.LOGGED_OUT and a.level(queue.skill) >= 1)
+                   if a.state is not AgentState.LOGGED_OUT and a.registered and a.level(queue.skill) >= 1)
 
     # --- timers --------------------------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 The agent is recognised by the SIP user FreeSWITCH authenticated the call as (``variable_user_name``), never by
 the caller ID, which any caller can set; the dialled digits are matched against the configured codes, never
-interpreted further. The code's own call is a non-queue call, so the change takes effect when it hangs up.
+interpreted further. A feature code's own call is a request to the ACD, not a conversation: it never puts the
+agent on a call (acd.connector), so the change takes effect at once.
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ class AgentCommand:
     action: str
     """login, ready, not_ready or logout."""
     reason: str = ""
+
+
+def numbers(acd: Acd) -> frozenset[str]:
+    """Every string that dials a feature code: the rendered dialplan parks exactly these for the engine."""
+    codes = acd.feature_codes
+    not_ready = [f"{codes.not_ready}{n}" for n in range(1, len(acd.reasons) + 1)]
+    return frozenset([codes.login, codes.ready, codes.not_ready, *not_ready, codes.logout])
 
 
 def parse(acd: Acd, agent: str, dialled: str) -> AgentCommand | None:

@@ -10,6 +10,7 @@ today's figures from the ticket store.
 
 from __future__ import annotations
 
+import json
 from typing import Callable, Iterable
 
 import gevent
@@ -17,7 +18,7 @@ import structlog
 from gevent.event import Event as Flag
 
 from acd import agents as agents_module
-from acd import distributor, feature_codes, queues
+from acd import distributor, feature_codes, phones, queues
 from acd.agents import AgentStateError
 from acd.connector import Connector, Effect
 from acd.distributor import Distributor
@@ -53,7 +54,7 @@ class Queueing:
     def attach(self, hub: Hub) -> None:
         self.hub = hub
         self.core = distributor_from(self.settings, hub.journal)
-        self.connector = Connector(self.core, hub.book, hub.clock)
+        self.connector = Connector(self.core, hub.book, hub.clock, feature_codes.numbers(self.settings.acd))
         self.connector.pause()  # until the first reconciliation has seen the switch
         for fact in FACTS:
             hub.on(fact, self._woken(self.connector.apply))
@@ -64,6 +65,8 @@ class Queueing:
         hub.on(Reconciled, self._woken(lambda _: self.connector.resume()))
         hub.on("DTMF", self._woken(self._key))
         hub.on("CHANNEL_PARK", self._feature_code)
+        for name in phones.EVENTS:
+            hub.on(name, self._woken(self._registration))
         hub.route("GET", "/agents", self._agents)
         hub.route("POST", "/agents/{agent}/{action}", self._act)
         hub.route("GET", "/queues", self._queues)
@@ -111,13 +114,17 @@ class Queueing:
     def _key(self, event: Event) -> list[Effect]:
         return self.connector.key_pressed(event.uuid, event.get("DTMF-Digit") or "")
 
+    def _registration(self, event: Event) -> list[Effect]:
+        registration = phones.registration_of(event)
+        return self.connector.registration(registration) if registration is not None else []
+
     def _finished(self, finished: Finished) -> None:
         if finished.record.queue_entry_ms is None:  # 呼损 (lost in the switch) counts here; the rest live
             self.core.service_level.count(finished.record)
 
     def _feature_code(self, event: Event) -> None:
         """An agent dialled a feature code: carry it out, confirm it with a prompt, hang up."""
-        agent = self.connector.phones.get(event.get("variable_user_name") or "", "")  # who FreeSWITCH authenticated
+        agent = self.connector.phones.agents.get(event.get("variable_user_name") or "", "")  # who FreeSWITCH authenticated
         command = feature_codes.parse(self.settings.acd, agent, event.get("Caller-Destination-Number") or "")
         if command is None:
             return
@@ -141,7 +148,8 @@ class Queueing:
     def _reconcile(self, reconciling: Reconciling) -> list[Effect]:
         view, book = reconciling.view, self.hub.book
         up = {leg.uuid for _, leg in book.legs() if leg.up}
-        effects = self.connector.reconcile(view.details)
+        effects = self.connector.registrations(self._registrations(view))
+        effects += self.connector.reconcile(view.details)
         view.fixed["legs_gone_unseen"] += len(up - {leg.uuid for _, leg in book.legs() if leg.up})
         view.fixed["legs_hung_up"] += sum(isinstance(effect, Kill) for effect in effects)
         on_call: dict[str, str] = {}
@@ -149,7 +157,8 @@ class Queueing:
             agent = channel.var("hotline_agent")
             if agent is None:
                 effects += self.connector.apply(
-                    Created(channel.uuid, user=channel.var("user_name") or channel.var("dialed_user")))
+                    Created(channel.uuid, user=channel.var("user_name") or channel.var("dialed_user"),
+                            dialled=channel.destination))
                 continue
             caller = view.details(channel.var("hotline_call") or "")
             if caller is not None and caller.var("bridge_to") == channel.uuid and agent in self.core.agents \
@@ -163,6 +172,13 @@ class Queueing:
             self.core.restore(self._saved_agents, self.hub.clock(), on_call)
             self._saved_agents = {}  # taken back once, even if this reconciliation is cut short
         return effects
+
+    @staticmethod
+    def _registrations(view: SwitchView) -> list[tuple[str, str]]:
+        """Every registration the switch holds (``show registrations``: user and Call-ID), replacing the events
+        missed while the link was down."""
+        rows = json.loads(view.link.api("show registrations as json")).get("rows", [])
+        return [(row.get("reg_user", ""), row.get("token", "")) for row in rows]
 
     def _adopt_conversation(self, view: SwitchView, caller: Channel, channel: Channel, agent: str) -> str:
         """A conversation the switch still bridges after a restart: followed to its end, its agent on the call.
@@ -209,7 +225,7 @@ class Queueing:
     def _agent_view(self, agent_id: str) -> dict[str, object]:
         agent = self.core.agents[agent_id]
         return {"id": agent.id, "state": agent.state.value, "reason": agent.reason, "since_ms": agent.since_ms,
-                "calls_answered": agent.calls_answered}
+                "calls_answered": agent.calls_answered, "registered": agent.registered}
 
     def _queues(self, request: Request) -> tuple[int, object]:
         core, now = self.core, self.hub.clock()
@@ -240,5 +256,7 @@ def distributor_from(settings: Settings, journal: object | None = None) -> Distr
     core = Distributor(specs, policy, ServiceLevel(tuple(acd.service_level.thresholds), acd.service_level.quick_abandon,
                                                    settings.centre.timezone), journal=journal)  # type: ignore[arg-type]
     for agent_id, agent in acd.agents.items():
-        core.add_agent(agents_module.Agent(agent_id, agent.contact, dict(agent.skills)))
+        # a SIP user's phone counts as registered once the switch lists it (at the first reconciliation)
+        core.add_agent(agents_module.Agent(agent_id, agent.contact, dict(agent.skills),
+                                           registered=phones.sip_user(agent.contact) is None))
     return core

@@ -19,6 +19,10 @@ def wallboard(core: Distributor, now_ms: int, thresholds_s: tuple[int, ...] = (2
     lines = ["agents  " + "  ".join(f"{state.value} {states[state]}" for state in STATES)]
     if reasons:
         lines.append("        not ready: " + "  ".join(f"{reason} {n}" for reason, n in sorted(reasons.items())))
+    unregistered = sorted(agent.id for agent in core.agents.values()
+                          if not agent.registered and agent.state is not AgentState.LOGGED_OUT)
+    if unregistered:
+        lines.append("        phone not registered (not offered): " + " ".join(unregistered))
     for name in core.queues:
         waiting = [core.callers[call] for _, call in core.waiting[name]]
         longest = max((now_ms - caller.entered_ms for caller in waiting), default=0) / 1000

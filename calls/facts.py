@@ -22,6 +22,8 @@ class Created:
     """``hotline_agent``: the agent it was originated to."""
     user: str | None = None
     """The SIP user FreeSWITCH authenticated the call as (``user_name``) or dialled (``dialed_user``)."""
+    dialled: str = ""
+    """``Caller-Destination-Number``: what the phone dialled (a feature code is a request, not a call)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +101,8 @@ def from_event(event: Event) -> Fact | None:
         return None
     if name == "CHANNEL_CREATE":
         return Created(uuid, event.get("variable_hotline_call"), event.get("variable_hotline_agent"),
-                       event.get("variable_user_name") or event.get("variable_dialed_user"))
+                       event.get("variable_user_name") or event.get("variable_dialed_user"),
+                       event.get("Caller-Destination-Number") or "")
     if name == "CHANNEL_ANSWER":
         return Answered(uuid)
     if name == "CHANNEL_PARK":

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from acd.phones import SUBSCRIPTION as PHONE_EVENTS
 from calls.facts import EVENTS as CALL_EVENTS, call_of
 from config import Settings
 from esl import Backoff, SwitchLink
 
-ENGINE_EVENTS = (*CALL_EVENTS, "DTMF")
+ENGINE_EVENTS = (*CALL_EVENTS, "DTMF", *PHONE_EVENTS)
 """What the engine acts on, besides what the link consumes itself (esl.client.REQUIRED_EVENTS)."""
 
 

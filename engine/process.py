@@ -28,11 +28,12 @@ from engine.api import EngineApi
 from engine.capability import Hub
 from engine.commands import SwitchCommands
 from engine.journal import journal_for
-from engine.reconcile import Reconciled, Reconciler
+from engine.reconcile import Reconciled, Reconciler, Reconciling
 from esl import SwitchLink
 from ivr.front_door import FrontDoor
 from ivr.survey import Survey
 from recorder.recording import Recording
+from switch_conf import directory
 from telemetry.http import TelemetryServer
 from tickets.store import TicketStore
 from tickets.writer import RecordWriter
@@ -66,6 +67,9 @@ class Engine:
         self.reconciled = Flag()
         """Set once the engine has reconciled with the switch after starting."""
         self.hub.on(Reconciled, lambda _: self.reconciled.set())
+        self.hub.on(Reconciling, self._check_directory)
+        self.refused: str | None = None
+        """Why the engine stopped itself at start (agents' SIP users that are someone else's in the switch)."""
         self.api = EngineApi(settings.acd.api, self.hub.routes)
         self.telemetry = TelemetryServer(settings.telemetry.listen, self.health)
         self.stopped = Flag()
@@ -108,6 +112,22 @@ class Engine:
         if self.queueing.core.paused:
             return False, "degraded: reconciling with FreeSWITCH; no call is offered until it is done"
         return True, ""
+
+    def _check_directory(self, reconciling: Reconciling) -> None:
+        """At start, ask the switch whether each agent's SIP user is the one rendered for them; one that is
+        someone else's (a stock example user) stops the engine: that agent's phone would keep a password nobody
+        chose."""
+        if not reconciling.view.first:
+            return
+        for agent in directory.unrendered(self.settings):
+            log.warning("engine.agent_without_sip_user", agent=agent)
+        findings = directory.check(self.settings, self.link.api)
+        for finding in findings:
+            log.error("engine.agent_sip_user", agent=finding.agent, user=finding.user, problem=str(finding))
+        collisions = [str(finding) for finding in findings if finding.collides]
+        if collisions and self.refused is None:
+            self.refused = "\n".join(collisions)
+            gevent.spawn(self.stop)
 
     def _store(self, finished: Finished) -> None:
         """A call ended: its record goes to the spool (then the ticket store) and to the log."""

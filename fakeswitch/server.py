@@ -38,6 +38,9 @@ STATE_NUMBERS = {"CS_NONE": "1", "CS_NEW": "0", "CS_INIT": "1", "CS_ROUTING": "2
                  "CS_EXECUTE": "4", "CS_EXCHANGE_MEDIA": "5", "CS_PARK": "6", "CS_CONSUME_MEDIA": "7",
                  "CS_HIBERNATE": "8", "CS_RESET": "9", "CS_HANGUP": "10", "CS_REPORTING": "11", "CS_DESTROY": "12"}
 """Channel-State-Number by state; CHANNEL_OUTGOING shows CS_NONE with number 1, as captured on 1.10.12."""
+SOFIA_REG = {"calling": ["sofia_reg.c", "sofia_reg_handle_register_token", "2059"], "channel": False, "custom": True,
+             "headers": [], "body": ""}
+"""sofia::register and sofia::unregister, as captured on 1.10.12 (their headers come from FakeSwitch._registration)."""
 GENERIC = {"calling": ["switch_event.c", "switch_event_fire_detailed", "0"], "channel": True, "custom": False,
            "headers": [], "body": ""}
 """For events no capture holds (RECORD_START/STOP, conference::maintenance): core and channel block only."""
@@ -67,6 +70,10 @@ class FakeSwitch:
         """A party hanging up a bridged call: its partner's CHANNEL_HANGUP comes first (seen on 1.10.12, about one
         time in three after an engine restart: the caller's BYE, the agent leg's CHANNEL_HANGUP first)."""
         self.endpoints: dict[str, Endpoint] = {}
+        self.directory: dict[str, dict[str, str]] = {}
+        """SIP users of the domain 127.0.0.1, first definition first: ``param NAME`` and ``var NAME`` -> value."""
+        self.registrations: dict[str, str] = {}
+        """SIP users whose phone is registered, with the registration's Call-ID: ``user/...`` reaches only these."""
         self.default_endpoint = Endpoint()
         self.channels: dict[str, Channel] = {}
         self.received: list[tuple[int, str]] = []
@@ -112,6 +119,37 @@ class FakeSwitch:
         """How ``originate``/``bridge`` to ``endpoint`` goes: answered after N s, ringing forever (None), or ``cause``;
         once answered, the phone hangs up after ``hangup_after`` s (None: never by itself)."""
         self.endpoints[endpoint] = Endpoint(answer_after, cause, hangup_after)
+        if endpoint.startswith("user/"):
+            self.register(endpoint[5:].split("@")[0])
+
+    def register(self, user: str) -> None:
+        """SIP user ``user``'s phone registers (a configured ``user/`` endpoint is one that has)."""
+        if user not in self.registrations:
+            self.registrations[user] = uuidlib.uuid4().hex[:16]
+            self._registration("sofia::register", user)
+
+    def unregister(self, user: str) -> None:
+        """The phone sends REGISTER with Expires: 0: ``user/`` calls to it fail as USER_NOT_REGISTERED."""
+        if user in self.registrations:
+            self._registration("sofia::unregister", user)
+            del self.registrations[user]
+
+    def _registration(self, name: str, user: str) -> None:
+        """The event mod_sofia 1.10.12 fires, its headers in the captured order
+        (tests/captures/esl_plain_register_unregister_rx.txt)."""
+        contact, token = f'"" <sip:{user}@127.0.0.1:5090>', self.registrations[user]
+        agent = "baresip v1.0.0 (x86_64/linux)"
+        if name == "sofia::register":
+            headers = [("profile-name", "internal"), ("from-user", user), ("from-host", "127.0.0.1"),
+                       ("presence-hosts", "127.0.0.1,127.0.0.1"), ("contact", contact), ("call-id", token),
+                       ("rpid", "unknown"), ("status", "Registered(UDP)"), ("expires", "300"), ("to-user", user),
+                       ("to-host", "127.0.0.1"), ("network-ip", "127.0.0.1"), ("network-port", "5090"),
+                       ("username", user), ("realm", "127.0.0.1"), ("user-agent", agent)]
+        else:
+            headers = [("profile-name", "internal"), ("username", user), ("from-user", user), ("from-host", "127.0.0.1"),
+                       ("contact", contact), ("call-id", token), ("rpid", "unknown"), ("realm", "127.0.0.1"),
+                       ("network-ip", "127.0.0.1"), ("network-port", "5090"), ("user-agent", agent), ("expires", "0")]
+        self.fire(name, None, [*headers, ("user_name", user), ("domain_name", "127.0.0.1"), ("user_context", "default")])
 
     def place_call(self, caller_id_number: str, destination_number: str, caller_id_name: str = "",
                    sip_headers: dict[str, str] | None = None, dtmf: str = "", user: str = "") -> Channel:
@@ -153,6 +191,14 @@ class FakeSwitch:
                 continue
             actions = [(action.get("application", ""), action.get("data", "")) for action in condition.iter("action")]
             self.routes.append((re.compile(condition.get("expression", "")), actions))
+
+    def load_directory(self, path: str) -> None:
+        """Take the users of a directory XML file; like FreeSWITCH, a user id already defined keeps its first
+        definition."""
+        for user in ET.parse(path).getroot().iter("user"):
+            entries = {f"{kind} {item.get('name')}": item.get("value", "")
+                       for kind in ("param", "variable") for item in user.iter(kind)}
+            self.directory.setdefault(user.get("id", ""), {k.replace("variable ", "var "): v for k, v in entries.items()})
 
     def schedule(self, group: str, seconds: float, task: Callable[[], None]) -> None:
         def run() -> None:
@@ -222,7 +268,7 @@ class FakeSwitch:
     def fire(self, name: str, channel: Channel | None, extra: list[tuple[str, str | None]], body: str = "") -> None:
         """Build an event with the captured header set for ``name`` and deliver it to every listener; an
         ``extra`` value of None leaves that header out."""
-        spec = templates.load()["events"].get(name, GENERIC)
+        spec = templates.load()["events"].get(name) or (SOFIA_REG if name.startswith("sofia::") else GENERIC)
         custom = "::" in name
         headers = [("Event-Subclass", name)] if custom else []
         headers += self.core_headers("CUSTOM" if custom else name, spec["calling"])
@@ -290,6 +336,8 @@ class FakeSwitch:
         """Originate one leg; returns the answered channel or the failure cause."""
         behaviour = self.endpoints.get(endpoint, self.default_endpoint)
         if endpoint.startswith("user/"):  # the user endpoint names the directory user it dialled
+            if endpoint[5:].split("@")[0] not in self.registrations:  # error/user_not_registered: no channel
+                return "USER_NOT_REGISTERED"
             variables = {**variables, "dialed_user": endpoint[5:].split("@")[0], "dialed_domain": "127.0.0.1"}
         leg = Channel(self, direction="outbound", name=endpoint, uuid=variables.get("origination_uuid"),
                       caller_id_number=variables.get("origination_caller_id_number", "0000000000"),
@@ -736,6 +784,19 @@ COMMANDS: dict[str, Callable[[Listener, str, Packet], None]] = {
 
 # --- API commands -------------------------------------------------------------------------------------------
 
+def _user_data(sw: FakeSwitch, arg: str) -> str:
+    """``user_data <user>@<domain> param|var <name>``: the value; an empty answer (no such user, or no such entry)
+    reaches an ESL client as ``-ERR no reply``, as on 1.10.12."""
+    address, _, entry = arg.partition(" ")
+    user, _, domain = address.partition("@")
+    value = sw.directory.get(user, {}).get(entry.strip(), "") if domain == "127.0.0.1" else ""
+    return value or "-ERR no reply\n"
+
+
+def _global_getvar(sw: FakeSwitch, arg: str) -> str:
+    return {"domain": "127.0.0.1"}.get(arg.strip(), "") + "\n"
+
+
 def _status(sw: FakeSwitch, arg: str) -> str:
     return (f"UP 0 years, 0 days, 0 hours, 0 minutes, {int(time.monotonic() - sw.started)} seconds\n"
             f"FreeSWITCH (Version 1.11.3-dev fakeswitch 64bit) is ready\n"
@@ -846,6 +907,11 @@ SHOW_EMPTY = '{"row_count": 0}\n'
 """``show channels as json`` with no channel, as captured on 1.10.12 (a space and a newline, unlike the rows form)."""
 
 
+REGISTRATION_COLUMNS = ("reg_user", "realm", "token", "url", "expires", "network_ip", "network_port", "network_proto",
+                        "hostname", "metadata")
+"""The columns of FreeSWITCH's registrations table (``show registrations``), as 1.10.12 lists them."""
+
+
 def _show_row(c: Channel) -> dict[str, str]:
     """One channel's row, filled as 1.10.12 filled it for such a call (tests/captures/INDEX.md): an inbound SIP
     call from the external profile, or an originated leg that shows the callee while it rings, itself once
@@ -877,9 +943,22 @@ def _show_row(c: Channel) -> dict[str, str]:
         c.caller_id_name if inbound else "", c.caller_id_number, address, c.initial_destination, dialplan, c.context)))
 
 
+def _registration_row(sw: FakeSwitch, user: str) -> dict[str, str]:
+    return {"reg_user": user, "realm": "127.0.0.1", "token": sw.registrations[user],
+            "url": f"sofia/internal/sip:{user}@127.0.0.1:5090", "expires": str(int(time.time()) + 3600),
+            "network_ip": "127.0.0.1", "network_port": "5090", "network_proto": "udp",
+            "hostname": dict(templates.load()["core"]).get("FreeSWITCH-Hostname", ""), "metadata": ""}
+
+
 def _show(sw: FakeSwitch, arg: str) -> str:
-    """``show channels [as json]``: rows as FreeSWITCH's channels table has them. Unlike the real core database
-    (written about a second behind the events), the rows are current."""
+    """``show channels|registrations [as json]``: rows as FreeSWITCH's core database tables have them. Unlike
+    the real core database (written about a second behind the events), the rows are current."""
+    if arg.startswith("registrations"):
+        rows = [_registration_row(sw, user) for user in sw.registrations]
+        if arg.endswith("as json"):
+            return json.dumps({"row_count": len(rows), "rows": rows}, separators=(",", ":")) if rows else SHOW_EMPTY
+        lines = [",".join(REGISTRATION_COLUMNS), *(",".join(row.values()) for row in rows)]
+        return "\n".join(lines) + f"\n\n{len(rows)} total.\n"
     rows = [_show_row(c) for c in sw.channels.values() if c.hangup_cause is None]
     if arg.endswith("as json"):
         if not rows:
@@ -918,5 +997,6 @@ API: dict[str, Callable[[FakeSwitch, str], str]] = {
     "uuid_record": _channel_api(_uuid_record), "uuid_getvar": _channel_api(_getvar), "uuid_setvar": _channel_api(_setvar),
     "uuid_recv_dtmf": _channel_api(_recv_dtmf), "uuid_send_dtmf": _channel_api(_recv_dtmf),
     "uuid_transfer": _channel_api(_transfer), "uuid_dump": _channel_api(_dump), "uuid_bridge": _bridge,
-    "show": _show, "msleep": _msleep, "hupall": _hupall, "uuid_exists": _exists, "sched_del": _sched_del,
+    "show": _show, "msleep": _msleep, "user_data": _user_data, "global_getvar": _global_getvar, "hupall": _hupall,
+    "uuid_exists": _exists, "sched_del": _sched_del,
 }

@@ -14,7 +14,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from acd.connector import sip_user
+from acd import feature_codes
+from acd.phones import sip_user
 from config import Settings
 from ivr.front_door import NET_EXTENSION, NET_MARK
 from ivr.prompts import PromptLibrary
@@ -89,11 +90,8 @@ def _parking(settings: Settings) -> list[tuple[str, str]]:
 def _agent_dialplan(settings: Settings) -> ET.Element:
     """Agents' softphones (the default context) park feature codes for the engine; they may also dial the
     service numbers, to test the line as a citizen would."""
-    codes = settings.acd.feature_codes
     root = ET.Element("include")
-    not_ready = [f"{codes.not_ready}{n}" for n in range(1, len(settings.acd.reasons) + 1)]
-    _extension(root, "hotline_feature_codes", [codes.login, codes.ready, codes.not_ready, *not_ready, codes.logout],
-               [("park", "")])
+    _extension(root, "hotline_feature_codes", sorted(feature_codes.numbers(settings.acd)), [("park", "")])
     _extension(root, "hotline_service_numbers", settings.centre.service_numbers, _parking(settings))
     return root
 

@@ -111,7 +111,7 @@ def prompt_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def make_engine(switch, tmp_path, prompt_cache) -> Iterator[Callable[..., "Engine"]]:
     """``make_engine(agents=("1001",), tokens=[], state=None, ivr=None, queues=None, **queue)``: a started engine,
-    reconciled with the double (which runs the rendered dialplan), stopped after the test; ``ivr`` replaces fields of
+    its agents' phones registered, reconciled with the double (which runs the rendered dialplan), stopped after the test; ``ivr`` replaces fields of
     the ``ivr:`` section, ``queues`` (name -> Queue) the queues, ``queue`` fields of every queue; an agent id may
     carry its skill as ``"1002:second"`` (default general)."""
     import config
@@ -150,6 +150,8 @@ def make_engine(switch, tmp_path, prompt_cache) -> Iterator[Callable[..., "Engin
         if not switch.routes:  # the rendered dialplan, safety net included, as a real switch would have it
             render(settings, tmp_path / "freeswitch")
             switch.load_dialplan(str(tmp_path / "freeswitch" / PUBLIC_DIALPLAN))
+        for agent in settings.acd.agents:  # the agents' softphones are registered, as on a working floor
+            switch.register(agent)
         engine = Engine(settings, switch_link(settings, address=switch.address))
         engine.start()
         started.append(engine)

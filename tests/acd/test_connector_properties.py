@@ -3,8 +3,9 @@ lost, and wherever the link is cut, no agent, leg or caller is left behind once 
 
 A small model of FreeSWITCH keeps the truth (which channels exist, answered, bridged) and turns the engine's
 commands into facts; hypothesis chooses which pending fact is delivered next, which is delivered twice, which is
-lost, when callers and agents hang up, how each agent's phone behaves, and when the link is cut. The connector
-sees only facts, as the engine does; reconciliation shows it the model's channel list.
+lost, when callers and agents hang up, how each agent's phone behaves, when agents dial feature codes or make calls
+of their own, and when the link is cut. The connector sees only facts, as the engine does; reconciliation shows it
+the model's channel list.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from acd.agents import Agent, AgentState
+from acd.agents import Agent, AgentState, AgentStateError
 from acd.connector import Connector
 from acd.distributor import Distributor
 from acd.queues import QueueSpec, Strategy
@@ -27,6 +28,17 @@ from calls.record import CallTimeline
 
 PHONES = ("answers", "busy", "no_answer", "rings")
 """How an agent's phone takes an offer: answers, refuses busy, times out, or rings until cancelled."""
+CODES = {"*20": "login", "*21": "ready", "*221": "not_ready", "*23": "logout"}
+"""The feature codes the model's agents dial (acd.feature_codes), and what each asks for."""
+
+
+@dataclass(frozen=True)
+class Dialled:
+    """A feature-code channel reached ``park`` (CHANNEL_PARK): the engine carries the code out, then hangs up."""
+
+    uuid: str
+    agent: str
+    code: str
 
 
 @dataclass
@@ -36,6 +48,9 @@ class Leg:
     answered: bool = False
     parked: bool = False
     peer: str | None = None
+    phone: str | None = None
+    """A call the agent's own phone made: to a feature code (``code``) or to anyone (a call of their own)."""
+    code: str = ""
 
 
 @dataclass
@@ -54,6 +69,29 @@ class Switch:
     """Kills of a leg talking with a live caller: the engine must never cut a conversation."""
     ended_by: dict[str, str] = field(default_factory=dict)
     """Call id -> the party who hung up its conversation (caller or agent)."""
+    dialled: itertools.count = field(default_factory=itertools.count)
+
+    def phone_call(self, agent: str, code: str = "") -> None:
+        """The agent's phone dials: a feature code (parked for the engine), or anyone (its own call, answered)."""
+        uuid = f"p{next(self.dialled)}"
+        self.channels[uuid] = Leg(uuid, caller=False, answered=not code, phone=agent, code=code)
+        self.pending.append(Created(uuid, user=agent, dialled=code or "1002"))
+        if code:
+            self.pending.append(Dialled(uuid, agent, code))
+
+    def in_order(self, index: int) -> int:
+        """The pending fact to deliver instead of the one at ``index``: a phone's call is no leg of the book, and
+        its facts reach the connector in the switch's order (the engine's dispatcher keeps each channel's order);
+        the legs of the book take them in any order."""
+        uuid = getattr(self.pending[index], "uuid", "")
+        return next(i for i, fact in enumerate(self.pending) if getattr(fact, "uuid", "") == uuid) \
+            if uuid.startswith("p") else index
+
+    def phone_facts(self) -> list[object]:
+        """What reconciliation shows of the phones' calls: each one, and the feature codes waiting in park."""
+        legs = [leg for leg in self.channels.values() if leg.phone is not None]
+        return [*(Created(leg.uuid, user=leg.phone, dialled=leg.code or "1002") for leg in legs),
+                *(Dialled(leg.uuid, leg.phone, leg.code) for leg in legs if leg.code)]
 
     def carry_out(self, effects: list[object]) -> list[object]:
         """The engine's commands, as FreeSWITCH would take them; returns the synchronous replies."""
@@ -137,7 +175,8 @@ class Engine:
             self.core.add_agent(Agent(f"a{n}", f"user/a{n}", {"general": 5}))
         self.book = CallBook(self.records.append)
         uuids = (f"00000000-0000-4000-8000-{n:012d}" for n in itertools.count())
-        self.connector = Connector(self.core, self.book, self.clock, lambda: next(uuids))
+        self.connector = Connector(self.core, self.book, self.clock, frozenset(CODES), lambda: next(uuids))
+        self.connector.registrations([(f"a{n}", f"registration-{n}") for n in range(agents)])
 
     def clock(self) -> int:
         self.now += 1
@@ -148,6 +187,23 @@ class Engine:
             effects = [follow for reply in switch.carry_out(effects) for follow in self.connector.apply(reply)]
         if not switch.linked:
             self.connector.pause()
+
+    def deliver(self, switch: Switch, fact: object) -> None:
+        """A fact reaches the engine; a feature code in park is carried out (refused if the agent's state
+        forbids it), then hung up, as acd.queueing does."""
+        if isinstance(fact, Created) and fact.dialled in CODES:  # its own call is not a conversation
+            before = self.core.agents[fact.user].state
+            self.run(switch, self.connector.apply(fact))
+            assert self.core.agents[fact.user].state is before, "a feature code put the agent on a call"
+        elif not isinstance(fact, Dialled):
+            self.run(switch, self.connector.apply(fact))
+        elif fact.uuid in switch.channels:
+            try:
+                self.run(switch, self.connector.command(fact.agent, CODES[fact.code],
+                                                        "meal" if CODES[fact.code] == "not_ready" else ""))
+            except (AgentStateError, ValueError):
+                pass
+            switch.hang_up(fact.uuid, by_party=False)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -169,17 +225,29 @@ def test_no_agent_leg_or_caller_is_left_behind(data: st.DataObject, agents: int,
         """The link is back: the connector paused meanwhile and now sees the switch's channels."""
         switch.linked = True
         engine.run(switch, engine.connector.reconcile(switch.channel))
+        for fact in switch.phone_facts():
+            engine.deliver(switch, fact)
         engine.run(switch, engine.connector.resume())
 
     for _ in range(data.draw(st.integers(0, 60), label="steps")):
         step = data.draw(st.sampled_from(["deliver", "deliver", "deliver", "repeat", "lose", "caller_hangs_up",
-                                          "agent_hangs_up", "cut", "lose_next_reply", "refuse_next_bridge"]),
+                                          "agent_hangs_up", "cut", "lose_next_reply", "refuse_next_bridge",
+                                          "feature_code", "own_call", "own_call_ends"]),
                          label="step")
+        agent = data.draw(st.sampled_from(sorted(engine.core.agents)), label="agent")
         if step in ("deliver", "repeat", "lose") and switch.pending:
-            index = data.draw(st.integers(0, len(switch.pending) - 1), label="which fact")
+            index = switch.in_order(data.draw(st.integers(0, len(switch.pending) - 1), label="which fact"))
             fact = switch.pending[index] if step == "repeat" else switch.pending.pop(index)
             if step != "lose" and switch.linked:
-                engine.run(switch, engine.connector.apply(fact))
+                engine.deliver(switch, fact)
+        elif step == "feature_code":
+            switch.phone_call(agent, data.draw(st.sampled_from(sorted(CODES)), label="code"))
+        elif step == "own_call":
+            switch.phone_call(agent)
+        elif step == "own_call_ends":
+            own = sorted(uuid for uuid, leg in switch.channels.items() if leg.phone == agent and not leg.code)
+            if own:
+                switch.hang_up(own[0], by_party=True)
         elif step == "caller_hangs_up":
             alive = sorted(uuid for uuid, leg in switch.channels.items() if leg.caller)
             if alive:
@@ -202,18 +270,24 @@ def test_no_agent_leg_or_caller_is_left_behind(data: st.DataObject, agents: int,
     for _ in range(10):
         reconcile()
         while switch.pending and switch.linked:
-            engine.run(switch, engine.connector.apply(switch.pending.pop(0)))
+            engine.deliver(switch, switch.pending.pop(0))
         if switch.linked:
             break
-    idle = [uuid for uuid, leg in switch.channels.items() if not leg.caller and leg.answered and not leg.peer]
+    idle = [uuid for uuid, leg in switch.channels.items()
+            if not leg.caller and leg.phone is None and leg.answered and not leg.peer]
     assert idle == [], "an agent answered and was left waiting, bridged to nobody"
+    phoning = {leg.phone for leg in switch.channels.values() if leg.phone is not None and not leg.code}
+    contradicted = [a.id for a in engine.core.agents.values()
+                    if a.state is AgentState.ON_CALL and a.reason == "non_queue" and a.id not in phoning]
+    assert contradicted == [], "an agent is on a call of their own that the switch does not have"
+    assert not any(leg.code for leg in switch.channels.values()), "a feature code was left in park"
 
     # the rest of the day: everyone hangs up, their facts arriving in any order
     for _ in range(10):
         while switch.pending:
-            index = data.draw(st.integers(0, len(switch.pending) - 1), label="which fact at the end")
-            engine.run(switch, engine.connector.apply(switch.pending.pop(index)))
-        for uuid in sorted(uuid for uuid, leg in switch.channels.items() if leg.caller):
+            index = switch.in_order(data.draw(st.integers(0, len(switch.pending) - 1), label="which fact at the end"))
+            engine.deliver(switch, switch.pending.pop(index))
+        for uuid in sorted(uuid for uuid, leg in switch.channels.items() if leg.caller or leg.phone):
             switch.hang_up(uuid, by_party=True)
         reconcile()
 

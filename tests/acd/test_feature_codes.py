@@ -33,6 +33,23 @@ def test_agent_logs_in_goes_not_ready_for_a_meal_and_back(switch, engine: Engine
         call = switch.place_call(caller_id_number="1001", destination_number=code, user="1001")
         assert switch.wait(lambda: call.hangup_cause is not None and agent.state is state, timeout=5), code
     assert [t.reason for t in agent.log if t.new is AgentState.NOT_READY] == ["meal"]
+    assert AgentState.ON_CALL not in [t.new for t in agent.log], "a feature code's own call is no conversation"
+
+
+def test_a_second_login_or_ready_while_ringing_is_refused_and_changes_nothing(switch, engine: Engine) -> None:
+    """*20 from a logged-in agent on a call, or *21 while a call rings on their phone, would free the agent while
+    the switch still has them on the call (found by the property test of the connector)."""
+    agent = engine.queueing.core.agents["1001"]
+    engine.queueing.command("1001", "login")
+    switch.set_endpoint("user/1001", answer_after=None)  # rings until the caller gives up
+    citizen = switch.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="1")
+    assert switch.wait(lambda: agent.state is AgentState.OFFERED, timeout=10)
+    for code in ("*20", "*21"):
+        call = switch.place_call(caller_id_number="1001", destination_number=code, user="1001")
+        assert switch.wait(lambda: call.hangup_cause is not None, timeout=5), code
+        assert agent.state is AgentState.OFFERED, code
+    citizen.hangup()
+    assert switch.wait(lambda: agent.state is AgentState.READY, timeout=5)
 
 
 def test_a_caller_id_claiming_to_be_an_agent_changes_nothing(switch, engine: Engine) -> None:

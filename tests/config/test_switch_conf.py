@@ -109,4 +109,26 @@ def test_render_command_writes_the_files(tmp_path: Path) -> None:
     example = Path(__file__).parents[2] / "examples" / "nanning-12345.yaml"
     result = CliRunner().invoke(main, ["--config", str(example), "switch-conf", "render", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
-    assert len(result.output.split()) == 5 and (tmp_path / "out" / "hotline" / "conference_profile.xml").exists()
+    assert len(result.stdout.split()) == 5 and (tmp_path / "out" / "hotline" / "conference_profile.xml").exists()
+
+
+def test_an_agent_whose_sip_user_is_someone_elses_in_the_switch_is_found(tmp_path: Path, switch) -> None:
+    """FreeSWITCH keeps the first definition of a user id: with the stock example users (1000-1019) installed
+    beside the rendered directory, agent 1001's own password and hotline_agent_id are ignored. The switch is asked
+    (``user_data``), here the double with a stock 1001.xml loaded first."""
+    from switch_conf import directory
+
+    settings = config.Settings.model_validate({
+        "centre": {"name": "t"}, "switch": {"password": "a-strong-password-1"},
+        "acd": {"agents": {a: {"contact": f"user/{a}", "skills": {"general": 5}, "sip_password": f"pw-{a}-chosen"}
+                           for a in ("1001", "8001", "8002")} | {"8003": {"contact": "user/8003", "skills": {"general": 5}}}}})
+    stock = tmp_path / "1001.xml"
+    stock.write_text('<include><user id="1001"><params><param name="password" value="1234"/></params></user></include>')
+    switch.load_directory(str(stock))
+    render(settings, tmp_path)
+    switch.load_directory(str(tmp_path / "directory" / "default" / "hotline_agents.xml"))
+    del switch.directory["8002"]  # rendered, not installed yet
+    findings = directory.check(settings, lambda command: switch.api(command))
+    assert [(f.agent, f.collides) for f in findings] == [("1001", True), ("8002", False)]
+    assert "conf/directory/default/10NN.xml" in str(findings[0]) and "reloadxml" in str(findings[1])
+    assert directory.unrendered(settings) == ["8003"]

@@ -53,3 +53,37 @@ def test_json_events_match_the_real_json_shape(captures_dir: Path) -> None:
     ours = json.loads(serialize.as_json([("Event-Name", "BACKGROUND_JOB"), ("Job-UUID", "x")], real.body))
     assert ours["_body"] == real.body and ours["Content-Length"] == str(len(real.body.encode()))
     assert list(ours)[-2:] == ["Content-Length", "_body"]
+
+
+
+def test_registrations_have_the_captured_shape(switch, collect) -> None:
+    """sofia::register and sofia::unregister from the double carry a real one's headers in its order, and
+    ``show registrations as json`` lists what a real one lists (tests/captures/esl_plain_register_unregister_rx.txt:
+    baresip registering with FreeSWITCH 1.10.12, then unregistering)."""
+    from esl import SwitchLink
+
+    captured = Path(__file__).resolve().parents[1] / "captures" / "esl_plain_register_unregister_rx.txt"
+    frames = list(iter_frames(captured.read_bytes()))
+    real = {event.name: event for event in (parse_event(f) for f in frames if f.content_type in EVENT_TYPES)}
+    real_rows = json.loads(next(f.body for f in frames if f.body.startswith(b'{"row_count":1')))["rows"]
+    link = SwitchLink(*switch.address, switch.password, events=["CUSTOM sofia::register sofia::unregister"])
+    link.start()
+    link.wait_connected(5)
+    try:
+        queues = {name: collect(link, name) for name in ("sofia::register", "sofia::unregister")}
+        switch.register("1001")
+        rows = json.loads(link.api("show registrations as json"))["rows"]
+        switch.unregister("1001")
+        empty = link.api("show registrations as json")
+        double = {name: queue.get(timeout=5) for name, queue in queues.items()}
+    finally:
+        link.stop()
+    for name, event in double.items():
+        names = list(event.headers)
+        real_names = list(real[name].headers)
+        specific = names[names.index("Event-Sequence") + 1:]
+        assert specific == [h for h in real_names[real_names.index("Event-Sequence") + 1:] if h in specific]
+        assert {"from-user", "call-id", "expires"} <= set(specific)
+        assert event.get("call-id") == rows[0]["token"] and event.get("from-user") == rows[0]["reg_user"] == "1001"
+    assert list(rows[0]) == list(real_rows[0])
+    assert json.loads(empty) == {"row_count": 0}

@@ -76,7 +76,7 @@ def live_link() -> Iterator[SwitchLink]:
 
 
 sys.path.insert(0, HERE)  # the modules beside this file: scenarios (shared with bench/vs_mod_callcenter.py), live
-from live import AGENT_PORT  # noqa: E402
+from live import AGENT_PORT, SUPERVISOR_TOKEN  # noqa: E402
 from scenarios import agent, busy_agent, citizen, unanswered_agent  # noqa: E402
 
 SIPP = shutil.which("sipp")
@@ -202,19 +202,22 @@ def live_engine(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
     started: list[Engine] = []
 
     def make(logged_in: bool = True, agents: tuple[int, ...] = (AGENT_PORT,), queue: dict | None = None,
-             thresholds: list[int] | None = None, via: tuple[str, int] | None = None, **ivr: object) -> Engine:
-        """Agents a1, a2, ... on sipp phones at ``agents`` ports, offered top-down (a1 first); ``via``: reach the
+             thresholds: list[int] | None = None, via: tuple[str, int] | None = None,
+             directory: dict[str, dict] | None = None, **ivr: object) -> Engine:
+        """Agents a1, a2, ... on sipp phones at ``agents`` ports, offered top-down (a1 first), or ``directory``:
+        agents as configured (id -> fields), such as ``user/1005`` on a real softphone; ``via``: reach the
         switch's event socket through this address (an EslCut relay)."""
         settings = config.Settings.model_validate({
             "centre": {"name": "live test", "service_numbers": ["12345"]},
             "switch": {"host": os.environ["HOTLINE_FS_HOST"], "port": int(os.environ.get("HOTLINE_FS_PORT", "8021")),
                        "password": os.environ["HOTLINE_FS_PASSWORD"]},
-            "acd": {"agents": {f"a{n}": {"contact": f"sofia/external/agent@127.0.0.1:{port}",
-                                         "skills": {"general": 5}, "auto_login": logged_in}
-                               for n, port in enumerate(agents, 1)},
+            "acd": {"agents": directory or {f"a{n}": {"contact": f"sofia/external/agent@127.0.0.1:{port}",
+                                                      "skills": {"general": 5}, "auto_login": logged_in}
+                                            for n, port in enumerate(agents, 1)},
                     "queues": {"general": {"skill": "general", "wrap_up": 0, "ring_timeout": 15,
                                            "strategy": "top-down", **(queue or {})}},
-                    "service_level": {"thresholds": thresholds or [15, 20, 30]}},
+                    "service_level": {"thresholds": thresholds or [15, 20, 30]},
+                    "api": {"tokens": [{"token": SUPERVISOR_TOKEN, "role": "supervisor"}]}},
             "ivr": {"prompts": {"choice": {"text": "请按1。"}, "survey_intro": {"text": "请评价。"},
                                 "survey_attitude": {"text": "满意请按2。"}, "survey_thanks": {"text": "谢谢。"}},
                     "tenants": {"default": {"greeting": []}}, "prompt_cache": str(tmp_path / "prompts"),

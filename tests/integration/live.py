@@ -13,6 +13,8 @@ from tickets.store import TicketStore
 
 AGENT_PORT, AGENT_MEDIA, CITIZEN_PORT, CITIZEN_MEDIA = 5091, 6091, 5071, 6071
 SECOND_AGENT_PORT, SECOND_AGENT_MEDIA = 5092, 6092
+SUPERVISOR_TOKEN = "live-test-supervisor-token-5b1e"
+"""The live engines' API token (role supervisor)."""
 
 
 def records(engine: Engine, count: int) -> list[CallTimeline]:
