@@ -51,13 +51,7 @@ class Phones:
         """``contacts``: every agent's dial string, by agent id."""
         self.agents = {user: agent for agent, contact in contacts.items() if (user := sip_user(contact))}
         """Agents by the SIP user of their ``user/...`` contact: their own calls and feature codes are theirs."""
-        self._users = {agent: user for user, agent in self.agents.items()}
         self._tokens: dict[str, set[str]] = {user: set() for user in self.agents}
-
-    def registered(self, agent: str) -> bool:
-        """Reachable: registered, or not a SIP user at all."""
-        user = self._users.get(agent)
-        return user is None or bool(self._tokens[user])
 
     def apply(self, registration: Registration) -> tuple[str, bool] | None:
         """Take one registration event; returns (agent, registered) when that agent's phone came or went."""

@@ -10,7 +10,7 @@ from acd.phones import Phones, Registration
 
 def test_a_phone_is_gone_only_when_its_last_registration_is() -> None:
     phones = Phones({"1001": "user/1001", "gw": "sofia/gateway/pstn/88001234"})
-    assert not phones.registered("1001") and phones.registered("gw")  # a gateway has nothing to register
+    assert phones.agents == {"1001": "1001"}  # a gateway has nothing to register
     assert phones.apply(Registration("1001", "desk", True)) == ("1001", True)
     assert phones.apply(Registration("1001", "mobile", True)) is None
     assert phones.apply(Registration("1001", "desk", False)) is None
