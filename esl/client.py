@@ -29,6 +29,20 @@ log = structlog.get_logger(__name__)
 REQUIRED_EVENTS = ("HEARTBEAT", "BACKGROUND_JOB", "CHANNEL_EXECUTE_COMPLETE")
 """What the link itself consumes: liveness, bgapi results, execute completions."""
 
+AWAITED = "hotline-awaited"
+"""``event-uuid-name`` of the executions the link waits for. Every application on every channel (the dialplan's
+``set``, ``answer``, ``park`` ...) completes with a CHANNEL_EXECUTE_COMPLETE carrying all its channel variables,
+most of the bytes a call costs to read; the switch is asked to send only the completions named so."""
+
+
+def own_completions_only(names: Iterable[str], custom: Iterable[str]) -> list[tuple[str, str]]:
+    """ESL filters that pass the subscribed events but CHANNEL_EXECUTE_COMPLETE, which passes only when it
+    completes an execution the link waits for. FreeSWITCH sends an event that matches any positive filter
+    (mod_event_socket.c, the filter loop of event_handler): the first matches by name, the second by the name
+    the link gave its executions."""
+    passed = [name for name in names if name != "CHANNEL_EXECUTE_COMPLETE"] + (["CUSTOM"] if custom else [])
+    return [("Event-Name", f"/^({'|'.join(passed)})$/"), ("Application-UUID-Name", AWAITED)]
+
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
@@ -101,9 +115,10 @@ class SwitchLink:
     ) -> None:
         self.address = (host, port)
         self._password = password
+        events = list(events)
         names, custom = _split_subscription([*REQUIRED_EVENTS, *events])
         self._subscription = protocol.subscribe(names, custom)
-        self._filters: list[tuple[str, str]] = []
+        self._filters = [] if "CHANNEL_EXECUTE_COMPLETE" in events else own_completions_only(names, custom)
         self.connect_timeout = connect_timeout
         self.command_timeout = command_timeout
         self.heartbeat_timeout = heartbeat_timeout
@@ -153,13 +168,6 @@ class SwitchLink:
     def on_lost(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` (on the supervisor, so it must not block) each time an established link drops."""
         self._lost_callbacks.append(callback)
-
-    def add_filter(self, header: str, value: str) -> None:
-        """Filter the event connection now and after every reconnect (events lacking all filtered headers drop)."""
-        data = protocol.add_filter(header, value)
-        self._filters.append((header, value))
-        if self.connected.is_set() and self._events is not None:
-            self._events.command(data, self.command_timeout)
 
     # --- commands ----------------------------------------------------------------------------------
 
@@ -334,7 +342,8 @@ def execute_on(
 ) -> Event | None:
     """``sendmsg execute`` with an event-uuid; shared by inbound links and outbound sessions."""
     event_uuid = str(uuidlib.uuid4())
-    data = protocol.execute(uuid, tokens.name(app), tokens.app_argument(arg), event_uuid, lock=lock, loops=loops)
+    data = protocol.execute(uuid, tokens.name(app), tokens.app_argument(arg), event_uuid, lock=lock, loops=loops,
+                            name=AWAITED if wait_complete else None)
     done = executions.expect(event_uuid) if wait_complete else None
     try:
         conn.command(data, reply_timeout)

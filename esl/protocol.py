@@ -266,11 +266,15 @@ def sendmsg(uuid: str | None, headers: Mapping[str, str], body: bytes | None = N
     return packet(line, headers.items(), body)
 
 
-def execute(uuid: str | None, app: str, arg: str, event_uuid: str, *, lock: bool = False, loops: int = 1) -> bytes:
-    """Run a dialplan application; the argument goes as a length-delimited body, safe for any byte but NUL."""
+def execute(uuid: str | None, app: str, arg: str, event_uuid: str, *, lock: bool = False, loops: int = 1,
+            name: str | None = None) -> bytes:
+    """Run a dialplan application; the argument goes as a length-delimited body, safe for any byte but NUL.
+    ``name`` (``event-uuid-name``) comes back as Application-UUID-Name on the execution's events."""
     if "\0" in arg:
         raise UnsafeValue(f"argument of {app} contains NUL, which FreeSWITCH would silently truncate")
     headers = {"call-command": "execute", "execute-app-name": app, "event-uuid": event_uuid}
+    if name is not None:
+        headers["event-uuid-name"] = name
     if lock:
         headers["event-lock"] = "true"
     if loops != 1:

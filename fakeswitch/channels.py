@@ -45,6 +45,8 @@ class Queued:
     arg: str
     event_uuid: str
     loops: int = 1
+    event_uuid_name: str | None = None
+    """``event-uuid-name`` of the sendmsg: FreeSWITCH stamps it on the execution's events (Application-UUID-Name)."""
 
 
 class Channel:
@@ -232,12 +234,14 @@ class Channel:
                     return
                 continue
             for _ in range(max(1, item.loops)):
-                self.execute(item.app, item.arg, item.event_uuid)
+                self.execute(item.app, item.arg, item.event_uuid, item.event_uuid_name)
 
-    def execute(self, app: str, arg: str, event_uuid: str) -> None:
+    def execute(self, app: str, arg: str, event_uuid: str, event_uuid_name: str | None = None) -> None:
         if self.hangup_cause is not None:
             raise Hangup
         base = [("Application", app), ("Application-Data", arg), ("Application-UUID", event_uuid)]
+        if event_uuid_name:  # FreeSWITCH adds the header only when the sendmsg named the execution
+            base.append(("Application-UUID-Name", event_uuid_name))
         self.application = (app, arg)
         self.variables["current_application"] = app
         if arg:

@@ -721,7 +721,8 @@ def _cmd_sendmsg(listener: Listener, line: str, packet: Packet) -> None:
         if arg is None and (packet.header("content-type") or "").lower() == "text/plain":
             arg = packet.body.decode("utf-8", "surrogateescape")
         channel.queue.put(Queued(packet.header("execute-app-name") or "", arg or "",
-                                 packet.header("event-uuid") or str(uuidlib.uuid4()), int(packet.header("loops") or 1)))
+                                 packet.header("event-uuid") or str(uuidlib.uuid4()), int(packet.header("loops") or 1),
+                                 packet.header("event-uuid-name")))
     elif command == "hangup":
         channel.hangup(packet.header("hangup-cause") or "NORMAL_CLEARING", by_party=False)
     listener._reply("+OK")

@@ -50,9 +50,9 @@ def played_apps(monkeypatch) -> list[tuple[str, str, str]]:
     seen: list[tuple[str, str, str]] = []
     original = Channel.execute
 
-    def execute(self: Channel, app: str, arg: str, event_uuid: str) -> None:
+    def execute(self: Channel, app: str, arg: str, event_uuid: str, event_uuid_name: str | None = None) -> None:
         seen.append((self.uuid, app, arg))
-        original(self, app, arg, event_uuid)
+        original(self, app, arg, event_uuid, event_uuid_name)
 
     monkeypatch.setattr(Channel, "execute", execute)
     return seen

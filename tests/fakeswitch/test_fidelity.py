@@ -87,3 +87,36 @@ def test_registrations_have_the_captured_shape(switch, collect) -> None:
         assert event.get("call-id") == rows[0]["token"] and event.get("from-user") == rows[0]["reg_user"] == "1001"
     assert list(rows[0]) == list(real_rows[0])
     assert json.loads(empty) == {"row_count": 0}
+
+
+def test_only_awaited_completions_pass_the_links_filters(switch, collect) -> None:
+    """Given the link's two filters, a real FreeSWITCH sends CHANNEL_EXECUTE_COMPLETE only for executions named
+    ``hotline-awaited`` (tests/captures/esl_plain_filter_awaited_executions_rx.txt: the completions of the dialplan's
+    applications and of an unnamed ``set`` are absent, the named ones carry Application-UUID-Name); so does the
+    double, and the link still waits for its own executions."""
+    from esl import SwitchLink
+    from esl.client import AWAITED
+
+    captured = Path(__file__).resolve().parents[1] / "captures" / "esl_plain_filter_awaited_executions_rx.txt"
+    frames = iter_frames(captured.read_bytes())
+    events = [parse_event(frame) for frame in frames if frame.content_type in EVENT_TYPES]
+    completed = [(e.get("Application"), e.get("Application-Data"), e.get("Application-UUID-Name"))
+                 for e in events if e.name == "CHANNEL_EXECUTE_COMPLETE"]
+    assert completed == [("answer", None, AWAITED), ("set", "capture_named=1", AWAITED)]
+    assert ("set", "capture_unnamed=1") in [(e.get("Application"), e.get("Application-Data")) for e in events]
+
+    link = SwitchLink(*switch.address, switch.password, events=["CHANNEL_PARK"])
+    link.start()
+    link.wait_connected(5)
+    try:
+        completions = collect(link, "CHANNEL_EXECUTE_COMPLETE")
+        call = switch.place_call(caller_id_number="13800138000", destination_number="12345")
+        link.execute(call.uuid, "set", "capture_unnamed=1")
+        assert link.execute(call.uuid, "answer", wait_complete=True, timeout=5) is not None
+        link.execute(call.uuid, "set", "capture_named=1", wait_complete=True, timeout=5)
+        seen = [completions.get(timeout=5) for _ in range(2)]
+    finally:
+        link.stop()
+    assert [(e.get("Application"), e.get("Application-Data"), e.get("Application-UUID-Name")) for e in seen] == \
+        [("answer", "", AWAITED), ("set", "capture_named=1", AWAITED)]
+    assert completions.empty()
