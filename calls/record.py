@@ -6,8 +6,9 @@ timestamps and the exit reason, never stored pre-digested, so a city's own formu
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+
+import orjson
 
 
 @dataclass
@@ -52,12 +53,13 @@ class CallTimeline:
     """Satisfaction by dimension (attitude, efficiency, result): a 好差评 level, or "not_rated"."""
 
     def to_json(self) -> str:
-        """One line of JSON (the spool's and the live journal's format)."""
-        return json.dumps(asdict(self), ensure_ascii=False)
+        """One line of JSON (the spool's and the live journal's format), written at every change of a live call:
+        orjson serialises the dataclasses itself, a tenth of the CPU of ``json.dumps(asdict(...))``."""
+        return orjson.dumps(self).decode()
 
     @classmethod
     def from_json(cls, text: str | bytes) -> "CallTimeline":
-        return cls.from_dict(json.loads(text))
+        return cls.from_dict(orjson.loads(text))
 
     @classmethod
     def from_dict(cls, data: dict) -> "CallTimeline":

@@ -1,18 +1,19 @@
 """Call records in SQL through SQLAlchemy 2, with the schema owned by Alembic migrations shipped here.
 
-``save`` is idempotent on the call id, which is what makes the spool's replay exactly-once: a record written
-just before a crash, and written again on replay, is stored once.
+``save_all`` is idempotent on the call id, which is what makes the spool's replay exactly-once: a record written
+just before a crash, and written again on replay, is stored once. It writes through SQLAlchemy Core, a batch in
+one transaction: the ORM's unit of work cost the engine more CPU per call than anything else it did.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, create_engine, select
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, bindparam, create_engine, event, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column, relationship
 
@@ -105,7 +106,10 @@ class TicketStore:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
-        self.engine: Engine = create_engine(url, pool_pre_ping=True)
+        sqlite = url.startswith("sqlite")
+        self.engine: Engine = create_engine(url, pool_pre_ping=not sqlite)  # a file needs no ping before use
+        if sqlite:
+            event.listen(self.engine, "connect", _write_ahead)
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (safe to run at every start)."""
@@ -117,14 +121,26 @@ class TicketStore:
 
     def save(self, timeline: CallTimeline, caller_region: str | None = None) -> bool:
         """Store the record unless it is already there; True if it was new."""
-        with Session(self.engine) as session, session.begin():
-            if session.get(CallRow, timeline.call_id) is not None:
-                return False
-            fields = {k: v for k, v in asdict(timeline).items() if k != "offers"}
-            row = CallRow(**fields, caller_region=caller_region, transcript=None)
-            row.offers = [OfferRow(seq=n, **asdict(offer)) for n, offer in enumerate(timeline.offers)]
-            session.add(row)
-        return True
+        return self.save_all([(timeline, caller_region)]) == 1
+
+    def save_all(self, records: Sequence[tuple[CallTimeline, str | None]]) -> int:
+        """Store, in one transaction, each record (with its caller's region) not already there; how many were new."""
+        with self.engine.begin() as connection:
+            known = set(connection.scalars(KNOWN, {"ids": [timeline.call_id for timeline, _ in records]}))
+            new = {}
+            for timeline, region in records:
+                if timeline.call_id not in known:
+                    new.setdefault(timeline.call_id, (timeline, region))
+            if new:
+                connection.execute(INSERT_RECORD, [
+                    {name: getattr(timeline, name) for name in RECORD_COLUMNS} | {"caller_region": region}
+                    for timeline, region in new.values()])
+            offers = [{"call_id": timeline.call_id, "seq": n, "agent": offer.agent, "ring_start_ms": offer.ring_start_ms,
+                       "ring_end_ms": offer.ring_end_ms, "result": offer.result}
+                      for timeline, _ in new.values() for n, offer in enumerate(timeline.offers)]
+            if offers:
+                connection.execute(INSERT_OFFER, offers)
+        return len(new)
 
     def get(self, call_id: str) -> CallTimeline | None:
         with Session(self.engine) as session:
@@ -184,14 +200,6 @@ class TicketStore:
                 session.delete(row)
             return row is not None
 
-    def blocked(self, number: str, now_ms: int) -> Block | None:
-        """The entry blocking ``number`` now, if any (an expired entry blocks nothing)."""
-        with Session(self.engine) as session:
-            row = session.get(BlockRow, number)
-            if row is None or (row.expires_ms is not None and row.expires_ms <= now_ms):
-                return None
-            return _block(row)
-
     def blacklist(self, now_ms: int) -> list[Block]:
         """Entries in force, by number."""
         with Session(self.engine) as session:
@@ -215,8 +223,25 @@ class TicketStore:
             return list(session.scalars(select(CallRow.call_id).order_by(CallRow.switch_entry_ms, CallRow.call_id)))
 
 
+def _write_ahead(connection: Any, _: object) -> None:
+    """SQLite in write-ahead mode: a commit appends to one file instead of creating and deleting a rollback journal,
+    and the CLI reads while the engine writes. ``synchronous=NORMAL`` may lose the last commits on power loss, which
+    the spool delivers again."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+KNOWN = select(CallRow.__table__.c.call_id).where(CallRow.__table__.c.call_id.in_(bindparam("ids", expanding=True)))
+INSERT_RECORD, INSERT_OFFER = insert(CallRow.__table__), insert(OfferRow.__table__)
+"""Built once, on the tables rather than the mapped classes: half the CPU of building ORM-annotated statements per
+batch."""
+RECORD_COLUMNS = tuple(name for name in CallTimeline.__dataclass_fields__ if name != "offers")
+
+
 def _timeline(row: CallRow) -> CallTimeline:
-    fields = {name: getattr(row, name) for name in CallTimeline.__dataclass_fields__ if name != "offers"}
+    fields = {name: getattr(row, name) for name in RECORD_COLUMNS}
     offers = [OfferTrace(o.agent, o.ring_start_ms, o.ring_end_ms, o.result) for o in row.offers]
     return CallTimeline(**fields, offers=offers)
 

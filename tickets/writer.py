@@ -2,9 +2,10 @@
 
 ``push`` appends the record as one JSON line and fsyncs it (in gevent's threadpool, so the hub never waits
 on the disk) and returns: call handling never waits for the database. One greenlet delivers the spool in
-order; the byte offset of what is delivered is checkpointed after each record. If the database is down the
+order, what has gathered since the last delivery (up to ``BATCH``) in one transaction; the byte offset of what
+is delivered is checkpointed after each batch. If the database is down the
 records wait in the spool and the writer retries with back-off; after a crash the spool is replayed from the
-checkpoint. A crash between a commit and its checkpoint replays one record, which ``TicketStore.save``
+checkpoint. A crash between a commit and its checkpoint replays that batch, which ``TicketStore.save_all``
 ignores because it is idempotent on the call id: exactly once.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 import gevent
 import structlog
@@ -29,6 +30,10 @@ log = structlog.get_logger(__name__)
 
 PENDING = Gauge("hotline_records_pending", "Call records in the spool, not yet in the ticket store")
 DELIVERED = Counter("hotline_records_delivered_total", "Call records delivered to the ticket store")
+BATCH = 500
+"""Most records delivered in one transaction."""
+COMPACT_AT = 1 << 20
+"""Spool bytes, all delivered, worth starting afresh (not after every record: that is a trip to the threadpool)."""
 
 
 class RecordWriter:
@@ -41,6 +46,7 @@ class RecordWriter:
         self.spool.touch()
         self.region = region
         self.retry_s = retry_s
+        self.compact_at = COMPACT_AT
         self._offset = int(self.checkpoint.read_text() or 0) if self.checkpoint.exists() else 0
         self._wake = Flag()
         self._drained = Flag()
@@ -91,32 +97,46 @@ class RecordWriter:
                 gevent.sleep(self.retry_s)
                 continue
             if self.pending() == 0:
-                self._pool.apply(self._compact)  # yields: a record may be pushed meanwhile
+                if self._offset >= self.compact_at:
+                    self._pool.apply(self._compact)  # yields: a record may be pushed meanwhile
                 if self.pending() == 0 and not self._pushing:  # nothing yields from here to the wait
                     self._drained.set()
                     self._wake.clear()
                     self._wake.wait()
 
     def _deliver_available(self) -> int | None:
-        """Deliver every complete line after the checkpoint; None if the store failed (nothing is lost)."""
+        """Deliver the complete lines after the checkpoint, a batch at a time; None if the store failed (nothing
+        is lost)."""
         count = 0
         with self.spool.open("rb") as spool:
             spool.seek(self._offset)
-            for line in spool:
-                if not line.endswith(b"\n"):
-                    break  # a line still being appended
-                timeline = CallTimeline.from_json(line)
+            while batch := self._batch(spool):
+                timelines = [CallTimeline.from_json(line) for line in batch]
                 try:
-                    self.store.save(timeline, self.region(timeline.caller_number))
+                    self.store.save_all([(timeline, self.region(timeline.caller_number)) for timeline in timelines])
                 except SQLAlchemyError as exc:
                     log.warning("tickets.store_unavailable", error=str(exc).splitlines()[0], pending=self.pending())
                     return None
-                self._offset += len(line)
+                self._offset += sum(map(len, batch))
                 self._write_checkpoint()
-                DELIVERED.inc()
-                PENDING.dec()
-                count += 1
+                DELIVERED.inc(len(batch))
+                PENDING.dec(len(batch))
+                count += len(batch)
+                if len(batch) < BATCH:
+                    break  # the spool's end, or a line still being appended
         return count
+
+    @staticmethod
+    def _batch(spool: BinaryIO) -> list[bytes]:
+        """The next complete lines, up to BATCH; a line without its end is still being appended."""
+        batch = []
+        for line in spool:
+            if not line.endswith(b"\n"):
+                break
+            batch.append(line)
+            if len(batch) == BATCH:
+                break
+        return batch
 
     def _compact(self) -> None:
         """Everything delivered: start the spool afresh so it does not grow for ever."""
@@ -127,7 +147,11 @@ class RecordWriter:
                 self._write_checkpoint()
 
     def _write_checkpoint(self) -> None:
-        temporary = self.checkpoint.with_suffix(".tmp")
-        temporary.write_text(str(self._offset))
-        os.replace(temporary, self.checkpoint)
+        """The offset rewritten in place at a fixed width: one small write, whole or not at all, with no file
+        created and renamed per batch."""
+        fd = os.open(self.checkpoint, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            os.pwrite(fd, b"%020d\n" % self._offset, 0)
+        finally:
+            os.close(fd)
 
