@@ -83,6 +83,7 @@ class Engine:
         self.telemetry.start()
         self.api.start()
         self.queueing.start()
+        self.front_door.blacklist.start()
         self.link.start()
         self._beat = gevent.spawn(self._heartbeat)
         log.info("engine.started", centre=self.settings.centre.name,
@@ -98,6 +99,7 @@ class Engine:
         self.journal.beat(self.clock(), link_up=False, stopped=True)
         self.journal.close()
         self.queueing.stop()
+        self.front_door.blacklist.stop()
         self.api.stop()
         self.link.stop()
         self.telemetry.stop()

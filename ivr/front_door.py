@@ -29,6 +29,7 @@ from config.ivr import ANNOUNCED_UP_TO
 from engine.capability import Hub
 from engine.reconcile import Channel, Reconciling
 from esl import CommandFailed, EslError, Event, tokens
+from ivr.blacklist import Blacklist
 from ivr.call_flow import CallFlow
 from ivr.prompts import PromptLibrary
 from tickets.region import caller_region
@@ -49,10 +50,11 @@ class FrontDoor:
         ivr = settings.ivr
         self.service_numbers = frozenset([*settings.centre.service_numbers, *filter(None, [ivr.emergency.from_110])])
         self.prompts = PromptLibrary(Path(ivr.prompt_cache))
+        self.blacklist = Blacklist(store)
 
     def attach(self, hub: Hub) -> None:
         self.hub = hub
-        self.flow = CallFlow(self.settings.ivr, hub.link, self.prompts, self.store, hub.book, self.to_queue,
+        self.flow = CallFlow(self.settings.ivr, hub.link, self.prompts, self.store, self.blacklist, hub.book, self.to_queue,
                              caller_region, hub.clock)
         hub.on("CHANNEL_PARK", self._parked)
         hub.on(LeftQueue, lambda left: self._spawn(left.call_id, self._left_queue, left))

@@ -6,6 +6,7 @@ here waits on time, only on the switch's or the engine's state.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
 
@@ -72,6 +73,7 @@ def test_callers_on_the_emergency_list_skip_the_menus(fast, make_engine, played)
 def test_a_blocked_caller_is_turned_away_and_recorded(fast, make_engine, played, action: str) -> None:
     engine = make_engine(ivr={"blacklist": Blacklist(action=action)})
     engine.tickets.block(Block("13666666666", "harassment", 0, "test", None))
+    engine.front_door.blacklist.refresh()  # what the engine does every two seconds
     call = fast.place_call(caller_id_number="13666666666", destination_number="12345")
     record = record_of(engine, call, fast)
     assert record.exit_reason == "blocked" and record.ivr_path == ["blocked"] and record.queue_entry_ms is None
@@ -84,7 +86,9 @@ def test_a_blocked_caller_is_turned_away_and_recorded(fast, make_engine, played,
 
 def test_an_expired_block_lets_the_caller_in(fast, make_engine) -> None:
     engine = make_engine()
-    engine.tickets.block(Block("13666666666", "old case", 0, "test", int(time.time() * 1000) - 1))
+    engine.tickets.block(Block("13666666666", "old case", 0, "test", int(time.time() * 1000) + 60_000))
+    engine.front_door.blacklist.refresh()
+    engine.front_door.flow.now = lambda: dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=2)  # it expired since
     call = fast.place_call(caller_id_number="13666666666", destination_number="12345")
     assert fast.wait(lambda: call.uuid in engine.queueing.core.callers, timeout=10)
 

@@ -1,0 +1,54 @@
+"""The blacklist as the front door asks it, once per call: a copy of the ticket store's entries in force, read again
+every ``REFRESH_S`` seconds off the hub. Asking the store for every call cost a millisecond of the engine's CPU (a
+database round trip through gevent's threadpool); asking the copy is a dictionary lookup. A number added with
+``hotline blacklist add`` is turned away from the next refresh on; while the store cannot be read, the last copy
+stands."""
+
+from __future__ import annotations
+
+import time
+
+import gevent
+import structlog
+
+from tickets.store import Block, TicketStore
+
+log = structlog.get_logger(__name__)
+
+REFRESH_S = 2.0
+
+
+class Blacklist:
+    def __init__(self, store: TicketStore) -> None:
+        self.store = store
+        self._entries: dict[str, Block] = {}
+        self._greenlet: gevent.Greenlet | None = None
+
+    def start(self) -> None:
+        self.refresh()
+        self._greenlet = gevent.spawn(self._refresh_forever)
+
+    def stop(self) -> None:
+        if self._greenlet is not None:
+            self._greenlet.kill()
+
+    def refresh(self) -> None:
+        """Read the entries in force now from the store (in the threadpool); keep the last copy if it cannot."""
+        try:
+            entries = gevent.get_hub().threadpool.apply(self.store.blacklist, (int(time.time() * 1000),))
+        except Exception as exc:  # the store down must not unblock anyone, nor stop the engine
+            log.warning("blacklist.unreadable", error=str(exc).splitlines()[0], kept=len(self._entries))
+            return
+        self._entries = {entry.number: entry for entry in entries}
+
+    def blocked(self, number: str, now_ms: int) -> Block | None:
+        """The entry blocking ``number`` at ``now_ms``, if any (one expired since the last refresh blocks nothing)."""
+        entry = self._entries.get(number)
+        if entry is None or (entry.expires_ms is not None and entry.expires_ms <= now_ms):
+            return None
+        return entry
+
+    def _refresh_forever(self) -> None:
+        while True:
+            gevent.sleep(REFRESH_S)
+            self.refresh()
