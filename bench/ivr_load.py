@@ -24,9 +24,8 @@ import gevent
 import config
 from engine.process import Engine
 from engine.link import switch_link
-from config.acd import Agent as AgentConfig
 from config.ivr import Back, Menu, ToMenu, ToQueue
-from fakeswitch import FakeSwitch
+from on_the_double import close_double, drive, open_double, settings_for
 from switch_conf.render import PUBLIC_DIALPLAN, render
 from telemetry import logs
 
@@ -47,13 +46,7 @@ MORE = Menu(prompt="choice", keys={"1": ToQueue(do="queue", queue="general", pri
 def _switch_process(pipe: multiprocessing.connection.Connection, callers: int, timeout: float, dialplan: str) -> None:
     """The double (running the rendered dialplan) and its citizens: every call placed at once; a caller hangs up
     once bridged to an agent."""
-    switch = FakeSwitch(PASSWORD, heartbeat_interval=None, playback_seconds=0.02)
-    switch.load_dialplan(dialplan)
-    switch.start()
-    pipe.send(switch.address)
-    while not pipe.poll():  # the engine starts and links; a blocking recv would stall the double's hub
-        gevent.sleep(0.01)
-    pipe.recv()
+    switch = open_double(pipe, PASSWORD, dialplan, [f"a{n:04d}" for n in range(callers)])
     calls = [switch.place_call(caller_id_number=f"138{n:08d}", destination_number="12345",
                                dtmf=SCRIPTS[n % len(SCRIPTS)][0]) for n in range(callers)]
     deadline = time.monotonic() + timeout
@@ -62,10 +55,7 @@ def _switch_process(pipe: multiprocessing.connection.Connection, callers: int, t
             if call.bridged_to is not None and call.hangup_cause is None:
                 call.hangup()
         gevent.sleep(0.02)
-    pipe.send([call.uuid for call in calls])
-    while not pipe.poll():
-        gevent.sleep(0.01)
-    switch.stop()
+    close_double(pipe, switch, [call.uuid for call in calls])
 
 
 def main() -> None:
@@ -75,21 +65,10 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="hotline-ivr-bench-"))
     base = config.defaults()
-    settings = base.model_copy(update={
-        "switch": base.switch.model_copy(update={"password": config.schema.SecretStr(PASSWORD)}),
-        "telemetry": base.telemetry.model_copy(update={"listen": config.Endpoint("127.0.0.1", 0), "log_level": "warning"}),
-        "tickets": base.tickets.model_copy(update={"url": f"sqlite:///{work}/tickets.db", "spool_dir": str(work / "spool")}),
-        "state": base.state.model_copy(update={"folder": str(work / "state")}),
-        "ivr": base.ivr.model_copy(update={
-            "menus": {"main": base.ivr.menus["main"].model_copy(update={
-                "keys": {**base.ivr.menus["main"].keys, "0": ToMenu(do="menu", menu="more")}}), "more": MORE},
-            "prompt_cache": "var/hotline/prompts",
-            "voicemail": base.ivr.voicemail.model_copy(update={"folder": str(work / "voicemail")})}),
-        "acd": base.acd.model_copy(update={
-            "agents": {f"a{n:04d}": AgentConfig(contact=f"user/a{n:04d}", skills={"general": 5}, auto_login=True)
-                       for n in range(args.callers)},
-            "api": base.acd.api.model_copy(update={"listen": config.Endpoint("127.0.0.1", 0)})}),
-    })
+    settings = settings_for(work, PASSWORD, [f"a{n:04d}" for n in range(args.callers)], {
+        "menus": {"main": base.ivr.menus["main"].model_copy(update={
+            "keys": {**base.ivr.menus["main"].keys, "0": ToMenu(do="menu", menu="more")}}), "more": MORE},
+        "voicemail": base.ivr.voicemail.model_copy(update={"folder": str(work / "voicemail")})})
     logs.configure(settings.telemetry)
     render(settings, work / "freeswitch")
     ours, theirs = multiprocessing.get_context("spawn").Pipe()
@@ -102,17 +81,8 @@ def main() -> None:
     engine.tickets.set_status(TICKET, "processing", 0)
     engine.start()
     engine.link.wait_connected(10)
-    cpu, wall = time.process_time(), time.perf_counter()
-    ours.send("go")
-    while not ours.poll():
-        gevent.sleep(0.05)
-    uuids = ours.recv()
-    deadline = time.monotonic() + 30
-    while any(uuid in engine.book.calls for uuid in uuids) and time.monotonic() < deadline:
-        gevent.sleep(0.05)  # the engine still handling the last hang-ups
-    engine.writer.flush(60)  # then the records into the ticket store
-    cpu_ms, elapsed = (time.process_time() - cpu) * 1000, time.perf_counter() - wall
-    ours.send("done")
+    uuids, cpu_s, elapsed = drive(engine, ours)
+    cpu_ms = cpu_s * 1000
     process.join(10)
     completed = 0
     for n, uuid in enumerate(uuids):
