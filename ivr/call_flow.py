@@ -71,7 +71,7 @@ class CallFlow:
         from_110 = bool(self.ivr.emergency.from_110) and called == self.ivr.emergency.from_110
         if not from_110 and self._blocked(uuid, caller):
             return
-        self.link.execute(uuid, "answer", wait_complete=True)
+        self.link.execute(uuid, "answer")  # not waited for: the channel runs what follows after it, in order
         if from_110 or caller in self.ivr.emergency.callers:
             self._step(uuid, "from_110" if from_110 else "emergency_caller")
             self.enqueue(uuid, self.ivr.emergency.queue, caller, self.ivr.emergency.priority)
@@ -175,7 +175,7 @@ class CallFlow:
         if blacklist.action == "reject":
             self.hangup(uuid, blacklist.cause)
         else:
-            self.link.execute(uuid, "answer", wait_complete=True)
+            self.link.execute(uuid, "answer")
             self.play(uuid, blacklist.prompt)
             self.hangup(uuid)
         return True
