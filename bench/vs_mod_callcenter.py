@@ -20,9 +20,9 @@ values stamped by FreeSWITCH (they advance in 20 ms steps on a default build, so
 * queue entry: the caller's first ``callcenter`` execution (mod_callcenter), or the first start of its queue's
   music on hold (ours: ``playback local_stream://moh``);
 * entry -> offer: queue entry to the CHANNEL_CREATE of the agent leg that was bridged to the caller;
-* freed -> offer: an agent leg's CHANNEL_HANGUP to the CHANNEL_CREATE of that agent's next leg, counted only when
-  a caller was waiting as the leg hung up (entered the queue, its agent leg not yet created); otherwise the gap is
-  idle time, not dispatch;
+* freed -> offer: an agent leg's CHANNEL_HANGUP to the CHANNEL_CREATE of that agent's next leg, counted when that leg
+  went to a caller already in the queue as the agent was freed (otherwise the gap is idle time, or the caller went
+  to another agent, longest idle first: not dispatch);
 * failed: calls placed by sipp that were never bridged to an agent.
 
 CPU: utime + stime from /proc of the FreeSWITCH process and of the engine's process, over the load, per call placed.
@@ -103,29 +103,29 @@ class Timeline:
                 if caller in self.entry and leg in self.created]
 
     def frees(self) -> list[float]:
-        waits = sorted((start, self._served(caller)) for caller, start in self.entry.items())
-        legs_by_agent: dict[str, list[int]] = defaultdict(list)
+        """Agent leg hung up -> that agent's next leg created, when that next leg went to a caller already in the
+        queue as the agent was freed: how long work that was waiting took to reach the agent who came free. (When
+        the next caller goes to another agent, longest idle first, the gap is not dispatch.)"""
+        caller_of = {leg: caller for caller, leg in self.partner.items()}
+        legs_by_agent: dict[str, list[tuple[int, str]]] = defaultdict(list)
         for leg, agent_name in self.agent_of.items():
-            legs_by_agent[agent_name].append(self.created[leg])
-        for stamps in legs_by_agent.values():
-            stamps.sort()
+            legs_by_agent[agent_name].append((self.created[leg], leg))
+        for legs in legs_by_agent.values():
+            legs.sort()
         gaps = []
         for leg, agent_name in self.agent_of.items():
             freed = self.hungup.get(leg)
-            if freed is None or not any(start <= freed < end for start, end in waits if start <= freed):
+            if freed is None:
                 continue
-            stamps = legs_by_agent[agent_name]
-            following = bisect_left(stamps, freed)  # a leg stamped in the hang-up's own 20 ms step counts
-            if following < len(stamps):
-                gaps.append((stamps[following] - freed) / 1000)
+            legs = legs_by_agent[agent_name]
+            following = bisect_left(legs, (freed, ""))  # a leg stamped in the hang-up's own 20 ms step counts
+            if following == len(legs):
+                continue
+            created, next_leg = legs[following]
+            caller = caller_of.get(next_leg)
+            if caller is not None and self.entry.get(caller, freed + 1) <= freed:
+                gaps.append((created - freed) / 1000)
         return gaps
-
-    def _served(self, caller: str) -> int:
-        """When the caller stopped waiting: its agent leg's creation, or its hang-up."""
-        leg = self.partner.get(caller)
-        if leg in self.created:
-            return self.created[leg]
-        return self.hungup.get(caller, 2**62)
 
 
 class SwitchClock:
