@@ -15,13 +15,14 @@ done for the caller meanwhile; agents' timers (wrap-up, no-answer delays) run on
 from __future__ import annotations
 
 import bisect
-import json
 import heapq
 import itertools
 import random
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Iterable
+
+import orjson
 
 from acd.agents import Agent, AgentState, AgentStateError, Transition
 from acd.queues import Caller, ExitReason, Overflow, QueueSpec, Strategy
@@ -147,8 +148,8 @@ class Distributor:
 
     def _moved(self, agent: Agent) -> None:
         self._index(agent)
-        self.journal.put(AGENTS, agent.id, json.dumps(
-            {name: getattr(agent, name) for name in AGENT_FIELDS} | {"state": agent.state.value}))
+        self.journal.put(AGENTS, agent.id, orjson.dumps(
+            {name: getattr(agent, name) for name in AGENT_FIELDS} | {"state": agent.state.value}).decode())
 
     def _index(self, agent: Agent) -> None:
         if agent.state is AgentState.READY and agent.registered:
@@ -312,7 +313,7 @@ class Distributor:
         self.callers[call_id] = caller
         bisect.insort(line, (caller.rank, call_id))
         caller.original_position = bisect.bisect_left(line, (caller.rank, call_id)) + 1
-        self.journal.put(CALLERS, call_id, json.dumps({name: getattr(caller, name) for name in CALLER_FIELDS}))
+        self.journal.put(CALLERS, call_id, orjson.dumps({name: getattr(caller, name) for name in CALLER_FIELDS}).decode())
         self._arm_caller_timers(caller, queue, entered)
         self._hold_for_last_agent(caller, queue, now_ms)
         return self._match_caller(caller, now_ms)

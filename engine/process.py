@@ -10,10 +10,10 @@ book hands its record to the ticket store's writer.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import asdict
 from pathlib import Path
 
 import gevent
+import orjson
 import redis
 import structlog
 from gevent.event import Event as Flag
@@ -137,8 +137,7 @@ class Engine:
         if self.writer is not None:
             self.writer.push(record)
         self.records.append(record)
-        log.info("call.record", **{k: v for k, v in asdict(record).items() if k != "offers"},
-                 offers=[asdict(offer) for offer in record.offers], wait_ms=record.wait_ms)
+        log.info("call.record", **orjson.loads(record.to_json()), wait_ms=record.wait_ms)
 
     def _saved(self) -> tuple[dict[str, dict], dict[str, CallTimeline]]:
         """The journalled agents and live records of a previous process (nothing if the store cannot be read:
