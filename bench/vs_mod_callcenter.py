@@ -25,7 +25,8 @@ values stamped by FreeSWITCH (they advance in 20 ms steps on a default build, so
   to another agent, longest idle first: not dispatch);
 * failed: calls placed by sipp that were never bridged to an agent.
 
-CPU: utime + stime from /proc of the FreeSWITCH process and of the engine's process, over the load, per call placed.
+CPU: utime + stime from /proc of the FreeSWITCH process and of the engine's process, over the load, per call placed;
+and the engine's context switches per call (woken from a wait, preempted), since on a VM each is CPU it is charged.
 ``--profile DIR`` also records the engine with py-spy (top functions by own time) at every rate.
 Last line: ``rate=<max rate at which mod_callcenter failed no call> ours_offer_p99_ms=<x> modcc_offer_p99_ms=<x>
 ours_freed_p99_ms=<x> modcc_freed_p99_ms=<x> ours_cpu_ms_per_call=<x> ours_failed=<n> modcc_failed=<n>``
@@ -79,6 +80,16 @@ def cpu_s(pid: int) -> float:
     """utime + stime of a process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def context_switches(pid: int) -> tuple[int, int]:
+    """Voluntary (woken from a wait) and nonvoluntary (preempted) context switches of all a process's threads."""
+    counts = [0, 0]
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        for line in status.read_text().splitlines():
+            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                counts[line.startswith("non")] += int(line.split()[1])
+    return counts[0], counts[1]
 
 
 def switch_pid() -> int:
@@ -202,6 +213,8 @@ class Result:
     calls: int
     switch_cpu_s: float
     engine_cpu_s: float
+    engine_switches: tuple[int, int] = (0, 0)
+    """The engine's wake-ups and preemptions over the load (on a VM each costs CPU the engine is charged)."""
 
 
 def measure(work: Path, timeline: Timeline, load: Load, switch_cpu: float, engine_cpu: float) -> Result:
@@ -309,11 +322,14 @@ def run_ours(work: Path, rate: float, seconds: float, agents: int, talk_ms: int,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         with SwitchClock("playback", MUSIC) as clock:
             pid = switch_pid()
-            switch_cpu, engine_cpu = cpu_s(pid), cpu_s(engine.pid)
+            switch_cpu, engine_cpu, switches = cpu_s(pid), cpu_s(engine.pid), context_switches(engine.pid)
             load = Load(work, rate, seconds, talk_ms)
             load.finish()
             switch_cpu, engine_cpu = cpu_s(pid) - switch_cpu, cpu_s(engine.pid) - engine_cpu
-        return measure(work, clock.timeline, load, switch_cpu, engine_cpu)
+            after = context_switches(engine.pid)
+        result = measure(work, clock.timeline, load, switch_cpu, engine_cpu)
+        result.engine_switches = (after[0] - switches[0], after[1] - switches[1])
+        return result
     finally:
         if spy is not None:
             spy.send_signal(signal.SIGINT)
@@ -347,7 +363,8 @@ def main() -> None:
     control.api("fsctl sps 1000")
     results: dict[float, dict[str, Result]] = {}
     print(f"{'system':<14}{'cps':>5}{'calls':>7}{'entry->offer p50/p99':>22}{'freed n':>9}"
-          f"{'freed->offer p50/p99':>22}{'failed':>8}{'switch cpu/call':>17}{'engine cpu/call':>17}", flush=True)
+          f"{'freed->offer p50/p99':>22}{'failed':>8}{'switch cpu/call':>17}{'engine cpu/call':>17}"
+          f"{'woken/call':>12}{'preempted/call':>15}", flush=True)
     try:
         for rate in rates:
             for name in ("mod_callcenter", "ours"):
@@ -359,7 +376,9 @@ def main() -> None:
                       f"{percentile(result.offers, 50):>10.0f} /{percentile(result.offers, 99):>6.0f} ms"
                       f"{len(result.frees):>9}{percentile(result.frees, 50):>10.0f} /{percentile(result.frees, 99):>6.0f} ms"
                       f"{result.failed:>8}{result.switch_cpu_s * 1000 / result.calls:>14.2f} ms"
-                      f"{result.engine_cpu_s * 1000 / result.calls:>14.2f} ms", flush=True)
+                      f"{result.engine_cpu_s * 1000 / result.calls:>14.2f} ms"
+                      f"{result.engine_switches[0] / result.calls:>12.1f}{result.engine_switches[1] / result.calls:>15.1f}",
+                      flush=True)
                 gevent.sleep(3)  # the switch settles between runs
     finally:
         control.api(f"fsctl sps {sps}")
