@@ -224,8 +224,10 @@ class SwitchLink:
         lock: bool = False,
         loops: int = 1,
         timeout: float = 3600.0,
+        acknowledged: bool = True,
     ) -> Event | None:
-        """Run an application on a call through ``sendmsg``; optionally wait for its CHANNEL_EXECUTE_COMPLETE.
+        """Run an application on a call through ``sendmsg``; optionally wait for its CHANNEL_EXECUTE_COMPLETE, or
+        (``acknowledged=False``, see ``execute_on``) not even for the switch's ``+OK``.
 
         ``timeout`` bounds the wait for completion (a playback may run for minutes); the link failing or the
         call hanging up ends the wait sooner, since FreeSWITCH completes a running application on hang-up.
@@ -233,7 +235,7 @@ class SwitchLink:
         return execute_on(
             self._command_connection(), self._executions, tokens.uuid(uuid), app, arg,
             wait_complete=wait_complete, lock=lock, loops=loops,
-            reply_timeout=self.command_timeout, complete_timeout=timeout,
+            reply_timeout=self.command_timeout, complete_timeout=timeout, acknowledged=acknowledged,
         )
 
     def hangup(self, uuid: str, cause: str = "NORMAL_CLEARING") -> None:
@@ -339,11 +341,20 @@ def execute_on(
     loops: int,
     reply_timeout: float,
     complete_timeout: float,
+    acknowledged: bool = True,
 ) -> Event | None:
-    """``sendmsg execute`` with an event-uuid; shared by inbound links and outbound sessions."""
+    """``sendmsg execute`` with an event-uuid; shared by inbound links and outbound sessions. With
+    ``acknowledged=False`` the switch's ``+OK`` is not waited for (its reply still takes its place in the FIFO): for
+    an application followed at once by one that is, whose reply says whether the channel is still there, so the
+    two replies come back on one wake-up."""
+    if wait_complete and not acknowledged:
+        raise ValueError("an execution whose completion is awaited has its acknowledgement awaited too")
     event_uuid = str(uuidlib.uuid4())
     data = protocol.execute(uuid, tokens.name(app), tokens.app_argument(arg), event_uuid, lock=lock, loops=loops,
                             name=AWAITED if wait_complete else None)
+    if not acknowledged:
+        conn.send(data)
+        return None
     done = executions.expect(event_uuid) if wait_complete else None
     try:
         conn.command(data, reply_timeout)

@@ -71,7 +71,7 @@ class CallFlow:
         from_110 = bool(self.ivr.emergency.from_110) and called == self.ivr.emergency.from_110
         if not from_110 and self._blocked(uuid, caller):
             return
-        self.link.execute(uuid, "answer")  # not waited for: the channel runs what follows after it, in order
+        self.link.execute(uuid, "answer", acknowledged=False)  # what follows runs after it, and its reply tells
         if from_110 or caller in self.ivr.emergency.callers:
             self._step(uuid, "from_110" if from_110 else "emergency_caller")
             self.enqueue(uuid, self.ivr.emergency.queue, caller, self.ivr.emergency.priority)

@@ -111,7 +111,7 @@ class FrontDoor:
         marks = [f"hotline_queue={queue}", f"hotline_entered={entered}", f"hotline_priority={priority}"]
         if self.settings.ivr.survey.enabled:
             marks.append("park_after_bridge=true")  # the caller outlives the agent's leg, for the survey
-        self.hub.link.execute(uuid, "multiset", " ".join(marks))
+        self.hub.link.execute(uuid, "multiset", " ".join(marks), acknowledged=not music)  # the music's reply tells
         if music:
             self.hub.link.execute(uuid, "playback", self.settings.acd.queues[queue].music_on_hold)
         log.info("call.queued", uuid=uuid, queue=queue, priority=priority)

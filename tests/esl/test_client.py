@@ -48,6 +48,17 @@ def test_refused_newline_leaves_the_fifo_aligned(link: SwitchLink, switch) -> No
         link.api("uuid_getvar 00000000-0000-4000-8000-000000000000 x")
 
 
+def test_an_unacknowledged_execution_keeps_later_replies_in_place(link: SwitchLink, switch) -> None:
+    """Its refusal (the channel is gone) is not waited for and is no one else's: the next command gets its own reply."""
+    call = switch.place_call(caller_id_number="13800138000", destination_number="12345")
+    link.execute("00000000-0000-4000-8000-000000000000", "set", "x=1", acknowledged=False)
+    link.execute(call.uuid, "set", "y=1")  # would raise with the gone channel's -ERR if replies had shifted
+    with pytest.raises(CommandFailed, match="invalid session id"):
+        link.execute("00000000-0000-4000-8000-000000000000", "set", "x=1")
+    with pytest.raises(ValueError):
+        link.execute(call.uuid, "playback", "silence_stream://10", wait_complete=True, acknowledged=False)
+
+
 def test_timed_out_command_does_not_shift_later_replies(link: SwitchLink, switch) -> None:
     gate = switch.gate_api("show")
     with pytest.raises(CommandTimeout):
