@@ -9,11 +9,8 @@ from __future__ import annotations
 import time
 
 import gevent
-import structlog
 
-from tickets.store import Block, TicketStore
-
-log = structlog.get_logger(__name__)
+from tickets.store import Block, TicketStore, off_hub
 
 REFRESH_S = 2.0
 
@@ -33,13 +30,11 @@ class Blacklist:
             self._greenlet.kill()
 
     def refresh(self) -> None:
-        """Read the entries in force now from the store (in the threadpool); keep the last copy if it cannot."""
-        try:
-            entries = gevent.get_hub().threadpool.apply(self.store.blacklist, (int(time.time() * 1000),))
-        except Exception as exc:  # the store down must not unblock anyone, nor stop the engine
-            log.warning("blacklist.unreadable", error=str(exc).splitlines()[0], kept=len(self._entries))
-            return
-        self._entries = {entry.number: entry for entry in entries}
+        """Read the entries in force now from the store, off the hub; the store down unblocks nobody: the last
+        copy stands."""
+        entries = off_hub(self.store.blacklist, int(time.time() * 1000))
+        if entries is not None:
+            self._entries = {entry.number: entry for entry in entries}
 
     def blocked(self, number: str, now_ms: int) -> Block | None:
         """The entry blocking ``number`` at ``now_ms``, if any (one expired since the last refresh blocks nothing)."""

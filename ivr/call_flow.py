@@ -15,7 +15,6 @@ import re
 from pathlib import Path
 from typing import Callable
 
-import gevent
 import structlog
 
 from calls.book import CallBook
@@ -27,7 +26,7 @@ from ivr.blacklist import Blacklist
 from ivr.menus import Ask, MenuWalk
 from ivr.prompts import PromptLibrary
 from ivr.tenants import is_open, select
-from tickets.store import TicketStore
+from tickets.store import TicketStore, off_hub
 
 log = structlog.get_logger(__name__)
 
@@ -157,7 +156,7 @@ class CallFlow:
                f"{self.sound('invalid')} {TICKET_VARIABLE} \\d+")
         done = self.link.execute(uuid, "play_and_get_digits", arg, wait_complete=True)
         ticket = (done.get(f"variable_{TICKET_VARIABLE}") if done else None) or ""
-        status = self._ask_store(self.store.status, ticket) if re.fullmatch(r"[0-9]{4,32}", ticket) else None
+        status = off_hub(self.store.status, ticket) if re.fullmatch(r"[0-9]{4,32}", ticket) else None
         self._step(uuid, f"lookup:{status or 'not_found'}")
         self.play(uuid, f"status_{status}" if status in TICKET_STATUSES else lookup.not_found)
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
+import gevent
+import structlog
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, bindparam, create_engine, event, insert, select
@@ -20,6 +22,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_col
 from calls.record import CallTimeline, OfferTrace
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
 
 
 class Base(DeclarativeBase):
@@ -221,6 +225,16 @@ class TicketStore:
         """Every stored call, in switch-entry order."""
         with Session(self.engine) as session:
             return list(session.scalars(select(CallRow.call_id).order_by(CallRow.switch_entry_ms, CallRow.call_id)))
+
+
+def off_hub(query: Callable[..., T], *args: object) -> T | None:
+    """One store query off gevent's hub (in its threadpool), so a slow database delays the asker, never the engine;
+    None, logged, when the store cannot answer: a database down must not stop a call."""
+    try:
+        return gevent.get_hub().threadpool.apply(query, args)
+    except Exception as exc:
+        log.warning("tickets.store_unavailable", query=query.__name__, error=str(exc).splitlines()[0])
+        return None
 
 
 def _write_ahead(connection: Any, _: object) -> None:
