@@ -137,7 +137,7 @@ class Queueing:
                  outcome=outcome)
         link = self.hub.link
         try:
-            link.execute(event.uuid, "answer")  # the channel plays the prompt after it, in order
+            link.execute(event.uuid, "answer", acknowledged=False)  # the prompt runs after it; its reply tells
             link.execute(event.uuid, "playback", prompt, wait_complete=True)
             link.hangup(event.uuid)
         except EslError as exc:

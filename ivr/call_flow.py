@@ -174,18 +174,10 @@ class CallFlow:
         if blacklist.action == "reject":
             self.hangup(uuid, blacklist.cause)
         else:
-            self.link.execute(uuid, "answer")
+            self.link.execute(uuid, "answer", acknowledged=False)  # the prompt's reply tells
             self.play(uuid, blacklist.prompt)
             self.hangup(uuid)
         return True
-
-    def _ask_store(self, query: Callable[..., object], *args: object) -> object:
-        """One ticket-store query off the event loop; None when the store cannot answer."""
-        try:
-            return gevent.get_hub().threadpool.apply(query, args)
-        except Exception as exc:  # a database down must not stop the call
-            log.warning("ivr.store_unavailable", query=query.__name__, error=str(exc).splitlines()[0])
-            return None
 
     # --- primitives -----------------------------------------------------------------------------------------
 
