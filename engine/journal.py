@@ -203,11 +203,9 @@ def _live_in(data: bytes) -> dict[tuple[str, str], str]:
     live: dict[tuple[str, str], str] = {}
     for line in data.splitlines(keepends=True):
         try:
-            section, key, value = orjson.loads(line) if line.endswith(b"\n") else (None, None, None)
+            section, key, value = orjson.loads(line[:-1] if line.endswith(b"\n") else b"")
         except (orjson.JSONDecodeError, ValueError, TypeError):
             continue  # cut short by a kill, or not ours
-        if section is None:
-            continue
         if value is None:
             live.pop((section, key), None)
         else:
