@@ -11,12 +11,18 @@ def finished(switch, engine: Engine, count: int = 1):
     return engine.records[-1]
 
 
-def test_answered_call_timeline_is_complete_and_ordered(switch, make_engine) -> None:
+def talking(switch, make_engine):
+    """An engine with agent 1001 logged in, and a caller (who pressed 1) bridged to them."""
     switch.set_endpoint("user/1001", answer_after=0.0)
     engine = make_engine(agents=("1001",))
     engine.queueing.command("1001", "login")
     call = switch.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="1")
     assert switch.wait(lambda: call.bridged_to is not None, timeout=10)
+    return engine, call
+
+
+def test_answered_call_timeline_is_complete_and_ordered(switch, make_engine) -> None:
+    engine, call = talking(switch, make_engine)
     call.hangup()
     t = finished(switch, engine)
     assert (t.call_id, t.caller_number, t.called_number) == (call.uuid, "13800138000", "12345")
@@ -30,11 +36,7 @@ def test_answered_call_timeline_is_complete_and_ordered(switch, make_engine) -> 
 
 
 def test_agent_hanging_up_first_is_recorded(switch, make_engine) -> None:
-    switch.set_endpoint("user/1001", answer_after=0.0)
-    engine = make_engine(agents=("1001",))
-    engine.queueing.command("1001", "login")
-    call = switch.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="1")
-    assert switch.wait(lambda: call.bridged_to is not None, timeout=10)
+    engine, call = talking(switch, make_engine)
     call.bridged_to.hangup()
     assert finished(switch, engine).hangup_side == "agent"
 
@@ -42,12 +44,8 @@ def test_agent_hanging_up_first_is_recorded(switch, make_engine) -> None:
 def test_the_caller_hanging_up_is_recorded_even_when_the_agent_leg_is_announced_first(switch, make_engine) -> None:
     """As on FreeSWITCH 1.10.12 now and then: the caller's BYE, yet the agent leg's CHANNEL_HANGUP comes
     first; only the dispositions on CHANNEL_HANGUP_COMPLETE say who ended the call."""
-    switch.set_endpoint("user/1001", answer_after=0.0)
     switch.partner_hangs_up_first = True
-    engine = make_engine(agents=("1001",))
-    engine.queueing.command("1001", "login")
-    call = switch.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="1")
-    assert switch.wait(lambda: call.bridged_to is not None, timeout=10)
+    engine, call = talking(switch, make_engine)
     call.hangup()
     record = finished(switch, engine)
     assert (record.exit_reason, record.hangup_side, record.agent) == ("answered", "caller", "1001")
