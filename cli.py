@@ -591,6 +591,7 @@ def blacklist_group() -> None:
 def blacklist_add(settings: Settings, number: str, reason: str, days: float | None, by: str) -> None:
     import time
 
+    from ivr.blacklist import REFRESH_S
     from tickets.store import Block
 
     try:
@@ -600,7 +601,8 @@ def blacklist_add(settings: Settings, number: str, reason: str, days: float | No
     now_ms = int(time.time() * 1000)
     expires = now_ms + int(days * 86_400_000) if days else None
     _tickets(settings, lambda store: store.block(Block(number, reason, now_ms, by, expires)))
-    click.echo(f"blocked {number}" + (f" for {days:g} day(s)" if days else " until removed") + f": {reason}")
+    click.echo(f"blocked {number}" + (f" for {days:g} day(s)" if days else " until removed") + f": {reason} "
+               f"(a running engine turns it away within {REFRESH_S:g} s)")
 
 
 @blacklist_group.command("remove")
