@@ -49,6 +49,8 @@ class Queueing:
         self._saved_agents = saved_agents
         self._today = today
         self._wake = Flag()
+        self._waiting_for: int | None = None
+        """The due time the timer greenlet sleeps until (None: no timer)."""
         self._timers: gevent.Greenlet | None = None
 
     def attach(self, hub: Hub) -> None:
@@ -86,23 +88,30 @@ class Queueing:
     def command(self, agent_id: str, action: str, reason: str = "") -> None:
         """An agent's own request (feature code, toolbar, CLI); AgentStateError if the state forbids it."""
         effects = self.connector.command(agent_id, action, reason)
-        self._wake.set()
+        self._rearm()
         self.hub.run(effects)
 
     # --- the decision core's clock --------------------------------------------------------------------------
 
     def _woken(self, handler: Callable[[object], list[Effect]]) -> Callable[[object], list[Effect]]:
-        """Run ``handler``, then let the timer greenlet look again: it may have brought a timer forward."""
+        """Run ``handler``, then wake the timer greenlet if it brought the next timer forward."""
         def handle(message: object) -> list[Effect]:
             try:
                 return handler(message)
             finally:
-                self._wake.set()
+                self._rearm()
         return handle
+
+    def _rearm(self) -> None:
+        """Wake the timer greenlet only when the next timer falls before the one it sleeps until: waking it after
+        every fact was a fifth of the engine's greenlet switches per call."""
+        due = self.core.next_due()
+        if due is not None and (self._waiting_for is None or due < self._waiting_for):
+            self._wake.set()
 
     def _run_timers(self) -> None:
         while True:
-            due = self.core.next_due()
+            due = self._waiting_for = self.core.next_due()
             self._wake.clear()
             delay = None if due is None else max(0.0, (due - self.hub.clock()) / 1000)
             self._wake.wait(delay)
