@@ -305,6 +305,8 @@ DEFAULT_PROMPTS = {
 ANNOUNCED_UP_TO = 20
 DEFAULT_PROMPTS.update({f"position_{n}": f"您前面还有{n}位来电，" for n in range(1, ANNOUNCED_UP_TO + 1)})
 DEFAULT_PROMPTS.update({f"wait_{n}": f"预计等待{n}分钟，请耐心等候。" for n in range(1, ANNOUNCED_UP_TO + 1)})
+_BUILT_IN = {name: Prompt(text=text) for name, text in DEFAULT_PROMPTS.items()}
+"""Validated once: a call asks for prompts by name several times, and a model built per ask was validated per ask."""
 """Queue announcements have a prompt per number 1..20 (position and minutes of wait); beyond, the 20th."""
 TICKET_STATUSES = ("received", "processing", "done", "visited")
 
@@ -333,9 +335,7 @@ class Ivr(Section):
 
     def prompt(self, name: str) -> Prompt:
         """A prompt by name, the configured one or the built-in default."""
-        if name in self.prompts:
-            return self.prompts[name]
-        return Prompt(text=DEFAULT_PROMPTS[name])
+        return self.prompts[name] if name in self.prompts else _BUILT_IN[name]
 
     def prompt_names(self) -> set[str]:
         """Every prompt a call can play: configured and built in."""

@@ -55,7 +55,7 @@ class MenuWalk:
             self.tries += 1
             return self._ask((menu.timeout_prompt if key is None else menu.invalid,))
         self.path.append("default")
-        return self._do(menu.default or ToQueue(do="queue", queue=self.tenant.queue))
+        return self._do(menu.default or ToQueue.model_construct(do="queue", queue=self.tenant.queue))  # both checked at load
 
     def _do(self, action: object) -> Ask | Exit:
         self.tries = 0

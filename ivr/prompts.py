@@ -60,6 +60,7 @@ class PromptLibrary:
     def __init__(self, cache_dir: Path, speak: Callable[[str, Path], None] = espeak_ng) -> None:
         self.cache = cache_dir.resolve()  # FreeSWITCH resolves relative paths against its own sound directory
         self.speak = speak
+        self._targets: dict[str, Path] = {}
 
     def path(self, prompt: Prompt) -> str:
         """What to give FreeSWITCH's playback: the recording if the prompt has one, else its generated WAV
@@ -84,8 +85,12 @@ class PromptLibrary:
         return generated
 
     def _target(self, text: str) -> Path:
-        digest = hashlib.sha256(f"{FORMAT}\0{VOICE}\0{text}".encode("utf-8")).hexdigest()[:20]
-        return self.cache / f"{digest}.wav"
+        """Where a text's WAV is: hashed once per text, since a call asks for several prompts."""
+        target = self._targets.get(text)
+        if target is None:
+            digest = hashlib.sha256(f"{FORMAT}\0{VOICE}\0{text}".encode("utf-8")).hexdigest()[:20]
+            target = self._targets[text] = self.cache / f"{digest}.wav"
+        return target
 
     def _generate(self, text: str, target: Path) -> None:
         """Speak into a private temporary directory, then move each rate into place with ``os.replace``, the
