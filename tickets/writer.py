@@ -87,9 +87,11 @@ class RecordWriter:
         return self._drained.wait(timeout)
 
     def close(self) -> None:
+        """Stop delivering and sync the spool; again is nothing (an engine that stopped itself is stopped again)."""
         self._greenlet.kill()
-        os.fsync(self._appending.fileno())
-        self._appending.close()
+        if not self._appending.closed:
+            os.fsync(self._appending.fileno())
+            self._appending.close()
 
     def _append(self, line: bytes) -> None:
         with self._file_lock:

@@ -84,6 +84,7 @@ def test_a_restarted_engine_replays_the_spool(store: FlakyStore, tmp_path: Path,
     for n in range(3):
         first.push(timeline(n))
     first.close()  # the engine stops with three records undelivered
+    first.close()  # and is stopped again: nothing more happens
     store.down = False
     second = RecordWriter(store, tmp_path / "spool")
     assert second.pending() == 3
