@@ -180,15 +180,12 @@ class Connector:
         return []
 
     def _hung_up(self, call: Call, leg: Leg, fact: HungUp) -> list[Effect]:
-        """A leg's CHANNEL_HANGUP (the reactions, at once), its CHANNEL_HANGUP_COMPLETE (who sent the BYE), or
-        its end found by reconciliation. The caller's record is finished once the end is settled: FreeSWITCH
-        may announce the agent leg's hang-up before the caller's whose BYE caused it, so only the dispositions
-        say who ended the call."""
+        """A leg's CHANNEL_HANGUP_COMPLETE, or its end found by reconciliation. FreeSWITCH may announce the agent
+        leg's hang-up before the caller's whose BYE caused it, so only the dispositions say who ended the call."""
         went = leg.gone(fact.cause, fact.disposition)
         if leg.role is Role.CALLER:
             effects = self._caller_gone(call) if went else []
-            if fact.complete or fact.cause is None:
-                self.book.finish(call, call.gone_ms)
+            self.book.finish(call, call.gone_ms)
             return effects
         if leg.outcome == "answered" and leg.hung_up_by_party:  # the agent's phone sent the BYE
             self.book.ending(call.id, "agent")

@@ -152,8 +152,8 @@ class Switch:
 
     @staticmethod
     def _hang_up_events(uuid: str, cause: str, disposition: str) -> list[HungUp]:
-        """CHANNEL_HANGUP, without the disposition yet, then CHANNEL_HANGUP_COMPLETE with it."""
-        return [HungUp(uuid, cause), HungUp(uuid, cause, disposition, complete=True)]
+        """CHANNEL_HANGUP_COMPLETE, with who sent the BYE."""
+        return [HungUp(uuid, cause, disposition)]
 
     def channel(self, uuid: str) -> Channel | None:
         """What ``uuid_dump`` would show."""
