@@ -44,8 +44,9 @@ class SwitchView:
     records: dict[str, CallTimeline] = field(default_factory=dict)
     """Live calls' records from the journal (first reconciliation with Redis only)."""
     fixed: Counter[str] = field(default_factory=Counter)
-    vanished: set[str] = field(default_factory=set)
-    """Channels that hung up while reconciliation ran: not to be taken."""
+    vanished: dict[str, HungUp] = field(default_factory=dict)
+    """Channels that hung up while reconciliation ran, not held by the book then: not to be taken, and if taken
+    all the same (their dump was read before their hang-up came), their hang-up is applied again after."""
     _details: dict[str, Channel | None] = field(default_factory=dict)
 
     def details(self, uuid: str) -> Channel | None:
@@ -109,6 +110,7 @@ class Reconciler:
             self._view = view = SwitchView(self._list(), self._first, self.hub.link,
                                            self._records if self._first else {})
             self.hub.run([Reconciling(view)])
+            self.hub.run([fact for uuid, fact in view.vanished.items() if self.hub.book.find(uuid) is not None])
         except EslError as exc:
             self._view = None
             log.warning("engine.reconcile_interrupted", error=str(exc))
@@ -123,7 +125,7 @@ class Reconciler:
 
     def _seen_gone(self, fact: HungUp) -> None:
         if self._view is not None and self.hub.book.find(fact.uuid) is None:
-            self._view.vanished.add(fact.uuid)
+            self._view.vanished[fact.uuid] = fact
 
     def _list(self) -> list[str]:
         rows = json.loads(self.hub.link.api("show channels as json")).get("rows", [])
