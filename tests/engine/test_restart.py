@@ -103,18 +103,22 @@ def test_a_restarted_engine_finishes_every_call_the_old_one_was_handling(switch,
     assert redis.Redis.from_url(redis_url).hlen(f"{prefix}:calls") == 0
 
 
-def test_an_agent_talking_through_a_restart_stays_on_the_call_until_it_ends(switch, make_engine, redis_url: str,
-                                                                          prefix: str) -> None:
+def _talking_when_the_engine_stops(switch, make_engine, state: dict[str, str], **engine: object):
+    """Agent 1001 talking with a caller when the engine (journal in ``state``) stops: (caller leg, agent leg)."""
     switch.set_endpoint("user/1001", answer_after=0.0)
-    state = {"backend": "redis", "redis_url": redis_url, "prefix": prefix}
-    first = make_engine(state=state, wrap_up=0)
+    first = make_engine(state=state, wrap_up=0, **engine)
     first.queueing.command("1001", "login")
     call = switch.place_call(caller_id_number="13800000001", destination_number="12345", dtmf="1")
     assert switch.wait(lambda: first.queueing.core.agents["1001"].state is AgentState.ON_CALL, timeout=10)
-    agent_leg = call.bridged_to
     assert first.journal.flush(5)
     first.stop()  # the conversation goes on in the switch
+    return call, call.bridged_to
 
+
+def test_an_agent_talking_through_a_restart_stays_on_the_call_until_it_ends(switch, make_engine, redis_url: str,
+                                                                          prefix: str) -> None:
+    state = {"backend": "redis", "redis_url": redis_url, "prefix": prefix}
+    call, agent_leg = _talking_when_the_engine_stops(switch, make_engine, state)
     second = make_engine(state=state, wrap_up=0)
     agent = second.queueing.core.agents["1001"]
     assert agent.state is AgentState.ON_CALL  # not guessed into wrap-up: the switch still bridges them
@@ -135,17 +139,9 @@ def test_an_agent_leg_that_hangs_up_while_a_restarted_engine_reads_it_does_not_l
     import config
     from engine.reconcile import SwitchView
 
-    switch.set_endpoint("user/1001", answer_after=0.0)
     state = {"backend": "redis", "redis_url": redis_url, "prefix": prefix}
     no_survey = {"survey": config.defaults().ivr.survey.model_copy(update={"enabled": False})}  # both legs end
-    first = make_engine(state=state, wrap_up=0, ivr=no_survey)
-    first.queueing.command("1001", "login")
-    call = switch.place_call(caller_id_number="13800000001", destination_number="12345", dtmf="1")
-    assert switch.wait(lambda: first.queueing.core.agents["1001"].state is AgentState.ON_CALL, timeout=10)
-    agent_leg = call.bridged_to
-    assert first.journal.flush(5)
-    first.stop()  # the conversation goes on in the switch
-
+    call, agent_leg = _talking_when_the_engine_stops(switch, make_engine, state, ivr=no_survey)
     read, asked = SwitchView.details, []
 
     def read_then_hang_up(view: SwitchView, uuid: str):
