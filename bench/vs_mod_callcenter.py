@@ -36,6 +36,7 @@ ours_freed_p99_ms=<x> modcc_freed_p99_ms=<x> ours_cpu_ms_per_call=<x> ours_faile
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -54,7 +55,7 @@ import gevent
 import yaml
 from gevent import subprocess
 
-from esl import Backoff, Event, SwitchLink
+from esl import Backoff, CommandFailed, Event, SwitchLink
 from esl.connection import Connection
 from esl.protocol import add_filter, subscribe
 
@@ -244,6 +245,9 @@ def run_modcc(work: Path, rate: float, seconds: float, agents: int, talk_ms: int
     control.start()
     control.wait_connected(10)
     names = [f"bench{n:02d}" for n in range(agents)]
+    for name in names:  # what a run cut short left behind
+        with contextlib.suppress(CommandFailed):
+            control.api(f"callcenter_config agent del {name}")
     for n, name in enumerate(names):
         for command in (f"agent add {name} callback", f"agent set contact {name} "
                         f"{{ignore_early_media=true}}{agent_contact(n)}",
