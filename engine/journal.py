@@ -147,11 +147,12 @@ class FolderJournal(Journal):
         with self._lock:
             if self._log is None:
                 self._log = self._open()
-            lines = b"".join(self._line(key, value) for key, value in batch.items())
-            self._log.write(lines)
-            self._log_bytes += len(lines)
+            lines = {key: self._line(key, value) for key, value in batch.items()}
+            data = b"".join(lines.values())
+            self._log.write(data)
+            self._log_bytes += len(data)
             for key, value in batch.items():
-                self._keep(key, value)
+                self._keep(key, None if value is None else lines[key])
             if self._log_bytes > max(self.COMPACT_AT, 4 * self._live_bytes):
                 self._log = self._compact(self._log)
 
@@ -162,11 +163,12 @@ class FolderJournal(Journal):
     def _line(key: tuple[str, str], value: str | None) -> bytes:
         return orjson.dumps([*key, value]) + b"\n"
 
-    def _keep(self, key: tuple[str, str], value: str | None) -> None:
+    def _keep(self, key: tuple[str, str], line: bytes | None) -> None:
+        """``line``: the key's log line, kept for compaction (None: the key is dropped)."""
         old = self._live.pop(key, None)
         self._live_bytes -= len(old) if old is not None else 0
-        if value is not None:
-            self._live[key] = line = self._line(key, value)
+        if line is not None:
+            self._live[key] = line
             self._live_bytes += len(line)
 
     def _open(self) -> BinaryIO:
@@ -177,7 +179,7 @@ class FolderJournal(Journal):
         log_file.seek(0)
         data = log_file.read()
         for key, value in _live_in(data).items():
-            self._keep(key, value)
+            self._keep(key, self._line(key, value))
         self._log_bytes = data.rfind(b"\n") + 1
         log_file.truncate(self._log_bytes)
         return log_file
