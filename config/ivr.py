@@ -305,9 +305,9 @@ DEFAULT_PROMPTS = {
 ANNOUNCED_UP_TO = 20
 DEFAULT_PROMPTS.update({f"position_{n}": f"您前面还有{n}位来电，" for n in range(1, ANNOUNCED_UP_TO + 1)})
 DEFAULT_PROMPTS.update({f"wait_{n}": f"预计等待{n}分钟，请耐心等候。" for n in range(1, ANNOUNCED_UP_TO + 1)})
+"""Queue announcements have a prompt per number 1..20 (position and minutes of wait); beyond, the 20th."""
 _BUILT_IN = {name: Prompt(text=text) for name, text in DEFAULT_PROMPTS.items()}
 """Validated once: a call asks for prompts by name several times, and a model built per ask was validated per ask."""
-"""Queue announcements have a prompt per number 1..20 (position and minutes of wait); beyond, the 20th."""
 TICKET_STATUSES = ("received", "processing", "done", "visited")
 
 
