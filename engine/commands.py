@@ -8,14 +8,13 @@ refuses is a fact like any other (a refused bridge, a failed originate).
 
 from __future__ import annotations
 
-import gevent
 import structlog
 from gevent.event import AsyncResult
 
 from calls.commands import Bridge, Kill, Originate
 from calls.facts import EVENTS, BridgeResult, Fact, OriginateResult, from_event, originate_result
 from engine.capability import Hub
-from esl import CommandFailed, EslError, Event, UnsafeValue, tokens
+from esl import CommandFailed, EslError, Event, UnsafeValue, tokens, workers
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +44,7 @@ class SwitchCommands:
         except EslError as exc:
             log.info("switch.originate_not_sent", uuid=command.uuid, error=str(exc))
             return []
-        result.rawlink(lambda done: gevent.spawn(self._originated, command.uuid, done))
+        result.rawlink(lambda done: workers.spawn(self._originated, command.uuid, done))
         return []
 
     def _originated(self, uuid: str, done: AsyncResult) -> None:

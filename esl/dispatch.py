@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import deque
 from typing import Callable
 
-import gevent
 import structlog
 
+from esl import workers
 from esl.protocol import Event
 
 log = structlog.get_logger(__name__)
@@ -44,7 +44,7 @@ class CallDispatcher:
         queue = self._queues.get(key)
         if queue is None:
             self._queues[key] = queue = deque()
-            gevent.spawn(self._drain, key, queue)
+            workers.spawn(self._drain, key, queue)
         queue.append(event)
 
     @property

@@ -17,7 +17,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-import gevent
 import structlog
 
 from calls.book import Call, Stage
@@ -28,7 +27,7 @@ from config import Settings
 from config.ivr import ANNOUNCED_UP_TO
 from engine.capability import Hub
 from engine.reconcile import Channel, Reconciling
-from esl import CommandFailed, EslError, Event, tokens
+from esl import CommandFailed, EslError, Event, tokens, workers
 from ivr.blacklist import Blacklist
 from ivr.call_flow import CallFlow
 from ivr.prompts import PromptLibrary
@@ -162,7 +161,7 @@ class FrontDoor:
     # --- driving a call -----------------------------------------------------------------------------------------
 
     def _spawn(self, call_id: str, work: Callable[..., None], *args: object) -> None:
-        gevent.spawn(self._drive, call_id, work, *args)
+        workers.spawn(self._drive, call_id, work, *args)
 
     def _drive(self, call_id: str, work: Callable[..., None], *args: object) -> None:
         """Run ``work`` for a call; whatever fails, the caller is not left in silence: a link failure leaves

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-import gevent
 
 from calls.notices import AgentLeft
 from config.ivr import Survey as SurveyConfig
 from engine.capability import Hub
-from esl import EslError, SwitchLink, tokens
+from esl import EslError, SwitchLink, tokens, workers
 
 RATING_VARIABLE = "hotline_rating"
 NOT_RATED = "not_rated"
@@ -48,7 +47,7 @@ class Survey:
             hub.on(AgentLeft, self._agent_left)
 
     def _agent_left(self, left: AgentLeft) -> None:
-        gevent.spawn(self._run, left.call_id)
+        workers.spawn(self._run, left.call_id)
 
     def _run(self, call_id: str) -> None:
         call = self.hub.book.get(call_id)
