@@ -148,7 +148,7 @@ class Distributor:
 
     def _moved(self, agent: Agent) -> None:
         self._index(agent)
-        self.journal.put(AGENTS, agent.id, orjson.dumps(
+        self.journal.put(AGENTS, agent.id, lambda: orjson.dumps(
             {name: getattr(agent, name) for name in AGENT_FIELDS} | {"state": agent.state.value}).decode())
 
     def _index(self, agent: Agent) -> None:

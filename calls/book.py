@@ -82,7 +82,7 @@ class CallBook:
         call = Call(Leg(record.call_id, Role.CALLER, record.caller_number, state), record, stage)
         self.calls[call.id] = call
         self._legs[call.id] = (call, call.caller)
-        self.journal.put(CALLS, record.call_id, record.to_json())
+        self.journal.put(CALLS, record.call_id, record.to_json)
         return call
 
     def add(self, call: Call, leg: Leg) -> Leg:
@@ -110,7 +110,7 @@ class CallBook:
     # --- the record --------------------------------------------------------------------------------------
 
     def _journal(self, call: Call) -> None:
-        self.journal.put(CALLS, call.id, call.record.to_json())
+        self.journal.put(CALLS, call.id, call.record.to_json)
 
     def ivr(self, call_id: str, step: str, at_ms: int) -> None:
         if (call := self.calls.get(call_id)) is not None:

@@ -4,22 +4,24 @@ ends while no engine runs still gets its record, its end marked unknown).
 
 Sections, each a map of key to JSON text: ``agents`` (every agent's state), ``callers`` (who waits where),
 ``calls`` (live calls' records), ``engine`` (its heartbeat: when it was last seen, whether its switch link was up,
-whether it stopped), so a reader can tell live figures from those of an engine that died. Two stores, one
-behaviour: a folder on the engine's disk (the embedded default: each change appended to one log at once, so what
-the engine knew when it was killed is there for the next one; an append costs a few microseconds, where replacing
-a file per key cost 170, a tenth of the engine's CPU per call) or Redis (a hash per section, for several hosts: writes are queued and flushed by one greenlet
-through gevent's threadpool, so Redis's latency never blocks call handling; a burst of changes to one key is
-written once, and while Redis fails they wait and are retried).
+whether it stopped), so a reader can tell live figures from those of an engine that died.
+
+Writes are queued and flushed by one greenlet as soon as the hub has run what was ready, so the changes one wake-up
+of the engine makes (a call's record changes three or four times in some) are written once, in one write, and a
+value given as a function (a record's ``to_json``) is serialised then, once. Two stores, one behaviour: a folder on
+the engine's disk (the embedded default: the batch appended to one log on the hub, microseconds, so what the engine
+knew when it was killed is there for the next one) or Redis (a hash per section, for several hosts: the batch goes
+through gevent's threadpool, so Redis's latency never blocks call handling). While a store fails, the changes wait
+and are retried.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 import gevent
 import orjson
@@ -32,6 +34,8 @@ from config.schema import State
 log = structlog.get_logger(__name__)
 
 ENGINE = "engine"
+Value = str | Callable[[], str]
+"""JSON text, or a function that gives it when the change is written (the latest state then)."""
 Batch = dict[tuple[str, str], str | None]
 
 
@@ -45,17 +49,17 @@ class EngineSeen:
 
 
 class Journal:
-    """Queued, coalesced writes; a store implements ``_write`` (a batch) and ``_read`` (a section), and may write
-    at once by overriding ``_queue``."""
+    """Queued, coalesced writes; a store implements ``_write`` (a batch, run on a thread) and ``_read`` (a
+    section), or ``_store`` to store a batch on the hub."""
 
     def __init__(self) -> None:
-        self._pending: Batch = {}
+        self._pending: dict[tuple[str, str], Value | None] = {}
         self._wake = Flag()
         self._idle = Flag()
         self._idle.set()
         self._flusher = gevent.spawn(self._flush_forever)
 
-    def put(self, section: str, key: str, value: str) -> None:
+    def put(self, section: str, key: str, value: Value) -> None:
         self._queue((section, key), value)
 
     def drop(self, section: str, key: str) -> None:
@@ -87,7 +91,7 @@ class Journal:
         self.flush(5)
         self._flusher.kill()
 
-    def _queue(self, key: tuple[str, str], value: str | None) -> None:
+    def _queue(self, key: tuple[str, str], value: Value | None) -> None:
         self._pending[key] = value
         self._idle.clear()
         self._wake.set()
@@ -96,9 +100,10 @@ class Journal:
         while True:
             self._wake.wait()
             self._wake.clear()
-            batch, self._pending = self._pending, {}
+            batch = {key: value() if callable(value) else value for key, value in self._pending.items()}
+            self._pending = {}
             try:
-                gevent.get_hub().threadpool.apply(self._write, (batch,))
+                self._store(batch)
             except (OSError, redis.RedisError) as exc:
                 log.warning("journal.write_failed", error=str(exc), changes=len(batch))
                 for key, value in batch.items():
@@ -109,6 +114,10 @@ class Journal:
             if not self._pending:
                 self._idle.set()
 
+    def _store(self, batch: Batch) -> None:
+        """Off the hub, so a slow store never blocks call handling."""
+        gevent.get_hub().threadpool.apply(self._write, (batch,))
+
     def _write(self, batch: Batch) -> None:
         raise NotImplementedError
 
@@ -117,7 +126,7 @@ class Journal:
 
 
 class FolderJournal(Journal):
-    """``<folder>/journal.log``: one JSON line ``[section, key, value]`` appended per change (``null``: dropped), the
+    """``<folder>/journal.log``: one JSON line ``[section, key, value]`` appended per key changed (``null``: dropped), the
     last line of a key winning; a line cut short by a kill is ignored. Once the log holds four times what is live
     (and over ``COMPACT_AT`` bytes) it is rewritten with the live keys only (written, then renamed), so it stays
     small however long the engine runs; a reader (``hotline status``) always sees a whole log."""
@@ -132,29 +141,20 @@ class FolderJournal(Journal):
         self._live_bytes = 0
         self._log_bytes = 0
         self._log: BinaryIO | None = None
-        self._lock = threading.Lock()
-        """Appends run on the hub, and on a threadpool thread when the flusher retries what the disk refused."""
         super().__init__()
 
-    def _queue(self, key: tuple[str, str], value: str | None) -> None:
-        try:
-            self._write({key: value})
-        except OSError as exc:  # the disk refuses (full, read-only): keep it for the flusher to retry
-            log.warning("journal.write_failed", error=str(exc), changes=1)
-            super()._queue(key, value)
-
-    def _write(self, batch: Batch) -> None:
-        with self._lock:
-            if self._log is None:
-                self._log = self._open()
-            lines = {key: self._line(key, value) for key, value in batch.items()}
-            data = b"".join(lines.values())
-            self._log.write(data)
-            self._log_bytes += len(data)
-            for key, value in batch.items():
-                self._keep(key, None if value is None else lines[key])
-            if self._log_bytes > max(self.COMPACT_AT, 4 * self._live_bytes):
-                self._log = self._compact(self._log)
+    def _store(self, batch: Batch) -> None:
+        """On the hub: an append to the page cache costs less than the trip to a thread."""
+        if self._log is None:
+            self._log = self._open()
+        lines = {key: self._line(key, value) for key, value in batch.items()}
+        data = b"".join(lines.values())
+        self._log.write(data)
+        self._log_bytes += len(data)
+        for key, value in batch.items():
+            self._keep(key, None if value is None else lines[key])
+        if self._log_bytes > max(self.COMPACT_AT, 4 * self._live_bytes):
+            self._log = self._compact(self._log)
 
     def _read(self, section: str) -> dict[str, str]:
         return {key: value for (kept, key), value in _replay(self.path).items() if kept == section}
