@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from esl.protocol import EVENT_TYPES, REPLY_TYPES, iter_frames, parse_event
+from esl.protocol import EVENT_TYPES, REPLY_TYPES, Event, iter_frames, parse_event, parse_json
 
 # Counts stated in fs-captures/INDEX.md, i.e. what FreeSWITCH was seen to send; read independently of our parser.
 DOCUMENTED = {
@@ -91,3 +91,18 @@ def test_custom_events_are_named_by_subclass(captures_dir: Path) -> None:
     actions = [e["CC-Action"] for e in events if e.name == "callcenter::info"]
     assert actions[0] == "agent-add" and "agent-offering" in actions and "bridge-agent-start" in actions
     assert "member-queue-end" in actions
+
+
+def test_a_json_event_read_on_demand_gives_what_the_full_parse_gives(captures_dir: Path) -> None:
+    """Every header of every real json event, looked up in the raw text, equals the value ``orjson`` reads; the
+    body too; a header the event lacks is None."""
+    stream = (captures_dir / "esl_json_loopback_9196_rx.txt").read_bytes()
+    frames = [frame for frame in iter_frames(stream) if frame.content_type == "text/event-json"]
+    assert len(frames) >= 20
+    for frame in frames:
+        whole, lazy = parse_json(frame.body), Event.json(frame.body)
+        for name, value in whole.headers.items():
+            assert lazy.get(name) == value, name
+        assert lazy.body == whole.body
+        assert lazy.get("No-Such-Header") is None and "No-Such-Header" not in lazy
+        assert lazy.headers == whole.headers  # and the whole mapping on demand

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import orjson
 from hypothesis import given, settings, strategies as st
 
 from esl import protocol
@@ -66,15 +67,35 @@ def test_plain_body_follows_inner_content_length() -> None:
     assert event.body == body and "Content-Length" not in event
 
 
-def test_json_with_raw_invalid_utf8_is_decoded_not_rejected() -> None:
+@pytest.mark.parametrize("read", [protocol.parse_json, protocol.Event.json])
+def test_json_with_raw_invalid_utf8_is_decoded_not_rejected(read) -> None:
     payload = b'{"Event-Name":"CHANNEL_CREATE","Caller-Caller-ID-Name":"\xff\xfeabc","Unique-ID":"' + CALL.encode() + b'"}'
-    event = protocol.parse_json(payload)
+    event = read(payload)
     assert event.uuid == CALL and event["Caller-Caller-ID-Name"].endswith("abc")
 
 
-def test_json_event_body_comes_from__body() -> None:
-    event = protocol.parse_json(b'{"Event-Name":"BACKGROUND_JOB","Content-Length":"4","_body":"+OK\\n"}')
+@pytest.mark.parametrize("read", [protocol.parse_json, protocol.Event.json])
+def test_json_event_body_comes_from__body(read) -> None:
+    event = read(b'{"Event-Name":"BACKGROUND_JOB","Content-Length":"4","_body":"+OK\\n"}')
     assert event.body == "+OK\n" and "_body" not in event
+
+
+HOSTILE = st.text(st.sampled_from('"\\,:{}[] \n\t\x00\x1fa1-_é张\u2028'), max_size=12) | st.sampled_from([
+    f',"Unique-ID":"{OTHER}"', f'\\",\\"Unique-ID\\":\\"{OTHER}', f'{{"Unique-ID":"{OTHER}"}}', '\\', '\\\\"', 'x"Unique-ID'])
+PROBES = ["Unique-ID", "Event-Name", "Caller-Caller-ID-Name", "variable_sip_h_X-Evil"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.dictionaries(st.sampled_from(PROBES[1:]) | HOSTILE, HOSTILE, max_size=6))
+def test_a_json_event_read_on_demand_matches_the_full_parse_and_no_value_forges_a_header(values: dict) -> None:
+    """Caller-controlled text in keys and values (quotes, backslashes, a forged ``,"Unique-ID":``) is read back
+    exactly, and a header that is not there is not found inside another's value."""
+    payload = orjson.dumps({"Event-Name": "CHANNEL_CREATE", **values})
+    event = protocol.Event.json(payload)
+    whole = protocol.parse_json(payload)
+    for name in [*whole.headers, *PROBES]:
+        assert event.get(name) == whole.headers.get(name), name
+    assert event.uuid == ""
 
 
 @pytest.mark.parametrize("bad", ["status\n", "status\r", "status\0", "originate x\n\napi system id"])
