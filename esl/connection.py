@@ -82,7 +82,9 @@ class Connection:
         with self._send_lock:
             self._replies.append(waiter)
             try:
-                self._sock.sendall(data)
+                sent = self._sock.send(data)  # all of it, nearly always: gevent's sendall asks SO_SNDBUF each time
+                if sent < len(data):
+                    self._sock.sendall(data[sent:])
             except OSError as exc:
                 self.close(ConnectionLost(f"{self.name}: send failed: {exc}"))
         return waiter

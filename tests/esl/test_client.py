@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 import gevent
+import gevent.socket
 import pytest
 from gevent.event import Event as Flag
 
@@ -243,3 +244,25 @@ def test_a_connection_closed_by_a_failed_send_is_down_before_the_supervisor_noti
     link._commands.close(ConnectionLost("send failed: [Errno 104] Connection reset by peer"))
     assert link.connected.is_set() and not link.up  # no yield since: the supervisor has not run
     assert switch.wait(lambda: link.connections_made > made and link.up, timeout=5)  # relinked
+
+
+def test_a_command_larger_than_the_socket_buffer_arrives_whole_and_in_order() -> None:
+    """The first ``send`` takes what the kernel's buffer holds; the rest follows before the next command."""
+    ours, theirs = gevent.socket.socketpair()
+    conn = Connection(ours, on_event=lambda event: None)
+    big = packet("api echo", body=b"x" * (8 << 20))
+    expected = len(big) + len(packet("api status"))
+
+    def read_all() -> bytes:
+        chunks, size = [], 0
+        while size < expected:
+            chunk = theirs.recv(1 << 16)
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+
+    reader = gevent.spawn(read_all)
+    conn.send(big)
+    conn.send(packet("api status"))
+    assert reader.get(timeout=30) == big + packet("api status")
+    conn.close()
