@@ -67,9 +67,20 @@ class FrameParser:
         self._pending: tuple[dict[str, str], int] | None = None
 
     def feed(self, data: bytes) -> list[Frame]:
-        """Add received bytes; return every frame they complete, in order."""
-        buf = self._buf
-        buf += data
+        """Add received bytes; return every frame they complete, in order. Bytes that complete their frames are
+        read where they are (most reads end on a frame's end: one copy of each body); a frame cut across reads
+        gathers in the buffer."""
+        if self._buf or self._pending is not None:
+            buf = self._buf
+            buf += data
+            frames, pos = self._frames(buf)
+            del buf[:pos]
+        else:
+            frames, pos = self._frames(data)
+            self._buf += memoryview(data)[pos:]
+        return frames
+
+    def _frames(self, buf: bytes | bytearray) -> tuple[list[Frame], int]:
         frames: list[Frame] = []
         pos = 0
         while True:
@@ -91,11 +102,11 @@ class FrameParser:
             headers, length = self._pending
             if len(buf) - pos < length:
                 break
-            frames.append(Frame(headers, bytes(buf[pos : pos + length])))
+            body = buf[pos : pos + length]
+            frames.append(Frame(headers, body if isinstance(body, bytes) else bytes(body)))
             pos += length
             self._pending = None
-        del buf[:pos]
-        return frames
+        return frames, pos
 
     @property
     def buffered(self) -> int:
@@ -119,7 +130,8 @@ class Event:
     of them (a tenth of the engine's CPU per call went to ``orjson.loads``). ``headers`` builds the whole mapping
     on first use. The search is exact for the compact JSON FreeSWITCH writes (``cJSON_PrintUnformatted``): a key
     is matched only after ``{`` or ``,``, and inside a JSON string every ``"`` is escaped, so no value (a caller ID,
-    a SIP header) can pose as a key; anything else (whitespace, an array value) is read by the full parse.
+    a SIP header) can pose as a key; anything else (whitespace, an array value) is read by the full parse. A
+    repeated key reads as its first (FreeSWITCH repeats none the engine reads; the full parse keeps the last).
     """
 
     __slots__ = ("_headers", "_raw", "_body")
@@ -160,14 +172,13 @@ class Event:
     def _find(self, name: str) -> str | None:
         raw = self._raw
         assert raw is not None
-        key = orjson.dumps(name) + b":"
-        if b"\\" in key:
-            return self.headers.get(name)  # a name JSON escapes: as the full parse has it
-        at = raw.rfind(b"," + key) + 1  # the last, as a full parse keeps the last of a repeated key
-        if at == 0:
-            if not raw.startswith(key, 1):
-                return None
+        key = _KEYS.get(name) or _key(name)
+        if raw.startswith(key, 1):  # Event-Name, FreeSWITCH's first
             at = 1
+        else:
+            at = raw.find(b"," + key) + 1
+            if at == 0:
+                return None if b"\\" not in key else self.headers.get(name)  # a name JSON escapes: as parsed
         start = at + len(key)
         if not raw.startswith(b'"', start):
             return self.headers.get(name)  # not a string: as the full parse has it
@@ -209,6 +220,15 @@ class Event:
 
     def __repr__(self) -> str:
         return f"<Event {self.name} {self.uuid}>"
+
+
+_KEYS: dict[str, bytes] = {}
+"""``"name":`` as compact JSON writes it, per header name looked up (a few dozen)."""
+
+
+def _key(name: str) -> bytes:
+    key = _KEYS[name] = orjson.dumps(name) + b":"
+    return key
 
 
 def _escaped(raw: bytes, quote: int) -> bool:
