@@ -32,9 +32,15 @@ def _days(spans: list[str]) -> set[dt.date]:
     return days
 
 
+ALL_DAY = ["00:00-24:00"]
+
+
 def is_open(hours: Hours, when: dt.datetime) -> bool:
     """Open at ``when`` (an aware datetime) by the centre's local calendar: public holidays first, then the
-    weekend days worked instead (调休) with weekday hours, then weekdays and weekends."""
+    weekend days worked instead (调休) with weekday hours, then weekdays and weekends. A centre open round the
+    clock every day (12345's rule, and the default) needs no calendar."""
+    if hours.weekdays == hours.weekends == ALL_DAY and (not hours.holidays or hours.holiday_hours == ALL_DAY):
+        return True
     local = when.astimezone(ZoneInfo(hours.timezone))
     day = local.date()
     if day in _days(hours.holidays):

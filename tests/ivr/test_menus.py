@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import config
 from cli import main
-from config.ivr import Ivr, ToLookup, ToNumber, ToQueue
+from config.ivr import Hours, Ivr, ToLookup, ToNumber, ToQueue
 from ivr.menus import Ask, MenuWalk
 from ivr.tenants import is_open, select
 
@@ -80,6 +80,15 @@ def test_tenant_by_called_number_then_region(ivr: Ivr) -> None:
 def test_business_hours_follow_the_chinese_calendar(ivr: Ivr, when: str, expected: bool) -> None:
     hours = ivr.tenants["enterprise"].hours
     assert is_open(hours, dt.datetime.fromisoformat(when).replace(tzinfo=SHANGHAI)) is expected
+
+
+@pytest.mark.parametrize("holiday_hours, expected", [([], False), (["00:00-24:00"], True), (["09:00-12:00"], False)])
+def test_a_round_the_clock_centre_keeps_the_hours_it_sets_for_holidays(holiday_hours: list[str], expected: bool) -> None:
+    """Open all day every day needs no calendar, unless its holidays have hours of their own (none: closed)."""
+    hours = Hours(holidays=["2026-10-01..2026-10-07"], holiday_hours=holiday_hours)
+    assert is_open(hours, dt.datetime(2026, 10, 5, 20, 0, tzinfo=SHANGHAI)) is expected
+    assert is_open(hours, dt.datetime(2026, 10, 12, 20, 0, tzinfo=SHANGHAI))
+    assert is_open(Hours(), dt.datetime(2026, 10, 5, 3, 0, tzinfo=SHANGHAI))
 
 
 def test_hours_are_read_in_the_centres_time_zone(ivr: Ivr) -> None:
