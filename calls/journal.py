@@ -10,16 +10,19 @@ from __future__ import annotations
 
 from typing import Callable, Protocol
 
+Value = str | Callable[[], str]
+"""JSON text, or a function that gives it when the change is written (the latest state then)."""
+
 
 class Journal(Protocol):
-    def put(self, section: str, key: str, value: str | Callable[[], str]) -> None: ...
+    def put(self, section: str, key: str, value: Value) -> None: ...
     def drop(self, section: str, key: str) -> None: ...
 
 
 class NoJournal:
     """The embedded default: live state is only in the engine."""
 
-    def put(self, section: str, key: str, value: str | Callable[[], str]) -> None:
+    def put(self, section: str, key: str, value: Value) -> None:
         pass
 
     def drop(self, section: str, key: str) -> None:

@@ -21,7 +21,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 import gevent
 import orjson
@@ -29,13 +29,12 @@ import redis
 import structlog
 from gevent.event import Event as Flag
 
+from calls.journal import Value
 from config.schema import State
 
 log = structlog.get_logger(__name__)
 
 ENGINE = "engine"
-Value = str | Callable[[], str]
-"""JSON text, or a function that gives it when the change is written (the latest state then)."""
 Batch = dict[tuple[str, str], str | None]
 
 

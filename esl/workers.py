@@ -16,6 +16,7 @@ from gevent.hub import Waiter, get_hub
 
 log = structlog.get_logger(__name__)
 
+
 class Workers:
     """``spawn(fn, *args)`` runs ``fn`` on a greenlet of its own after the caller yields, as ``gevent.spawn``
     does, but on a greenlet that finished an earlier task when one is idle. At most ``keep`` idle ones are kept;

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-
 from calls.notices import AgentLeft
 from config.ivr import Survey as SurveyConfig
 from engine.capability import Hub
