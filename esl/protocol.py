@@ -166,7 +166,9 @@ class Event:
     def get(self, name: str, default: str | None = None) -> str | None:
         value = self._headers.get(name)
         if value is None and self._raw is not None and name != "_body":
-            value = self._headers[name] = self._find(name)
+            value = self._find(name)
+            if value is not None and self._raw is not None:  # kept while read on demand; a miss is not a value
+                self._headers[name] = value
         return default if value is None else value
 
     def _find(self, name: str) -> str | None:
