@@ -121,8 +121,11 @@ class Connection:
                 if not data:
                     reason = ConnectionLost(f"{self.name}: FreeSWITCH closed the connection")
                     break
+                events = 0
                 for frame in self._parser.feed(data):
-                    self._dispatch(frame)
+                    events += self._dispatch(frame)
+                if events:
+                    self._events_received.inc(events)  # once per read: the counter takes a lock per call
         except EslError as exc:
             reason = exc
         except OSError as exc:
@@ -131,13 +134,13 @@ class Connection:
             log.warning("esl.truncated_frame", connection=self.name, bytes=self._parser.buffered)
         self.close(reason)
 
-    def _dispatch(self, frame: Frame) -> None:
+    def _dispatch(self, frame: Frame) -> int:
+        """Hand the frame to whoever waits for it; 1 if it was an event, for the count."""
         content_type = frame.content_type
         if content_type in EVENT_TYPES:
-            event = parse_event(frame)
-            self._events_received.inc()
-            self._on_event(event)
-        elif content_type in REPLY_TYPES:
+            self._on_event(parse_event(frame))
+            return 1
+        if content_type in REPLY_TYPES:
             if not self._replies:
                 raise ProtocolError(f"{self.name}: a reply arrived with no command waiting for it")
             self._replies.popleft().set(frame)
@@ -149,3 +152,4 @@ class Connection:
             raise AuthFailed(f"{self.name}: FreeSWITCH's ACL refused this address")
         elif content_type != "log/data":
             log.warning("esl.unknown_frame", connection=self.name, content_type=content_type)
+        return 0

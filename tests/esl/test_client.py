@@ -9,7 +9,7 @@ import gevent.socket
 import pytest
 from gevent.event import Event as Flag
 
-from esl import Backoff, CommandFailed, CommandTimeout, ConnectionLost, SwitchLink, UnsafeValue
+from esl import Backoff, CommandFailed, CommandTimeout, ConnectionLost, SwitchLink, UnsafeValue, metrics
 from esl.connection import Connection
 from esl.errors import AuthFailed
 from esl.protocol import Event, packet
@@ -265,4 +265,21 @@ def test_a_command_larger_than_the_socket_buffer_arrives_whole_and_in_order() ->
     conn.send(big)
     conn.send(packet("api status"))
     assert reader.get(timeout=30) == big + packet("api status")
+    conn.close()
+
+
+def test_events_are_counted_once_per_read_and_replies_are_not() -> None:
+    """``hotline_esl_events_total`` counts the events of a read, added once per read, and no reply."""
+    ours, theirs = gevent.socket.socketpair()
+    seen: list[Event] = []
+    conn = Connection(ours, on_event=seen.append, name="counted")
+    counter = metrics.EVENTS.labels("counted")
+    before = counter._value.get()
+    reply = conn.send(packet("api status"))
+    event = b"Event-Name: HEARTBEAT\n\n"
+    frame = b"Content-Type: text/event-plain\nContent-Length: %d\n\n%s" % (len(event), event)
+    theirs.sendall(b"Content-Type: api/response\nContent-Length: 3\n\n+OK" + frame * 2)  # one read, all written
+    assert reply.get(timeout=5).body == b"+OK"
+    assert [event.name for event in seen] == ["HEARTBEAT", "HEARTBEAT"]
+    assert counter._value.get() - before == 2
     conn.close()
