@@ -167,7 +167,7 @@ class Event:
         value = self._headers.get(name)
         if value is None and self._raw is not None and name != "_body":
             value = self._find(name)
-            if value is not None and self._raw is not None:  # kept while read on demand; a miss is not a value
+            if value is not None:  # a miss is not a value (after a fallback parse, the value is already there)
                 self._headers[name] = value
         return default if value is None else value
 

@@ -207,7 +207,7 @@ class TicketStore:
     def blacklist(self, now_ms: int) -> list[Block]:
         """Entries in force, by number."""
         with self.engine.connect() as connection:
-            return [Block(*row) for row in connection.execute(IN_FORCE, {"now": now_ms})]
+            return [Block(**row._mapping) for row in connection.execute(IN_FORCE, {"now": now_ms})]
 
     def set_status(self, ticket: str, status: str, at_ms: int) -> None:
         """Record a ticket's status, as the ticket system reports it (for the callers' self-service lookup)."""
