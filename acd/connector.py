@@ -20,10 +20,10 @@ from typing import Callable, Iterable
 from acd.distributor import LOST, Action, Announce, CancelOffer, Distributor, Leave, Offer
 from acd.phones import Phones, Registration
 from calls.book import Call, CallBook, Stage
-from calls.commands import Bridge, Command, Kill, Originate
-from calls.facts import (Answered, BridgeResult, Bridged, Channel, Created, Fact, HungUp, OriginateResult, Parked,
+from calls.commands import Bridge, Command, Hold, Kill, Originate
+from calls.facts import (Answered, BridgeResult, Bridged, Channel, Created, Fact, Held, HungUp, OriginateResult, Parked,
                          Unbridged)
-from calls.legs import Leg, LegState, Role
+from calls.legs import Leg, LegState, LegStateError, Role
 from calls.notices import AgentLeft, Announcement, Connecting, LeftQueue, ToQueue
 
 CAUSES = {
@@ -79,6 +79,25 @@ class Connector:
         else:
             raise ValueError(f"unknown agent action {action!r}")
         return self._carry(actions)
+
+    def call_control(self, agent_id: str, action: str) -> list[Effect]:
+        """An agent acting on their own conversation: ``hold`` (the caller hears the hold music) or ``resume``;
+        LegStateError if they have no conversation in a state that allows it."""
+        leg = self._conversation(agent_id)
+        if action == "hold":
+            leg.require("hold the caller", LegState.BRIDGED)
+            return [Hold(leg.uuid, True)]
+        if action == "resume":
+            leg.require("resume the caller", LegState.HELD)
+            return [Hold(leg.uuid, False)]
+        raise ValueError(f"unknown call action {action!r}")
+
+    def _conversation(self, agent_id: str) -> Leg:
+        """The agent's leg in their queue call."""
+        for call, leg in self.book.legs():
+            if leg.role is Role.AGENT and leg.party == agent_id and leg.outcome == "answered" and leg.up:
+                return leg
+        raise LegStateError(f"agent {agent_id} is in no conversation")
 
     def registration(self, registration: Registration) -> list[Effect]:
         """An agent's phone registered or unregistered (``sofia::*`` events)."""
@@ -168,6 +187,11 @@ class Connector:
         call, leg = found
         if isinstance(fact, Answered):
             leg.answered()
+            return []
+        if isinstance(fact, Held):
+            changed = leg.held(fact.seq) if fact.on else leg.resumed(fact.seq)
+            if changed and leg.uuid == call.agent_leg:
+                self.book.hold(call.id, fact.on, fact.at_ms, fact.since_ms)
             return []
         if isinstance(fact, (Parked, OriginateResult)) and (not isinstance(fact, OriginateResult) or fact.cause is None):
             seq = fact.seq if isinstance(fact, Parked) else 0

@@ -25,8 +25,8 @@ from acd.distributor import Distributor
 from acd.service_level import ServiceLevel
 from calls.book import Stage
 from calls.commands import Kill
-from calls.facts import (Answered, BridgeResult, Bridged, Created, HungUp, OriginateResult, Parked, Unbridged)
-from calls.legs import Leg, LegState, Role
+from calls.facts import (Answered, BridgeResult, Bridged, Created, Held, HungUp, OriginateResult, Parked, Unbridged)
+from calls.legs import Leg, LegState, LegStateError, Role
 from calls.notices import Finished, ToQueue
 from calls.record import CallTimeline
 from config import Settings
@@ -37,8 +37,10 @@ from esl import EslError, Event
 
 log = structlog.get_logger(__name__)
 
-ACTIONS = ("login", "ready", "not_ready", "logout")
-FACTS = (Created, Answered, Parked, Bridged, Unbridged, HungUp, OriginateResult, BridgeResult)
+CALL_ACTIONS = ("hold", "resume")
+"""What an agent does to their own conversation (``acd.connector.Connector.call_control``)."""
+ACTIONS = ("login", "ready", "not_ready", "logout", *CALL_ACTIONS)
+FACTS = (Created, Answered, Parked, Bridged, Unbridged, Held, HungUp, OriginateResult, BridgeResult)
 
 
 class Queueing:
@@ -226,8 +228,11 @@ class Queueing:
             if reason not in self.settings.acd.reasons:
                 return 400, {"error": f"reason must be one of {', '.join(self.settings.acd.reasons)}"}
         try:
-            self.command(agent_id, action, reason)
-        except (AgentStateError, ValueError) as exc:
+            if action in CALL_ACTIONS:
+                self.hub.run(self.connector.call_control(agent_id, action))
+            else:
+                self.command(agent_id, action, reason)
+        except (AgentStateError, LegStateError, ValueError) as exc:
             return 409, {"error": str(exc)}
         return 200, self._agent_view(agent_id)
 

@@ -46,6 +46,8 @@ class Call:
     gone_ms: int | None = None
     """When the caller's leg went (None: unseen); the record is finished a moment later, when the switch says
     who hung up."""
+    held_since_ms: int | None = None
+    """When the caller was put on hold, by the switch's clock; None while not on hold."""
     interrupted: bool = False
     """What drove the call (the IVR, the survey) stopped because the link failed: reconciliation resumes it."""
     finished: bool = False
@@ -156,6 +158,17 @@ class CallBook:
                     break
             self._journal(call)
 
+    def hold(self, call_id: str, on: bool, at_ms: int, since_ms: int) -> None:
+        """The caller went on hold (at ``since_ms``) or came back (at ``at_ms``): the time adds to ``held_ms``."""
+        if (call := self.calls.get(call_id)) is None:
+            return
+        if on:
+            call.held_since_ms = since_ms or at_ms
+        elif call.held_since_ms is not None:
+            call.record.held_ms += max(0, at_ms - call.held_since_ms)
+            call.held_since_ms = None
+            self._journal(call)
+
     def note(self, call_id: str, **fields: object) -> None:
         """Set record fields the IVR and other capabilities learn (tenant, recording, survey)."""
         if (call := self.calls.get(call_id)) is not None:
@@ -184,6 +197,8 @@ class CallBook:
         call.finished = True
         record, caller = call.record, call.caller
         record.hangup_ms, record.hangup_cause = at_ms, caller.cause
+        if call.held_since_ms is not None and at_ms is not None:  # hung up on hold
+            record.held_ms += max(0, at_ms - call.held_since_ms)
         if call.ending_side is not None:
             record.hangup_side = call.ending_side
         elif caller.ended_by_engine:

@@ -35,4 +35,13 @@ class Kill:
     cause: str = "NORMAL_CLEARING"
 
 
-Command = Originate | Bridge | Kill
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Put leg ``uuid`` on hold (``on``) or take it off (``uuid_hold [off]``): holding an agent's leg plays its
+    caller the hold music; CHANNEL_HOLD and CHANNEL_UNHOLD follow."""
+
+    uuid: str
+    on: bool
+
+
+Command = Originate | Bridge | Kill | Hold

@@ -52,6 +52,20 @@ class Unbridged:
 
 
 @dataclass(frozen=True, slots=True)
+class Held:
+    """The leg went on hold (CHANNEL_HOLD: ``uuid_hold``, or the phone's own re-INVITE), or came back from it
+    (CHANNEL_UNHOLD)."""
+
+    uuid: str
+    on: bool
+    seq: int = 0
+    at_ms: int = 0
+    """When, by the switch's clock (``Event-Date-Timestamp``)."""
+    since_ms: int = 0
+    """When the hold began, by the switch's clock (``Caller-Channel-Last-Hold``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class HungUp:
     uuid: str
     cause: str | None = None
@@ -78,10 +92,10 @@ class BridgeResult:
     error: str | None = None
 
 
-Fact = Created | Answered | Parked | Bridged | Unbridged | HungUp | OriginateResult | BridgeResult
+Fact = Created | Answered | Parked | Bridged | Unbridged | Held | HungUp | OriginateResult | BridgeResult
 
-EVENTS = ("CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_PARK", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE",
-          "CHANNEL_HANGUP_COMPLETE")
+EVENTS = ("CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_PARK", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_HOLD",
+          "CHANNEL_UNHOLD", "CHANNEL_HANGUP_COMPLETE")
 """The channel events facts are read from. A hang-up is read from CHANNEL_HANGUP_COMPLETE alone: it follows
 CHANNEL_HANGUP within one step of the switch's 20 ms clock (tests/captures) and says who sent the BYE; reading both
 was two of the fourteen events a call cost the engine."""
@@ -112,9 +126,18 @@ def from_event(event: Event) -> Fact | None:
         peer = event.get("Other-Leg-Unique-ID") or ""
         seq = int(event.get("Event-Sequence") or 0)
         return Bridged(uuid, peer, seq) if name == "CHANNEL_BRIDGE" else Unbridged(uuid, peer, seq)
+    if name in ("CHANNEL_HOLD", "CHANNEL_UNHOLD"):
+        return Held(uuid, name == "CHANNEL_HOLD", int(event.get("Event-Sequence") or 0),
+                    _us(event, "Event-Date-Timestamp") // 1000, _us(event, "Caller-Channel-Last-Hold") // 1000)
     if name == "CHANNEL_HANGUP_COMPLETE":
         return HungUp(uuid, event.get("Hangup-Cause") or "NORMAL_CLEARING", event.get("variable_sip_hangup_disposition"))
     return None
+
+
+def _us(event: Event, header: str) -> int:
+    """A microsecond count the switch stamps (0 when absent or not a number)."""
+    value = event.get(header) or ""
+    return int(value) if value.isdigit() else 0
 
 
 def originate_result(uuid: str, output: str) -> OriginateResult:

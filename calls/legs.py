@@ -93,6 +93,10 @@ class Leg:
     def held(self, seq: int = 0) -> bool:
         return self._toggle(LegState.HELD, seq, self.peer)
 
+    def resumed(self, seq: int = 0) -> bool:
+        """Back from hold to its peer (a leg not held stays as it is)."""
+        return self.state is LegState.HELD and self._toggle(LegState.BRIDGED, seq, self.peer)
+
     def gone(self, cause: str | None = None, disposition: str | None = None) -> bool:
         """The leg hung up; later facts add a cause or disposition first seen without one, nothing else."""
         self.cause = self.cause or cause

@@ -36,6 +36,8 @@ class CallTimeline:
     offers: list[OfferTrace] = field(default_factory=list)
     answered_ms: int | None = None
     agent: str | None = None
+    held_ms: int = 0
+    """Time the caller spent on hold during the conversation, by the switch's clock (reported apart from talk)."""
     hangup_ms: int | None = None
     """None when the call ended while the engine could not see it (link down, engine restarting)."""
     hangup_side: str | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import structlog
 from gevent.event import AsyncResult
 
-from calls.commands import Bridge, Kill, Originate
+from calls.commands import Bridge, Hold, Kill, Originate
 from calls.facts import EVENTS, BridgeResult, Fact, OriginateResult, from_event, originate_result
 from engine.capability import Hub
 from esl import CommandFailed, EslError, Event, UnsafeValue, tokens, workers
@@ -25,6 +25,7 @@ class SwitchCommands:
         hub.on(Originate, self.originate)
         hub.on(Bridge, self.bridge)
         hub.on(Kill, self.kill)
+        hub.on(Hold, self.hold)
         for name in EVENTS:
             hub.on(name, self.fact)
 
@@ -69,4 +70,12 @@ class SwitchCommands:
             pass  # already gone: its hang-up is, or was, a fact of its own
         except EslError as exc:
             log.info("switch.kill_not_sent", uuid=command.uuid, error=str(exc))
+        return []
+
+    def hold(self, command: Hold) -> list[object]:
+        """CHANNEL_HOLD or CHANNEL_UNHOLD tells what came of it; a refusal (the leg gone, already so) is logged."""
+        try:
+            self.hub.link.api(f"uuid_hold {'' if command.on else 'off '}{tokens.uuid(command.uuid)}")
+        except EslError as exc:
+            log.warning("switch.hold_refused", uuid=command.uuid, on=command.on, error=str(exc))
         return []

@@ -69,8 +69,10 @@ class Channel:
         self.call_state = "DOWN"
         self.answer_state = "ringing"
         self.answered = False
-        self.created_us = _now_us()
+        self.created_us = now_us()
         self.answered_us = 0
+        self.last_hold_us = 0
+        self.hold_accum_us = 0
         self.hangup_cause: str | None = None
         self.gone = Flag()
         self.completed = Flag()
@@ -203,7 +205,7 @@ class Channel:
     def answer(self) -> None:
         if self.answered or self.hangup_cause:
             return
-        self.answered, self.answered_us = True, _now_us()
+        self.answered, self.answered_us = True, now_us()
         self.state, self.call_state, self.answer_state = "CS_EXECUTE", "ACTIVE", "answered"
         self.switch.fire("CHANNEL_ANSWER", self, [])
         self.switch.fire("CHANNEL_CALLSTATE", self, [("Original-Channel-Call-State", "RINGING")])
@@ -282,7 +284,7 @@ class Channel:
         return got, ""
 
 
-def _now_us() -> int:
+def now_us() -> int:
     return int(time.time() * 1_000_000)
 
 

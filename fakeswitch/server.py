@@ -26,7 +26,7 @@ from gevent.queue import Full, Queue
 from gevent.server import StreamServer
 
 from fakeswitch import serialize, templates
-from fakeswitch.channels import Application, Channel, Endpoint, Queued, write_silence
+from fakeswitch.channels import Application, Channel, Endpoint, Queued, now_us, write_silence
 from fakeswitch.packets import Drop, Packet, PacketReader
 
 log = structlog.get_logger(__name__)
@@ -285,7 +285,8 @@ class FakeSwitch:
 
     def _channel_block(self, ch: Channel) -> list[tuple[str, str]]:
         """The channel's headers, rebuilt only when something they show has changed (most events repeat them)."""
-        key = (ch.state, ch.call_state, ch.answer_state, ch.hangup_cause, ch.answered_us, ch.destination)
+        key = (ch.state, ch.call_state, ch.answer_state, ch.hangup_cause, ch.answered_us, ch.destination, ch.hold_accum_us,
+               ch.last_hold_us)
         if ch.block_key != key:
             ch.block_key, ch.block = key, self._build_channel_block(ch)
         return ch.block
@@ -303,6 +304,7 @@ class FakeSwitch:
             "Caller-Destination-Number": ch.destination, "Caller-Unique-ID": ch.uuid, "Caller-Context": ch.context,
             "Caller-Channel-Name": ch.name, "Caller-Profile-Created-Time": str(ch.created_us),
             "Caller-Channel-Created-Time": str(ch.created_us), "Caller-Channel-Answered-Time": str(ch.answered_us),
+            "Caller-Channel-Last-Hold": str(ch.last_hold_us), "Caller-Channel-Hold-Accum": str(ch.hold_accum_us),
         }
         block = []
         for name, sample in templates.load()["channel"]:
@@ -850,6 +852,31 @@ def _break(ch: Channel, words: list[str]) -> str:
     return "+OK\n"
 
 
+def _hold(sw: FakeSwitch, arg: str) -> str:
+    """``uuid_hold [off] <uuid>`` as captured on 1.10.12 (tests/captures/esl_plain_hold_resume): the held leg goes
+    HELD (CHANNEL_CALLSTATE, then CHANNEL_HOLD); ``off``: UNHELD, ACTIVE (the hold's time added to Hold-Accum),
+    CHANNEL_UNHOLD. A leg already so refuses. (The hold music its peer hears is media: not modelled.)"""
+    words = arg.split()
+    off = bool(words) and words[0] == "off"
+    channel = sw.channels.get(words[1 if off else 0]) if len(words) > off else None
+    if channel is None or channel.hangup_cause is not None:
+        return "-ERR No such channel!\n"
+    if (channel.call_state == "HELD") != off:
+        return "-ERR Operation failed\n"
+    peer = [("Other-Leg-Unique-ID", channel.bridged_to.uuid)] if channel.bridged_to is not None else []
+    if off:
+        channel.hold_accum_us += now_us() - channel.last_hold_us
+        for state in ("UNHELD", "ACTIVE"):
+            channel.call_state = state
+            sw.fire("CHANNEL_CALLSTATE", channel, [("Original-Channel-Call-State", "HELD" if state == "UNHELD" else state)])
+        sw.fire("CHANNEL_UNHOLD", channel, peer)
+    else:
+        channel.last_hold_us, channel.call_state = now_us(), "HELD"
+        sw.fire("CHANNEL_CALLSTATE", channel, [("Original-Channel-Call-State", "ACTIVE")])
+        sw.fire("CHANNEL_HOLD", channel, peer)
+    return "+OK Success\n"
+
+
 def _getvar(ch: Channel, words: list[str]) -> str:
     return ch.variables.get(words[0], "_undef_") if words else "-ERR Usage\n"
 
@@ -999,5 +1026,5 @@ API: dict[str, Callable[[FakeSwitch, str], str]] = {
     "uuid_recv_dtmf": _channel_api(_recv_dtmf), "uuid_send_dtmf": _channel_api(_recv_dtmf),
     "uuid_transfer": _channel_api(_transfer), "uuid_dump": _channel_api(_dump), "uuid_bridge": _bridge,
     "show": _show, "msleep": _msleep, "user_data": _user_data, "global_getvar": _global_getvar, "hupall": _hupall,
-    "uuid_exists": _exists, "sched_del": _sched_del,
+    "uuid_exists": _exists, "sched_del": _sched_del, "uuid_hold": _hold,
 }

@@ -25,6 +25,9 @@ CALLING = ("Event-Calling-File", "Event-Calling-Function", "Event-Calling-Line-N
 PREFERRED = ("esl_plain_sipp_uac_dtmf_7002", "esl_plain_sipp_uac_auth_9196", "esl_plain_callcenter_queue",
              "esl_plain_originate_sofia_to_sipp_uas", "esl_plain_loopback_9196")
 """Captures in order of preference: inbound sofia calls first, as citizens' calls are."""
+OWN_CAPTURES = Path(__file__).parents[1] / "tests" / "captures"
+SUPPLEMENTS = ("esl_plain_hold_resume",)
+"""This project's own captures (tests/captures/INDEX.md), for events the shared ones never show (hold)."""
 
 
 def _is_channel_header(name: str) -> bool:
@@ -37,8 +40,9 @@ def extract(captures: Path) -> dict[str, Any]:
     core: list[list[str]] = []
     channel: list[list[str]] = []
     events: dict[str, dict[str, Any]] = {}
-    for stem in PREFERRED:
-        stream = (captures / f"{stem}_rx.txt").read_bytes()
+    sources = [captures / f"{stem}_rx.txt" for stem in PREFERRED] + [OWN_CAPTURES / f"{s}_rx.txt" for s in SUPPLEMENTS]
+    for source in sources:
+        stream = source.read_bytes()
         for frame in iter_frames(stream):
             if frame.content_type not in EVENT_TYPES:
                 continue

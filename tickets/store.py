@@ -45,6 +45,7 @@ class CallRow(Base):
     original_position: Mapped[int | None] = mapped_column(Integer)
     answered_ms: Mapped[int | None] = mapped_column(BigInteger)
     agent: Mapped[str | None] = mapped_column(String(64))
+    held_ms: Mapped[int] = mapped_column(BigInteger, default=0)
     hangup_ms: Mapped[int | None] = mapped_column(BigInteger)
     hangup_side: Mapped[str | None] = mapped_column(String(16))
     hangup_cause: Mapped[str | None] = mapped_column(String(64))

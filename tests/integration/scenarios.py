@@ -23,13 +23,15 @@ _SDP = """\
 """
 
 
-def _respond(status: str, *, cseq: str = "[last_CSeq:]", extra: str = "", body: str = "") -> str:
-    """An agent phone's response to the request just received (``cseq`` for a reply to the earlier INVITE)."""
+def _respond(status: str, *, cseq: str = "[last_CSeq:]", extra: str = "", body: str = "",
+             to: str = "[last_To:];tag=[pid]SIPpTag01[call_number]") -> str:
+    """An agent phone's response to the request just received (``cseq`` for a reply to the earlier INVITE; ``to``
+    as received for a request within the dialog, which already carries the phone's tag)."""
     return f"""<send{' retrans="500"' if body else ''}><![CDATA[
       SIP/2.0 {status}
       [last_Via:]
       [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
+      {to}
       [last_Call-ID:]
       {cseq}
 {extra}      Content-Length: {'[len]' if body else '0'}
@@ -89,16 +91,19 @@ def citizen(steps: list[tuple[str, int]], hangs_up: bool = True) -> str:
 
 
 def agent(ring_ms: int, talk_ms: int | None = None) -> str:
-    """An agent's phone: rings ``ring_ms``, answers, then waits for the caller's BYE, or with ``talk_ms`` hangs
-    up first after talking that long."""
+    """An agent's phone: rings ``ring_ms``, answers, then waits for the caller's BYE (answering the switch's
+    re-INVITEs meanwhile: hold and resume), or with ``talk_ms`` hangs up first after talking that long."""
     ending = (f'<pause milliseconds="{talk_ms}"/><send><![CDATA[\n      BYE [$contact] SIP/2.0\n      '
               'Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n      '
               'From: <sip:agent@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]\n      To:[$caller]\n      '
               '[last_Call-ID:]\n      CSeq: 2 BYE\n      Contact: <sip:agent@[local_ip]:[local_port]>\n'
               '      Max-Forwards: 70\n      Content-Length: 0\n    ]]></send><recv response="200"/>') \
         if talk_ms is not None else \
-        ('<recv request="BYE"/><send><![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      '
-         '[last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Content-Length: 0\n    ]]></send>')
+        ('<label id="1"/><recv request="INVITE" optional="true" next="2"/>'
+         '<recv request="BYE"/><send><![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      '
+         '[last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Content-Length: 0\n    ]]></send>'
+         '<nop next="3"/><label id="2"/>' + _respond("200 OK", extra=_CONTACT + _SDP_TYPE, body=_SDP, to="[last_To:]")
+         + '<recv request="ACK" next="1"/><label id="3"/>')
     remember = ('<action><ereg regexp=".*" search_in="hdr" header="From:" assign_to="caller"/>'
                 '<ereg regexp="sip:[^&gt;]*" search_in="hdr" header="Contact:" assign_to="contact"/></action>') \
         if talk_ms is not None else ""  # sipp refuses variables a scenario never uses
