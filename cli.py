@@ -277,7 +277,8 @@ def simulate(agents: int, calls_per_hour: float, handle_s: float, patience_s: fl
 
 @main.group("agent")
 def agent_group() -> None:
-    """Agents' states through the running engine's API (login, ready, notready, logout, list)."""
+    """Agents' states and their calls through the running engine's API (login, ready, notready, logout, list,
+    hold, resume, transfer)."""
 
 
 TOKEN_OPTION = click.option("--token", envvar="HOTLINE_TOKEN", show_envvar=True, required=True,
@@ -308,8 +309,8 @@ def api_request(settings: Settings, token: str, method: str, path: str, body: di
     return result
 
 
-def _act(settings: Settings, token: str, agent: str, action: str, reason: str = "") -> None:
-    state = api_request(settings, token, "POST", f"/agents/{agent}/{action}", {"reason": reason})
+def _act(settings: Settings, token: str, agent: str, action: str, **body: str) -> None:
+    state = api_request(settings, token, "POST", f"/agents/{agent}/{action}", body)
     click.echo(f"{state['id']}: {state['state']}{' (' + state['reason'] + ')' if state['reason'] else ''}")
 
 
@@ -338,7 +339,7 @@ def agent_ready(settings: Settings, agent: str, token: str) -> None:
 @with_settings
 def agent_not_ready(settings: Settings, agent: str, reason: str, token: str) -> None:
     """Make AGENT not ready (置忙) with a reason."""
-    _act(settings, token, agent, "not_ready", reason)
+    _act(settings, token, agent, "not_ready", reason=reason)
 
 
 @agent_group.command("logout")
@@ -348,6 +349,35 @@ def agent_not_ready(settings: Settings, agent: str, reason: str, token: str) -> 
 def agent_logout(settings: Settings, agent: str, token: str) -> None:
     """Log AGENT out (签出)."""
     _act(settings, token, agent, "logout")
+
+
+@agent_group.command("hold")
+@click.argument("agent")
+@TOKEN_OPTION
+@with_settings
+def agent_hold(settings: Settings, agent: str, token: str) -> None:
+    """Put AGENT's caller on hold (保持): the caller hears the hold music."""
+    _act(settings, token, agent, "hold")
+
+
+@agent_group.command("resume")
+@click.argument("agent")
+@TOKEN_OPTION
+@with_settings
+def agent_resume(settings: Settings, agent: str, token: str) -> None:
+    """Take AGENT's caller off hold (取消保持)."""
+    _act(settings, token, agent, "resume")
+
+
+@agent_group.command("transfer")
+@click.argument("agent")
+@click.argument("target")
+@TOKEN_OPTION
+@with_settings
+def agent_transfer(settings: Settings, agent: str, target: str, token: str) -> None:
+    """Blind-transfer AGENT's caller (盲转) to TARGET: queue:NAME, agent:ID, a linkage directory entry (110,
+    119, ...) or a plain number. AGENT leaves the call at once."""
+    _act(settings, token, agent, "transfer", to=target)
 
 
 @agent_group.command("list")

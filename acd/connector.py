@@ -17,14 +17,17 @@ from __future__ import annotations
 import uuid as uuidlib
 from typing import Callable, Iterable
 
+from acd.agents import AgentState, AgentStateError
 from acd.distributor import LOST, Action, Announce, CancelOffer, Distributor, Leave, Offer
 from acd.phones import Phones, Registration
 from calls.book import Call, CallBook, Stage
-from calls.commands import Bridge, Command, Hold, Kill, Originate
+from calls.commands import Bridge, Command, Hold, KeepCaller, Kill, Originate
 from calls.facts import (Answered, BridgeResult, Bridged, Channel, Created, Fact, Held, HungUp, OriginateResult, Parked,
                          Unbridged)
 from calls.legs import Leg, LegState, LegStateError, Role
-from calls.notices import AgentLeft, Announcement, Connecting, LeftQueue, ToQueue
+from calls.notices import AgentLeft, Announcement, Connecting, Handover, LeftQueue, ToQueue
+from calls.record import TransferTrace
+from calls.targets import Target, TargetError
 
 CAUSES = {
     "USER_BUSY": "busy", "NO_ANSWER": "no_answer", "NO_USER_RESPONSE": "no_answer", "ALLOTTED_TIMEOUT": "no_answer",
@@ -33,7 +36,7 @@ CAUSES = {
 """FreeSWITCH hang-up causes of a failed agent leg, as the no-answer policy names them (else ``failed``)."""
 
 
-Effect = Command | Connecting | AgentLeft | LeftQueue | Announcement
+Effect = Command | Connecting | AgentLeft | Handover | LeftQueue | Announcement
 
 
 class Connector:
@@ -58,9 +61,13 @@ class Connector:
         if call is None or not call.caller.up or ask.call_id in self.core.callers:
             return []
         call_id = ask.call_id
-        self.book.queued(call_id, ask.queue, ask.entered_ms)
+        if ask.transferred:  # the record keeps the first queue and entry: the request was answered there
+            call.stage, call.handover = Stage.QUEUED, None
+            self.book.transferred(call_id, "done", queue=ask.queue)
+        else:
+            self.book.queued(call_id, ask.queue, ask.entered_ms)
         actions = self.core.enqueue(call_id, ask.queue, ask.number, self.clock(), ask.priority, ask.entered_ms,
-                                    ask.returning)
+                                    ask.returning, ask.transferred, ask.agent, ask.agent_wait_ms)
         if call_id in self.core.callers:
             self.book.position(call_id, self.core.callers[call_id].original_position)
         return self._carry(actions)
@@ -91,6 +98,37 @@ class Connector:
             leg.require("resume the caller", LegState.HELD)
             return [Hold(leg.uuid, False)]
         raise ValueError(f"unknown call action {action!r}")
+
+    def transfer(self, agent_id: str, target: Target) -> list[Effect]:
+        """Blind transfer (盲转): the agent's leg is hung up now and the caller, kept on the line, goes to
+        ``target`` once it is gone (a Handover: the IVR side takes them there). TargetError for an agent who
+        cannot take the call, LegStateError without a conversation, both before anything is sent."""
+        leg = self._conversation(agent_id)
+        leg.require("transfer the caller", LegState.BRIDGED, LegState.HELD)
+        call = self.book.find(leg.uuid)[0]  # type: ignore[index]
+        queue = self._transfer_queue(call, agent_id, target)
+        self.book.transferring(call.id, TransferTrace(agent_id, target.label, "blind", self.clock()),
+                               Handover(call.id, target, queue))
+        leg.ending()
+        return [KeepCaller(call.id, target.label), Kill(leg.uuid)]
+
+    def _transfer_queue(self, call: Call, agent_id: str, target: Target) -> str:
+        """Where the caller waits: the queue named, the target agent's (the caller's own queue if they serve it),
+        or, for an outside target, the caller's own queue should it not answer."""
+        own = call.record.queue or next(iter(self.core.queues))
+        if target.kind == "queue":
+            return target.name
+        if target.kind != "agent":
+            return own
+        agent = self.core.agents[target.name]
+        if target.name == agent_id:
+            raise TargetError("an agent cannot transfer a call to themselves")
+        if agent.state is AgentState.LOGGED_OUT:
+            raise AgentStateError(f"agent {target.name} is logged out")
+        served = [name for name, queue in self.core.queues.items() if agent.skills.get(queue.skill)]
+        if not served:
+            raise TargetError(f"agent {target.name} serves no queue")
+        return own if own in served else served[0]
 
     def _conversation(self, agent_id: str) -> Leg:
         """The agent's leg in their queue call."""
@@ -288,6 +326,10 @@ class Connector:
         leg.bridged(peer, fact.seq)
         if leg.role is Role.AGENT and call.agent_leg == leg.uuid and peer == call.id:
             return self._connected(call, leg)
+        if leg.role is Role.CALLER and call.handover is not None and call.handover.target.outside \
+                and peer not in call.legs:
+            call.stage = Stage.CONNECTED  # the unit answered: the call is theirs now
+            self.book.transferred(call.id, "done", peer)
         return []
 
     def _connected(self, call: Call, leg: Leg) -> list[Effect]:
@@ -327,10 +369,13 @@ class Connector:
         if leg.outcome != "answered" or call.agent_leg != leg.uuid:
             return []
         call.agent_leg = None
-        if call.caller.up and leg.ended_by_engine:
+        if call.caller.up and leg.ended_by_engine and call.handover is None:
             self.book.ending(call.id, "system")
         effects = self._carry(self.core.call_ended(leg.party, self.clock()))
-        if call.caller.up and call.stage is Stage.CONNECTED:
+        if call.caller.up and call.stage is Stage.CONNECTED and call.handover is not None:
+            call.stage = Stage.IVR
+            effects.append(call.handover)
+        elif call.caller.up and call.stage is Stage.CONNECTED:
             call.stage = Stage.AFTER
             effects.append(AgentLeft(call.id))
         return effects

@@ -85,7 +85,7 @@ AGENTS, CALLERS = "agents", "callers"
 engine takes callers back from the switch, which still holds them)."""
 AGENT_FIELDS = ("state", "reason", "since_ms", "idle_since_ms", "calls_answered", "talk_ms", "wrap_up_until_ms",
                 "registered")
-CALLER_FIELDS = ("call_id", "queue", "number", "priority", "entered_ms", "seq", "original_position")
+CALLER_FIELDS = ("call_id", "queue", "number", "priority", "entered_ms", "seq", "original_position", "transferred")
 
 LOST = "lost"
 """An offer whose leg vanished while the engine could not see the switch: no fault of the agent's, not counted."""
@@ -295,27 +295,38 @@ class Distributor:
     # --- callers -------------------------------------------------------------------------------------------
 
     def enqueue(self, call_id: str, queue_name: str, number: str, now_ms: int, priority: int = 0,
-                entered_ms: int | None = None, returning: bool = False) -> list[Action]:
+                entered_ms: int | None = None, returning: bool = False, transferred: bool = False,
+                agent: str | None = None, agent_wait_ms: int = 0) -> list[Action]:
         """A human request: the caller joins ``queue_name`` and is matched at once if an agent is ready.
 
         ``entered_ms`` (default ``now_ms``) orders the line and starts the service-level clock. A ``returning``
         caller (taken back after a restart or a link cut, or overflowing from another queue) keeps that place,
-        and no limit turns them away again."""
+        and no limit turns them away again. A ``transferred`` one (an agent's blind transfer) keeps it too, is
+        counted as a transfer in, and waits from now; sent to ``agent``, only that agent is offered the call
+        for ``agent_wait_ms``, then the queue's agents too."""
         queue = self.queues[queue_name]
         line = self.waiting[queue_name]
         entered = now_ms if entered_ms is None else entered_ms
-        self.service_level.request(queue_name, entered)
+        if transferred:
+            self.service_level.transferred_in(queue_name, entered)
+        else:
+            self.service_level.request(queue_name, entered)
         if not returning and queue.max_waiting and len(line) >= queue.max_waiting:
             return [Leave(call_id, ExitReason.QUEUE_FULL, queue.on_full)]
         if not returning and queue.on_no_agents is not None and not self._staffed(queue):
             return [Leave(call_id, ExitReason.NO_AGENTS, queue.on_no_agents)]
-        caller = Caller(call_id, queue_name, number, priority, entered, next(self._seq), queue.min_level)
+        caller = Caller(call_id, queue_name, number, priority, entered, next(self._seq), queue.min_level,
+                        transferred=transferred)
         self.callers[call_id] = caller
         bisect.insort(line, (caller.rank, call_id))
         caller.original_position = bisect.bisect_left(line, (caller.rank, call_id)) + 1
         self.journal.put(CALLERS, call_id, orjson.dumps({name: getattr(caller, name) for name in CALLER_FIELDS}).decode())
-        self._arm_caller_timers(caller, queue, entered)
-        self._hold_for_last_agent(caller, queue, now_ms)
+        self._arm_caller_timers(caller, queue, now_ms if transferred else entered)
+        if agent is not None:
+            caller.sticky_agent, caller.sticky_until_ms = agent, now_ms + agent_wait_ms
+            self._schedule(caller.sticky_until_ms, "sticky_end", call_id, 0)
+        else:
+            self._hold_for_last_agent(caller, queue, now_ms)
         return self._match_caller(caller, now_ms)
 
     def restore(self, agents: dict[str, dict[str, object]], now_ms: int,
@@ -364,7 +375,8 @@ class Distributor:
         agent.missed_in_a_row.clear()
         self._agent_queue[agent_id] = caller.queue
         self._remember(caller.number, agent_id, now_ms)
-        self.service_level.answered(caller.queue, caller.entered_ms, now_ms)
+        if not caller.transferred:
+            self.service_level.answered(caller.queue, caller.entered_ms, now_ms)
         return self._release_offers(caller, now_ms)
 
     def offer_failed(self, call_id: str, agent_id: str, cause: str, now_ms: int) -> list[Action]:
@@ -396,7 +408,8 @@ class Distributor:
         if caller is None:
             return []
         self._remove_waiting(caller)
-        self.service_level.abandoned(caller.queue, caller.entered_ms, now_ms)
+        if not caller.transferred:
+            self.service_level.abandoned(caller.queue, caller.entered_ms, now_ms)
         return self._release_offers(caller, now_ms)
 
     def key_pressed(self, call_id: str, key: str, now_ms: int) -> list[Action]:
@@ -409,7 +422,8 @@ class Distributor:
             return []
         del self.callers[call_id]
         self._remove_waiting(caller)
-        self.service_level.exited(caller.queue, caller.entered_ms, now_ms)
+        if not caller.transferred:
+            self.service_level.exited(caller.queue, caller.entered_ms, now_ms)
         return [*self._release_offers(caller, now_ms), Leave(call_id, ExitReason.EXIT_KEY, queue.on_exit)]
 
     # --- time ----------------------------------------------------------------------------------------------
@@ -566,7 +580,8 @@ class Distributor:
         if timer.kind == "max_wait":
             self.callers.pop(caller.call_id)
             self._remove_waiting(caller)
-            self.service_level.timed_out(caller.queue, caller.entered_ms, now_ms)
+            if not caller.transferred:
+                self.service_level.timed_out(caller.queue, caller.entered_ms, now_ms)
             return [*self._release_offers(caller, now_ms), Leave(caller.call_id, ExitReason.TIMEOUT, queue.on_timeout)]
         if timer.kind == "announce":
             self._schedule(now_ms + int(queue.announce_every_s * 1000), "announce", caller.call_id, 0)

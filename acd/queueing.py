@@ -29,6 +29,7 @@ from calls.facts import (Answered, BridgeResult, Bridged, Created, Held, HungUp,
 from calls.legs import Leg, LegState, LegStateError, Role
 from calls.notices import Finished, ToQueue
 from calls.record import CallTimeline
+from calls.targets import TargetError, resolve
 from config import Settings
 from config.acd import Acd
 from engine.capability import Hub, Request
@@ -37,8 +38,9 @@ from esl import EslError, Event
 
 log = structlog.get_logger(__name__)
 
-CALL_ACTIONS = ("hold", "resume")
-"""What an agent does to their own conversation (``acd.connector.Connector.call_control``)."""
+CALL_ACTIONS = ("hold", "resume", "transfer")
+"""What an agent does to their own conversation (``acd.connector.Connector.call_control`` and ``transfer``, whose
+body names the target: ``{"to": "queue:general" | "agent:1002" | "110" | "<number>"}``)."""
 ACTIONS = ("login", "ready", "not_ready", "logout", *CALL_ACTIONS)
 FACTS = (Created, Answered, Parked, Bridged, Unbridged, Held, HungUp, OriginateResult, BridgeResult)
 
@@ -228,10 +230,15 @@ class Queueing:
             if reason not in self.settings.acd.reasons:
                 return 400, {"error": f"reason must be one of {', '.join(self.settings.acd.reasons)}"}
         try:
-            if action in CALL_ACTIONS:
+            if action == "transfer":
+                target = resolve(str(request.body().get("to", "")), self.settings)
+                self.hub.run(self.connector.transfer(agent_id, target))
+            elif action in CALL_ACTIONS:
                 self.hub.run(self.connector.call_control(agent_id, action))
             else:
                 self.command(agent_id, action, reason)
+        except TargetError as exc:
+            return 400, {"error": str(exc)}
         except (AgentStateError, LegStateError, ValueError) as exc:
             return 409, {"error": str(exc)}
         return 200, self._agent_view(agent_id)

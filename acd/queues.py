@@ -92,6 +92,9 @@ class Caller:
     offers: dict[str, int] = field(default_factory=dict)
     """agent -> ring start (ms) of the offers ringing now."""
     original_position: int = 0
+    transferred: bool = False
+    """An agent sent them here: their request was answered once already, so the service level counts a
+    transfer in, not a new request, an answer or an abandon."""
 
     @property
     def rank(self) -> tuple[int, int, int]:

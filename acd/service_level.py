@@ -33,6 +33,8 @@ class Counts:
     timed_out: int = 0
     exited: int = 0
     quick_abandons: int = 0
+    transfers_in: int = 0
+    """Callers an agent sent back to a queue: counted here, not as new requests (their first answer stands)."""
     answered_within: dict[int, int] = field(default_factory=dict)
     abandoned_within: dict[int, int] = field(default_factory=dict)
     wait_ms_total: int = 0
@@ -52,7 +54,8 @@ class Counts:
 def kpi_lines(totals: Counts, thresholds_s: tuple[int, ...]) -> list[str]:
     """The KPI report the tenders read: volumes, average speed of answer, each threshold in every form."""
     lines = [f"requests {totals.requests}  answered {totals.answered}  abandoned {totals.abandoned} "
-             f"(quick {totals.quick_abandons})  timed out {totals.timed_out}  left otherwise {totals.exited}",
+             f"(quick {totals.quick_abandons})  timed out {totals.timed_out}  left otherwise {totals.exited}  "
+             f"transfers in {totals.transfers_in}",
              f"average speed of answer {totals.wait_ms_total / max(1, totals.answered) / 1000:.1f} s"]
     for threshold in thresholds_s:
         levels = totals.levels(threshold)
@@ -107,6 +110,10 @@ class ServiceLevel:
         for counts in self._each(queue, entered_ms):
             counts.requests += 1
 
+    def transferred_in(self, queue: str, entered_ms: int) -> None:
+        for counts in self._each(queue, entered_ms):
+            counts.transfers_in += 1
+
     def answered(self, queue: str, entered_ms: int, answered_ms: int) -> None:
         wait = answered_ms - entered_ms
         for counts in self._each(queue, entered_ms):
@@ -144,6 +151,9 @@ class ServiceLevel:
                 self.lost_in_switch += 1
             return
         self.request(queue, entered)
+        for transfer in record.transfers:
+            if transfer.queue is not None:
+                self.transferred_in(transfer.queue, entered)
         if record.answered_ms is not None:
             self.answered(queue, entered, record.answered_ms)
         elif record.exit_reason == "abandoned" and record.hangup_ms is not None:
@@ -176,6 +186,7 @@ class ServiceLevel:
             total.timed_out += counts.timed_out
             total.exited += counts.exited
             total.quick_abandons += counts.quick_abandons
+            total.transfers_in += counts.transfers_in
             total.wait_ms_total += counts.wait_ms_total
             for threshold, n in counts.answered_within.items():
                 total.answered_within[threshold] = total.answered_within.get(threshold, 0) + n

@@ -14,7 +14,8 @@ from typing import Callable
 
 from calls.journal import Journal, NoJournal
 from calls.legs import Leg, LegState, Role
-from calls.record import CallTimeline, OfferTrace
+from calls.notices import Handover
+from calls.record import CallTimeline, OfferTrace, TransferTrace
 
 Sink = Callable[[CallTimeline], None]
 CALLS = "calls"
@@ -48,6 +49,9 @@ class Call:
     who hung up."""
     held_since_ms: int | None = None
     """When the caller was put on hold, by the switch's clock; None while not on hold."""
+    handover: Handover | None = None
+    """Where the agent's blind transfer sends the caller, from the transfer until a queue has them again, or for
+    good once a unit outside has them."""
     interrupted: bool = False
     """What drove the call (the IVR, the survey) stopped because the link failed: reconciliation resumes it."""
     finished: bool = False
@@ -144,8 +148,9 @@ class CallBook:
             if offer.agent == agent and offer.ring_end_ms is None:
                 offer.ring_end_ms, offer.result = at_ms, result
                 break
-        if result == "answered":
-            call.record.answered_ms, call.record.agent, call.record.exit_reason = at_ms, agent, "answered"
+        if result == "answered":  # once: a caller transferred back to a queue was answered before
+            call.record.answered_ms = call.record.answered_ms or at_ms
+            call.record.agent, call.record.exit_reason = agent, "answered"
         self._journal(call)
 
     def connecting(self, call_id: str, agent: str) -> None:
@@ -168,6 +173,27 @@ class CallBook:
             call.record.held_ms += max(0, at_ms - call.held_since_ms)
             call.held_since_ms = None
             self._journal(call)
+
+    def transferring(self, call_id: str, transfer: TransferTrace, handover: Handover) -> None:
+        """The agent sends the caller on: a hold still open ends now (the agent's leg goes)."""
+        if (call := self.calls.get(call_id)) is None:
+            return
+        if call.held_since_ms is not None:
+            call.record.held_ms += max(0, transfer.at_ms - call.held_since_ms)
+            call.held_since_ms = None
+        call.handover = handover
+        call.record.transfers.append(transfer)
+        self._journal(call)
+
+    def transferred(self, call_id: str, result: str, leg: str | None = None, queue: str | None = None) -> None:
+        """The transfer under way came to ``result``: done (the target has the caller) or failed; ``queue``: where
+        the caller waits again (a queue or agent target, or a unit that could not be reached)."""
+        if (call := self.calls.get(call_id)) is None or not call.record.transfers:
+            return
+        transfer = call.record.transfers[-1]
+        transfer.result, transfer.leg = transfer.result or result, transfer.leg or leg
+        transfer.queue = queue or transfer.queue
+        self._journal(call)
 
     def note(self, call_id: str, **fields: object) -> None:
         """Set record fields the IVR and other capabilities learn (tenant, recording, survey)."""
@@ -199,6 +225,8 @@ class CallBook:
         record.hangup_ms, record.hangup_cause = at_ms, caller.cause
         if call.held_since_ms is not None and at_ms is not None:  # hung up on hold
             record.held_ms += max(0, at_ms - call.held_since_ms)
+        for transfer in record.transfers:
+            transfer.result = transfer.result or "caller_left"
         if call.ending_side is not None:
             record.hangup_side = call.ending_side
         elif caller.ended_by_engine:
@@ -206,7 +234,9 @@ class CallBook:
         elif caller.hung_up_by_party or caller.disposition is None:
             record.hangup_side = "caller"
         else:  # the switch sent the BYE: the bridged agent's side ended it, or the switch itself
-            record.hangup_side = "agent" if call.stage in (Stage.CONNECTED, Stage.AFTER) else "system"
+            handed_over = call.handover is not None and call.handover.target.outside
+            record.hangup_side = ("unit" if handed_over else "agent") if call.stage in (Stage.CONNECTED, Stage.AFTER) \
+                else "system"
         for offer in record.offers:  # open when the caller went: cancelled, or unseen if being put through unseen
             if offer.ring_end_ms is None:
                 unseen = at_ms is None and offer.result == "connecting"

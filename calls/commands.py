@@ -44,4 +44,14 @@ class Hold:
     on: bool
 
 
-Command = Originate | Bridge | Kill | Hold
+@dataclass(frozen=True, slots=True)
+class KeepCaller:
+    """Keep the caller's leg ``uuid`` up when its agent's leg goes (``park_after_bridge``), marked with where it
+    is being transferred (``hotline_transfer``; ``hotline_transferred`` becomes true once a queue has them
+    again) for an engine that takes the call back after a restart."""
+
+    uuid: str
+    transfer: str
+
+
+Command = Originate | Bridge | Kill | Hold | KeepCaller

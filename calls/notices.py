@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from calls.record import CallTimeline
+from calls.targets import Target
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,11 @@ class ToQueue:
     entered_ms: int
     priority: int = 0
     returning: bool = False
+    transferred: bool = False
+    """An agent's transfer: counted as a transfer in, not a new request (see acd.distributor.enqueue)."""
+    agent: str | None = None
+    """Offered to this agent alone for ``agent_wait_ms``, then to the queue's agents."""
+    agent_wait_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +61,16 @@ class AgentLeft:
     """The agent hung up first and the caller is still on the line (the survey follows)."""
 
     call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """The agent's blind transfer took them off the call: the caller, kept on the line, goes to ``target``; to
+    ``queue`` if it is a queue or an agent, and back to ``queue`` if an outside target cannot be reached."""
+
+    call_id: str
+    target: Target
+    queue: str
 
 
 @dataclass(frozen=True, slots=True)

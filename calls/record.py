@@ -22,6 +22,24 @@ class OfferTrace:
 
 
 @dataclass
+class TransferTrace:
+    """The agent ``by`` sent the caller to ``target`` (``queue:general``, ``agent:1002``, a directory key such as
+    ``110``, or ``number:<digits>``); ``kind`` blind: the agent left at once."""
+
+    by: str
+    target: str
+    kind: str
+    at_ms: int
+    result: str = ""
+    """Empty while under way; done (the target has the caller), or failed (it could not be reached: the caller
+    went back to a queue, keeping their place)."""
+    queue: str | None = None
+    """The queue the caller waited in again (a transfer to a queue or an agent)."""
+    leg: str | None = None
+    """The unit's leg, by its UUID: how the unit's own record of the call is found."""
+
+
+@dataclass
 class CallTimeline:
     call_id: str
     caller_number: str
@@ -38,10 +56,11 @@ class CallTimeline:
     agent: str | None = None
     held_ms: int = 0
     """Time the caller spent on hold during the conversation, by the switch's clock (reported apart from talk)."""
+    transfers: list[TransferTrace] = field(default_factory=list)
     hangup_ms: int | None = None
     """None when the call ended while the engine could not see it (link down, engine restarting)."""
     hangup_side: str | None = None
-    """caller, agent or system (the engine or the switch ended it)."""
+    """caller, agent, unit (the unit a transfer handed the caller to) or system (the engine or the switch)."""
     hangup_cause: str | None = None
     exit_reason: str | None = None
     """answered, abandoned, timeout, overflow, exit_key, queue_full, no_agents, callback, system_failure; or,
@@ -53,6 +72,8 @@ class CallTimeline:
     """The call's recording, or the caller's message (voicemail)."""
     survey: dict[str, str] | None = None
     """Satisfaction by dimension (attitude, efficiency, result): a 好差评 level, or "not_rated"."""
+    origin: str | None = None
+    """110: transferred in by 110 on its own route (联动), not dialled by the citizen."""
 
     def to_json(self) -> str:
         """One line of JSON (the spool's and the live journal's format), written at every change of a live call:
@@ -66,7 +87,8 @@ class CallTimeline:
     @classmethod
     def from_dict(cls, data: dict) -> "CallTimeline":
         offers = [OfferTrace(**offer) for offer in data["offers"]]
-        return cls(**{**data, "offers": offers})
+        transfers = [TransferTrace(**transfer) for transfer in data.get("transfers", ())]
+        return cls(**{**data, "offers": offers, "transfers": transfers})
 
     @property
     def wait_ms(self) -> int | None:

@@ -18,6 +18,8 @@ from config.section import Section
 
 Key = Annotated[str, Field(pattern=r"^[0-9*#]$")]
 Digits = Annotated[str, Field(pattern=r"^[0-9]{3,20}$")]
+Trunk = Annotated[str, Field(pattern=r"^(sofia/gateway/[A-Za-z0-9_.-]+|loopback|sofia/[a-z]+/[^/\s${}]*)$")]
+"""Where an outside number is dialled: ``<trunk>/<number>``."""
 Seconds = Annotated[float, Field(gt=0, le=60)]
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
@@ -298,6 +300,7 @@ DEFAULT_PROMPTS = {
     "survey_thanks": "感谢您的评价，再见。",
     "emergency_transfer": "正在为您转接110，请稍候。",
     "transfer": "正在为您转接，请稍候。",
+    "transfer_failed": "转接未成功，正在为您转回人工服务，请稍候。",
     "callback": "坐席繁忙，我们已记下您的号码，将尽快给您回电，再见。",
     "busy_goodbye": "坐席繁忙，请您稍后再拨，再见。",
     "safety_net": "系统繁忙，请您稍后再拨，给您带来不便，敬请谅解。",
@@ -322,8 +325,7 @@ class Ivr(Section):
     """Additions to and replacements of DEFAULT_PROMPTS."""
     menus: dict[Name, Menu] = Field(default_factory=_default_menus)
     tenants: dict[Name, Tenant] = {"default": Tenant()}
-    trunk: Annotated[str, Field(pattern=r"^(sofia/gateway/[A-Za-z0-9_.-]+|loopback|sofia/[a-z]+/[^/\s${}]*)$")] \
-        = "sofia/gateway/pstn"
+    trunk: Trunk = "sofia/gateway/pstn"
     """Where outside numbers go: ``<trunk>/<number>``."""
     emergency: Emergency = Emergency()
     blacklist: Blacklist = Blacklist()

@@ -23,6 +23,7 @@ from pydantic import (
 
 from config.acd import Acd
 from config.ivr import Ivr, centre_problems, zone
+from config.linkage import Linkage
 from config.addresses import _HOSTNAME, Endpoint, ListenAddress, PrivateListenAddress, _ip
 from config.section import Section
 
@@ -195,6 +196,7 @@ class Settings(Section):
     telemetry: Telemetry = Telemetry()
     acd: Acd = Acd()
     ivr: Ivr = Ivr()
+    linkage: Linkage = Linkage()
     state: State = State()
     tickets: Tickets = Tickets()
     recorder: Recorder = Recorder()

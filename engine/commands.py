@@ -11,7 +11,7 @@ from __future__ import annotations
 import structlog
 from gevent.event import AsyncResult
 
-from calls.commands import Bridge, Hold, Kill, Originate
+from calls.commands import Bridge, Hold, KeepCaller, Kill, Originate
 from calls.facts import EVENTS, BridgeResult, Fact, OriginateResult, from_event, originate_result
 from engine.capability import Hub
 from esl import CommandFailed, EslError, Event, UnsafeValue, tokens, workers
@@ -26,6 +26,7 @@ class SwitchCommands:
         hub.on(Bridge, self.bridge)
         hub.on(Kill, self.kill)
         hub.on(Hold, self.hold)
+        hub.on(KeepCaller, self.keep_caller)
         for name in EVENTS:
             hub.on(name, self.fact)
 
@@ -78,4 +79,14 @@ class SwitchCommands:
             self.hub.link.api(f"uuid_hold {'' if command.on else 'off '}{tokens.uuid(command.uuid)}")
         except EslError as exc:
             log.warning("switch.hold_refused", uuid=command.uuid, on=command.on, error=str(exc))
+        return []
+
+    def keep_caller(self, command: KeepCaller) -> list[object]:
+        """Before its agent's leg is hung up; refused only if the caller has gone, whose hang-up then says so."""
+        target = tokens.variable_value(command.transfer)
+        marks = f"park_after_bridge=true;hotline_transfer={target};hotline_transferred=false"
+        try:
+            self.hub.link.api(f"uuid_setvar_multi {tokens.uuid(command.uuid)} {marks}")
+        except EslError as exc:
+            log.warning("switch.keep_caller_refused", uuid=command.uuid, error=str(exc))
         return []

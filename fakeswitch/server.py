@@ -888,6 +888,16 @@ def _setvar(ch: Channel, words: list[str]) -> str:
     return "+OK\n"
 
 
+def _setvar_multi(ch: Channel, words: list[str]) -> str:
+    """``uuid_setvar_multi <uuid> a=1;b=2``, as mod_commands 1.10.12 splits it (on ';', then the first '=')."""
+    pairs = [pair.partition("=") for pair in " ".join(words).split(";") if pair]
+    if not pairs or any(not name for name, _, _ in pairs):
+        return "-ERR No variable specified\n"
+    for name, _, value in pairs:
+        ch.variables[name] = value
+    return "+OK\n"
+
+
 def _recv_dtmf(ch: Channel, words: list[str]) -> str:
     ch.press(words[0] if words else "")
     return "+OK\n"
@@ -1023,6 +1033,7 @@ API: dict[str, Callable[[FakeSwitch, str], str]] = {
     "status": _status, "originate": FakeSwitch.originate, "uuid_kill": _channel_api(_kill),
     "uuid_answer": _channel_api(_answer), "uuid_break": _channel_api(_break),
     "uuid_record": _channel_api(_uuid_record), "uuid_getvar": _channel_api(_getvar), "uuid_setvar": _channel_api(_setvar),
+    "uuid_setvar_multi": _channel_api(_setvar_multi),
     "uuid_recv_dtmf": _channel_api(_recv_dtmf), "uuid_send_dtmf": _channel_api(_recv_dtmf),
     "uuid_transfer": _channel_api(_transfer), "uuid_dump": _channel_api(_dump), "uuid_bridge": _bridge,
     "show": _show, "msleep": _msleep, "user_data": _user_data, "global_getvar": _global_getvar, "hupall": _hupall,

@@ -66,8 +66,8 @@ class CallFlow:
     def run(self, uuid: str, caller: str, called: str) -> None:
         """From the switch handing the call over to the ACD queue, or to the call's end."""
         name, tenant = select(self.ivr, called, self.region(caller))
-        self.book.note(uuid, tenant=name)
         from_110 = bool(self.ivr.emergency.from_110) and called == self.ivr.emergency.from_110
+        self.book.note(uuid, tenant=name, **({"origin": "110"} if from_110 else {}))
         if not from_110 and self._blocked(uuid, caller):
             return
         self.link.execute(uuid, "answer", acknowledged=False)  # what follows runs after it, and its reply tells
@@ -112,18 +112,25 @@ class CallFlow:
         """An outside number (110, a department) with the tenant's caller ID; if it cannot be reached the caller
         goes to a human instead (the emergency desk when it was 110), never to silence."""
         self._step(uuid, f"number:{number}")
-        self.play(uuid, "emergency_transfer" if number == "110" else "transfer")
-        dial = f"{{origination_caller_id_number={tenant.caller_id}}}{self.ivr.trunk}/{tokens.number(number)}"
-        self.link.execute(uuid, "set", "hangup_after_bridge=true")  # ends with the far side, engine or not
         self.book.exited(uuid, "transferred")  # before the bridge: the far side's hang-up ends the call at once
-        done = self.link.execute(uuid, "bridge", dial, wait_complete=True)
-        if done is not None and done.get("variable_originate_disposition") == "SUCCESS":
-            self.hangup(uuid)
+        if self.dial_out(uuid, number, self.ivr.trunk, tenant.caller_id):
             return
         self.book.note(uuid, exit_reason=None)
         self._step(uuid, "number_failed")
         fallback = self.ivr.emergency if number == "110" else None
         self.enqueue(uuid, fallback.queue if fallback else tenant.queue, caller, fallback.priority if fallback else 0)
+
+    def dial_out(self, uuid: str, number: str, trunk: str, caller_id: str) -> bool:
+        """Tell the caller, then bridge them to an outside number until either side hangs up (then the switch
+        ends the call, engine or not); False, with the caller still here, if it could not be reached."""
+        self.play(uuid, "emergency_transfer" if number == "110" else "transfer")
+        dial = f"{{origination_caller_id_number={tokens.number(caller_id)}}}{trunk}/{tokens.number(number)}"
+        self.link.execute(uuid, "multiset", "hangup_after_bridge=true park_after_bridge=false")
+        done = self.link.execute(uuid, "bridge", dial, wait_complete=True)
+        if done is not None and done.get("variable_originate_disposition") == "SUCCESS":
+            self.hangup(uuid)
+            return True
+        return False
 
     def voicemail(self, uuid: str) -> None:
         """留言: the prompt, a beep, then the caller speaks until # or the limit; the file goes on the record."""

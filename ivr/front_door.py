@@ -21,7 +21,8 @@ import structlog
 
 from calls.book import Call, Stage
 from calls.legs import LegState
-from calls.notices import Announcement, LeftQueue, ToQueue
+from calls.notices import Announcement, Handover, LeftQueue, ToQueue
+from calls.targets import TargetError, resolve
 from calls.record import CallTimeline
 from config import Settings
 from config.ivr import ANNOUNCED_UP_TO
@@ -57,6 +58,7 @@ class FrontDoor:
                              caller_region, hub.clock)
         hub.on("CHANNEL_PARK", self._parked)
         hub.on(LeftQueue, lambda left: self._spawn(left.call_id, self._left_queue, left))
+        hub.on(Handover, lambda handover: self._spawn(handover.call_id, self._hand_over, handover))
         hub.on(Announcement, lambda announcement: self._spawn(announcement.call_id, self._announce, announcement))
         hub.on(Reconciling, self._reconcile)
 
@@ -103,18 +105,23 @@ class FrontDoor:
         return True
 
     def to_queue(self, uuid: str, queue: str, caller: str, priority: int = 0, entered_ms: int | None = None,
-                 music: bool = True) -> None:
+                 music: bool = True, transferred: bool = False, agent: str | None = None) -> None:
         """To a human: the place written on the channel, music on hold, then the ACD takes the caller
-        (``entered_ms``: a place kept from before)."""
+        (``entered_ms``: a place kept from before; ``transferred``, ``agent``: see calls.notices.ToQueue)."""
         entered = self.hub.clock() if entered_ms is None else entered_ms
-        marks = [f"hotline_queue={queue}", f"hotline_entered={entered}", f"hotline_priority={priority}"]
-        if self.settings.ivr.survey.enabled:
-            marks.append("park_after_bridge=true")  # the caller outlives the agent's leg, for the survey
+        # park_after_bridge: the caller outlives the agent's leg for the survey; said either way, since a
+        # transfer sets it
+        marks = [f"hotline_queue={queue}", f"hotline_entered={entered}", f"hotline_priority={priority}",
+                 f"park_after_bridge={str(self.settings.ivr.survey.enabled).lower()}"]
+        if transferred:
+            marks.append("hotline_transferred=true")
         self.hub.link.execute(uuid, "multiset", " ".join(marks), acknowledged=not music)  # the music's reply tells
         if music:
             self.hub.link.execute(uuid, "playback", self.settings.acd.queues[queue].music_on_hold)
-        log.info("call.queued", uuid=uuid, queue=queue, priority=priority)
-        self.hub.run([ToQueue(uuid, queue, caller, entered, priority, returning=entered_ms is not None)])
+        log.info("call.queued", uuid=uuid, queue=queue, priority=priority, transferred=transferred)
+        self.hub.run([ToQueue(uuid, queue, caller, entered, priority, returning=entered_ms is not None,
+                              transferred=transferred, agent=agent,
+                              agent_wait_ms=int(self.settings.linkage.answer_timeout * 1000))])
 
     def to_human(self, call: Call, step: str) -> None:
         """The caller's own human queue (their tenant's, or the queue they were in), keeping their place; what
@@ -143,6 +150,25 @@ class FrontDoor:
             self.flow.transfer(uuid, record.caller_number, self.flow.tenant(record), left.target)
         else:
             self.flow.goodbye(uuid, left.reason, "callback" if left.action == "callback" else "busy_goodbye")
+
+    def _hand_over(self, handover: Handover) -> None:
+        """After the agent's blind transfer: to the queue or agent named, keeping the caller's place; or to the
+        unit outside, and back to the queue, place kept, if it cannot be reached."""
+        call = self.hub.book.get(handover.call_id)
+        if call is None or not call.caller.up:
+            return
+        target, record = handover.target, call.record
+        entered = record.queue_entry_ms or record.switch_entry_ms
+        self.hub.book.ivr(call.id, f"transfer:{target.label}", self.hub.clock())
+        if not target.outside:
+            self.to_queue(call.id, handover.queue, record.caller_number, entered_ms=entered, transferred=True,
+                          agent=target.name if target.kind == "agent" else None)
+            return
+        if self.flow.dial_out(call.id, target.number, target.trunk, target.caller_id):
+            return
+        self.hub.book.transferred(call.id, "failed")
+        self.flow.play(call.id, "transfer_failed")
+        self.to_queue(call.id, handover.queue, record.caller_number, entered_ms=entered, transferred=True)
 
     def _announce(self, announcement: Announcement) -> None:
         """Break the music on hold, say the position and the wait (whole minutes, at least one; each capped at
@@ -236,16 +262,28 @@ class FrontDoor:
             call = self.hub.book.restore(record, LegState.RINGING)
             self._spawn(call.id, self._new_call, call)
             return "new_calls_taken"
+        transfer = channel.var("hotline_transfer")
+        if transfer is not None and channel.var("hotline_transferred") != "true":  # its agent left: on to the target
+            call = self.hub.book.restore(record, LegState.ANSWERED)
+            own = queue if queue in self.settings.acd.queues else self.flow.tenant(record).queue
+            try:
+                call.handover = Handover(call.id, resolve(transfer, self.settings), own)
+            except TargetError:  # the configuration changed meanwhile: a human decides
+                self._drive(call.id, self.to_human, call, "restarted")
+                return "ivr_callers_to_human"
+            self._spawn(call.id, self._hand_over, call.handover)
+            return "transfers_resumed"
         if channel.var("last_bridge_to") is not None:  # the conversation is over: the survey was cut off
             call = self.hub.book.restore(record, LegState.ANSWERED, Stage.AFTER)
             self._spawn(call.id, self._resume, call)  # a goodbye takes seconds: not on reconciliation's time
             return "after_calls_ended"
         call = self.hub.book.restore(record, LegState.ANSWERED)
         if queue in self.settings.acd.queues and entered is not None:
-            record.queue, record.queue_entry_ms = queue, entered
+            record.queue, record.queue_entry_ms = record.queue or queue, entered
             music = channel.application != "playback"
             self._drive(call.id, self.to_queue, call.id, queue, record.caller_number,
-                        min(channel.ms_var("hotline_priority") or 0, 9), entered, music)
+                        min(channel.ms_var("hotline_priority") or 0, 9), entered, music,
+                        channel.var("hotline_transferred") == "true")
             return "waiting_callers_taken_back"
         self._drive(call.id, self.to_human, call, "restarted")
         return "ivr_callers_to_human"

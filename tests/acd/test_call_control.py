@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from pydantic import SecretStr
 
 from acd.agents import AgentState
 from calls.facts import Held, HungUp, from_event
 from calls.legs import LegState
+from cli import main
 from config.acd import Token
 from esl.protocol import EVENT_TYPES, iter_frames, parse_event
 from tests.acd.test_api import call as api
@@ -85,3 +87,128 @@ def test_an_agent_acts_only_on_its_own_conversation(switch, engine) -> None:
     status, body = api(engine, "POST", "/agents/1002/hold", OTHER)
     assert status == 409 and "no conversation" in body["error"]
     assert not any("uuid_hold" in line for _, line in switch.received)
+
+
+# --- blind transfer ---------------------------------------------------------------------------------------------
+
+
+def answered_by_1001(switch, engine):
+    """A caller in conversation with agent 1001 (1002 logged in, busy elsewhere, until the test frees them)."""
+    engine.queueing.command("1001", "login")
+    caller = queued_caller(switch, engine)
+    assert switch.wait(lambda: caller.bridged_to is not None and caller.bridged_to.name == "user/1001", timeout=5)
+    return caller
+
+
+def finished(switch, engine, caller):
+    assert switch.wait(lambda: any(r.call_id == caller.uuid for r in engine.records), timeout=10)
+    return next(r for r in engine.records if r.call_id == caller.uuid)
+
+
+def test_a_blind_transfer_to_a_queue_keeps_the_callers_place_and_first_answer(switch, engine) -> None:
+    switch.set_endpoint("user/1002", answer_after=0.0)
+    caller = answered_by_1001(switch, engine)
+    first_leg = caller.bridged_to
+    engine.queueing.command("1002", "login")
+    assert api(engine, "POST", "/agents/1001/transfer", TOKEN, {"to": "queue:general"})[0] == 200
+    assert switch.wait(lambda: caller.bridged_to is not None and caller.bridged_to.name == "user/1002", timeout=5)
+    assert first_leg.hangup_cause is not None and caller.variables["hotline_transfer"] == "queue:general"
+    assert switch.wait(lambda: engine.queueing.core.agents["1001"].state is not AgentState.ON_CALL, timeout=5)
+    caller.hangup()
+    record = finished(switch, engine, caller)
+    first_answer = record.offers[0].ring_end_ms
+    assert [(o.agent, o.result) for o in record.offers] == [("1001", "answered"), ("1002", "answered")]
+    assert (record.agent, record.answered_ms, record.exit_reason) == ("1002", first_answer, "answered")
+    [transfer] = record.transfers
+    assert (transfer.by, transfer.target, transfer.kind, transfer.result, transfer.queue) == (
+        "1001", "queue:general", "blind", "done", "general")
+    assert record.survey is None and record.hangup_side == "caller"  # the transfer ran no survey
+    counts = engine.queueing.core.service_level.total("general")
+    assert (counts.requests, counts.answered, counts.transfers_in) == (1, 1, 1)  # one request, answered once
+    assert engine.writer.flush(10) and engine.tickets.get(caller.uuid).transfers == record.transfers
+
+
+def test_a_blind_transfer_to_an_agent_offers_that_agent_first(switch, make_engine) -> None:
+    for user in ("1001", "1002", "1003"):
+        switch.set_endpoint(f"user/{user}", answer_after=0.0)
+    engine = make_engine(agents=("1001", "1002", "1003"), strategy="top-down",
+                         tokens=[Token(token=SecretStr(TOKEN), role="agent", agent="1001")])
+    caller = answered_by_1001(switch, engine)
+    engine.queueing.command("1002", "login")
+    engine.queueing.command("1003", "login")
+    assert api(engine, "POST", "/agents/1001/transfer", TOKEN, {"to": "agent:1003"})[0] == 200
+    assert switch.wait(lambda: caller.bridged_to is not None and caller.bridged_to.name == "user/1003", timeout=5)
+    caller.hangup()
+    record = finished(switch, engine, caller)
+    assert [o.agent for o in record.offers] == ["1001", "1003"]  # top-down would have rung 1002
+    assert record.transfers[0].target == "agent:1003" and record.transfers[0].result == "done"
+
+
+def test_a_blind_transfer_to_110_hands_the_caller_over_with_the_units_leg_on_record(switch, engine) -> None:
+    switch.set_endpoint("sofia/gateway/pstn/110", answer_after=0.0)
+    caller = answered_by_1001(switch, engine)
+    assert api(engine, "POST", "/agents/1001/transfer", TOKEN, {"to": "110"})[0] == 200
+    assert switch.wait(lambda: caller.bridged_to is not None and caller.bridged_to.name == "sofia/gateway/pstn/110",
+                       timeout=10)
+    unit = caller.bridged_to
+    assert switch.wait(lambda: engine.queueing.core.agents["1001"].state is not AgentState.ON_CALL, timeout=5)
+    unit.hangup()  # 110 ends the call: the switch hangs the caller up (hangup_after_bridge)
+    record = finished(switch, engine, caller)
+    [transfer] = record.transfers
+    assert (transfer.target, transfer.result, transfer.leg, transfer.queue) == ("110", "done", unit.uuid, None)
+    assert (record.agent, record.exit_reason, record.hangup_side) == ("1001", "answered", "unit")
+    assert record.survey is None and "transfer:110" in record.ivr_path
+    counts = engine.queueing.core.service_level.total("general")
+    assert (counts.requests, counts.answered, counts.transfers_in) == (1, 1, 0)
+
+
+def test_a_unit_that_cannot_be_reached_sends_the_caller_back_to_the_queue_keeping_their_place(switch, engine) -> None:
+    switch.set_endpoint("sofia/gateway/pstn/12315", cause="NORMAL_TEMPORARY_FAILURE")
+    switch.set_endpoint("user/1002", answer_after=0.0)
+    caller = answered_by_1001(switch, engine)
+    engine.queueing.command("1002", "login")
+    assert api(engine, "POST", "/agents/1001/transfer", TOKEN, {"to": "12315"})[0] == 200
+    assert switch.wait(lambda: caller.bridged_to is not None and caller.bridged_to.name == "user/1002", timeout=10)
+    caller.hangup()
+    record = finished(switch, engine, caller)
+    [transfer] = record.transfers
+    assert (transfer.target, transfer.result, transfer.queue) == ("12315", "failed", "general")
+    assert record.queue_entry_ms is not None and record.answered_ms == record.offers[0].ring_end_ms
+    assert engine.queueing.core.service_level.total("general").transfers_in == 1
+
+
+def test_a_bad_transfer_target_is_refused_before_anything_reaches_the_switch(switch, engine) -> None:
+    caller = answered_by_1001(switch, engine)
+    sent = len(switch.received)
+    for target, status, says in (("110;api hupall", 400, "plain number"), ("queue:nowhere", 400, "no queue"),
+                                 ("agent:1001", 400, "themselves"), ("agent:1002", 409, "logged out"),
+                                 ("${system(reboot)}", 400, "plain number"), ("", 400, "plain number")):
+        status_, body = api(engine, "POST", "/agents/1001/transfer", TOKEN, {"to": target})
+        assert (status_, says in body["error"]) == (status, True), (target, body)
+    assert api(engine, "POST", "/agents/1001/transfer", OTHER, {"to": "110"})[0] == 403  # not their call
+    assert not any(word in line for _, line in switch.received[sent:] for word in ("uuid_kill", "uuid_setvar"))
+    assert caller.bridged_to is not None and caller.bridged_to.name == "user/1001"
+
+
+def test_the_cli_holds_resumes_and_transfers_and_says_why_it_cannot(switch, engine, tmp_path) -> None:
+    switch.set_endpoint("user/1002", answer_after=0.0)
+    host, port = engine.api.address[:2]
+    path = tmp_path / "hotline.yaml"
+    path.write_text(f"centre: {{name: cli test}}\nswitch: {{password: {switch.password}}}\n"
+                    f"acd:\n  agents:\n    '1001': {{contact: user/1001, skills: {{general: 5}}}}\n"
+                    f"  api: {{listen: '{host}:{port}'}}\n", encoding="utf-8")
+    caller = answered_by_1001(switch, engine)
+    agent_leg = caller.bridged_to
+
+    def hotline(*args: str):
+        return CliRunner().invoke(main, ["--config", str(path), "agent", *args, "--token", TOKEN])
+
+    assert hotline("hold", "1001").exit_code == 0
+    assert switch.wait(lambda: agent_leg.call_state == "HELD", timeout=5)
+    assert hotline("resume", "1001").exit_code == 0
+    assert switch.wait(lambda: agent_leg.call_state == "ACTIVE", timeout=5)
+    refused = hotline("transfer", "1001", "call-my-cousin")
+    assert refused.exit_code == 1 and "400: transfer target 'call-my-cousin' is none of" in refused.output
+    engine.queueing.command("1002", "login")
+    assert hotline("transfer", "1001", "queue:general").exit_code == 0
+    assert switch.wait(lambda: caller.bridged_to is not None and caller.bridged_to.name == "user/1002", timeout=5)

@@ -200,3 +200,25 @@ def test_cli_status_reads_the_floor_and_the_engine_from_redis(redis_url: str, pr
     assert journal.flush(5)
     journal.close()
     assert "engine: stopped at" in status()
+
+
+def test_a_caller_whose_agent_transferred_them_as_the_engine_died_reaches_the_target(switch, make_engine, redis_url: str,
+                                                                                   prefix: str) -> None:
+    """The old engine marked the caller and hung up their agent's leg (acd.connector.Connector.transfer), then
+    died: the caller sits parked; the new engine finds the mark and carries the transfer out, place kept."""
+    state = {"backend": "redis", "redis_url": redis_url, "prefix": prefix}
+    call, agent_leg = _talking_when_the_engine_stops(switch, make_engine, state)
+    assert switch.api(f"uuid_setvar_multi {call.uuid} park_after_bridge=true;hotline_transfer=queue:general") == "+OK\n"
+    agent_leg.hangup()
+    assert switch.wait(lambda: call.parked, timeout=5)
+    switch.set_endpoint("user/1002", answer_after=0.0)
+    second = make_engine(state=state, wrap_up=0)
+    second.queueing.command("1002", "login")
+    assert switch.wait(lambda: call.bridged_to is not None and call.bridged_to.name == "user/1002", timeout=10)
+    assert call.variables["hotline_transferred"] == "true"
+    call.hangup()
+    assert switch.wait(lambda: any(r.call_id == call.uuid for r in second.records), timeout=10)
+    record = next(r for r in second.records if r.call_id == call.uuid)
+    assert (record.agent, record.exit_reason) == ("1002", "answered") and "transfer:queue:general" in record.ivr_path
+    assert record.answered_ms < record.offers[-1].ring_end_ms  # the first answer, before the restart, stands
+    assert second.queueing.core.service_level.total("general").transfers_in == 1

@@ -7,13 +7,11 @@ Users 1005-1007 of the switch's stock directory stand for the agents' phones (th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from gevent import socket
-from live import SUPERVISOR_TOKEN, records
+from live import api, records
 from softphone import PASSWORD, TONE, Softphone, eventually, peak
 
 from engine.process import Engine
@@ -35,16 +33,6 @@ def phones(tmp_path: Path) -> Iterator[Callable[[str], Softphone]]:
     yield phone
     for phone_ in started:
         phone_.stop()
-
-
-def api(engine: Engine, method: str, path: str, body: dict | None = None) -> object:
-    """The engine's agent API, as a supervisor."""
-    data = json.dumps(body or {}).encode()
-    with socket.create_connection(engine.api.address, timeout=5) as sock:
-        sock.sendall(f"{method} {path} HTTP/1.0\r\nAuthorization: Bearer {SUPERVISOR_TOKEN}\r\n"
-                     f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
-        reply = b"".join(iter(lambda: sock.recv(65536), b""))
-    return json.loads(reply.partition(b"\r\n\r\n")[2])
 
 
 def agent_is(engine: Engine, state: str, reason: str | None = None, registered: bool = True) -> bool:
