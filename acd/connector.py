@@ -20,12 +20,12 @@ from typing import Callable, Iterable
 from acd.agents import AgentState, AgentStateError
 from acd.distributor import LOST, Action, Announce, CancelOffer, Distributor, Leave, Offer
 from acd.phones import Phones, Registration
-from calls.book import Call, CallBook, Stage
-from calls.commands import Bridge, Command, Hold, KeepCaller, Kill, Originate
+from calls.book import Call, CallBook, Stage, ThreeWay
+from calls.commands import Bridge, Command, Hold, Kill, Originate, Park, SetVars, ToConference
 from calls.facts import (Answered, BridgeResult, Bridged, Channel, Created, Fact, Held, HungUp, OriginateResult, Parked,
                          Unbridged)
 from calls.legs import Leg, LegState, LegStateError, Role
-from calls.notices import AgentLeft, Announcement, Connecting, Handover, LeftQueue, ToQueue
+from calls.notices import AgentLeft, Announcement, Connecting, Handover, LeftQueue, ToQueue, UnitUnreached
 from calls.record import TransferTrace
 from calls.targets import Target, TargetError
 
@@ -36,19 +36,21 @@ CAUSES = {
 """FreeSWITCH hang-up causes of a failed agent leg, as the no-answer policy names them (else ``failed``)."""
 
 
-Effect = Command | Connecting | AgentLeft | Handover | LeftQueue | Announcement
+Effect = Command | Connecting | AgentLeft | Handover | LeftQueue | Announcement | UnitUnreached
 
 
 class Connector:
     def __init__(self, core: Distributor, book: CallBook, clock: Callable[[], int],
                  feature_codes: frozenset[str] = frozenset(),
-                 new_uuid: Callable[[], str] = lambda: str(uuidlib.uuid4())) -> None:
+                 new_uuid: Callable[[], str] = lambda: str(uuidlib.uuid4()), unit_ring_s: float = 30) -> None:
         self.core = core
         self.feature_codes = feature_codes
         """What agents dial to ask the ACD for something (acd.feature_codes): such a call is no conversation."""
         self.book = book
         self.clock = clock
         self.new_uuid = new_uuid
+        self.unit_ring_s = unit_ring_s
+        """How long a unit rings for a three-way call (``linkage.answer_timeout``)."""
         self.phones = Phones({agent.id: agent.contact for agent in core.agents.values()})
         self.private: dict[str, str] = {}
         """Channels of agents' own calls (not from the ACD): UUID -> agent."""
@@ -110,7 +112,8 @@ class Connector:
         self.book.transferring(call.id, TransferTrace(agent_id, target.label, "blind", self.clock()),
                                Handover(call.id, target, queue))
         leg.ending()
-        return [KeepCaller(call.id, target.label), Kill(leg.uuid)]
+        keep = {"park_after_bridge": "true", "hotline_transfer": target.label, "hotline_transferred": "false"}
+        return [SetVars(call.id, keep), Kill(leg.uuid)]
 
     def _transfer_queue(self, call: Call, agent_id: str, target: Target) -> str:
         """Where the caller waits: the queue named, the target agent's (the caller's own queue if they serve it),
@@ -129,6 +132,51 @@ class Connector:
         if not served:
             raise TargetError(f"agent {target.name} serves no queue")
         return own if own in served else served[0]
+
+    def three_way(self, agent_id: str, target: Target, agent_leaves: bool = False) -> list[Effect]:
+        """Caller, agent and a unit outside in one conference (三方通话): caller and agent move into the call's
+        room at once, the unit is rung for ``unit_ring_s`` and joins when it answers. ``agent_leaves``: the agent
+        is taken off once the unit is in (one-key transfer, 一键转接: the caller is never alone while it rings).
+        If the unit does not answer, the caller is still with the agent, and both are told (UnitUnreached)."""
+        leg = self._conversation(agent_id)
+        if not target.outside:
+            raise TargetError("a three-way call is with a linkage directory entry or a number")
+        call = self.book.find(leg.uuid)[0]  # type: ignore[index]
+        room = f"hotline-{call.id}"
+        moves: list[Effect] = []
+        if call.three_way is None:
+            leg.require("start a three-way call", LegState.BRIDGED)
+            moves = [SetVars(leg.uuid, {"park_after_bridge": "true"}),  # kept, not hung up, as the caller moves
+                     ToConference(call.id, room, ("endconf",)), ToConference(leg.uuid, room)]
+        elif call.legs[call.three_way.unit].up:
+            raise LegStateError(f"{call.legs[call.three_way.unit].party} is already on this three-way call")
+        unit = self.book.add(call, Leg(self.new_uuid(), Role.UNIT, target.label))
+        call.three_way = ThreeWay(room, unit.uuid, agent_leaves)
+        self.book.transferring(call.id, TransferTrace(agent_id, target.label, "one_key" if agent_leaves
+                                                      else "three_way", self.clock()))
+        return [*moves,
+                Originate(unit.uuid, f"{target.trunk}/{target.number}", self.unit_ring_s,
+                          {"hotline_call": call.id, "hotline_unit": target.label,
+                           "origination_caller_id_number": target.caller_id})]
+
+    def leave(self, agent_id: str) -> list[Effect]:
+        """The agent leaves a three-way call; the caller and the unit talk on."""
+        leg = self._conversation(agent_id)
+        call = self.book.find(leg.uuid)[0]  # type: ignore[index]
+        if call.three_way is None:
+            raise LegStateError(f"agent {agent_id} is in no three-way call (hang up instead)")
+        leg.ending()
+        return [Kill(leg.uuid)]
+
+    def drop(self, agent_id: str) -> list[Effect]:
+        """Hang up the unit of the agent's three-way call (ringing or in the room); caller and agent stay."""
+        leg = self._conversation(agent_id)
+        call = self.book.find(leg.uuid)[0]  # type: ignore[index]
+        unit = call.legs.get(call.three_way.unit) if call.three_way is not None else None
+        if unit is None or not unit.up:
+            raise LegStateError(f"agent {agent_id} has no unit on the line to hang up")
+        unit.ending()
+        return [Kill(unit.uuid, "NORMAL_CLEARING" if unit.outcome == "answered" else "ORIGINATOR_CANCEL")]
 
     def _conversation(self, agent_id: str) -> Leg:
         """The agent's leg in their queue call."""
@@ -224,7 +272,7 @@ class Connector:
             return []
         call, leg = found
         if isinstance(fact, Answered):
-            leg.answered()
+            leg.answered(fact.at_ms)
             return []
         if isinstance(fact, Held):
             changed = leg.held(fact.seq) if fact.on else leg.resumed(fact.seq)
@@ -233,10 +281,12 @@ class Connector:
             return []
         if isinstance(fact, (Parked, OriginateResult)) and (not isinstance(fact, OriginateResult) or fact.cause is None):
             seq = fact.seq if isinstance(fact, Parked) else 0
-            return self._agent_in_park(call, leg) if leg.role is Role.AGENT and leg.in_park(seq) else []
+            if leg.role is Role.CALLER or not leg.in_park(seq):
+                return []
+            return self._agent_in_park(call, leg) if leg.role is Role.AGENT else self._unit_answered(call, leg)
         if isinstance(fact, (HungUp, OriginateResult)):  # a failed originate: the leg is gone
             effects = self._hung_up(call, leg, fact) if isinstance(fact, HungUp) else (
-                self._agent_leg_gone(call, leg) if leg.gone(fact.cause) else [])
+                self._leg_gone(call, leg) if leg.gone(fact.cause) else [])
             self.book.settle(call)
             return effects
         return []
@@ -244,14 +294,17 @@ class Connector:
     def _hung_up(self, call: Call, leg: Leg, fact: HungUp) -> list[Effect]:
         """A leg's CHANNEL_HANGUP_COMPLETE, or its end found by reconciliation. FreeSWITCH may announce the agent
         leg's hang-up before the caller's whose BYE caused it, so only the dispositions say who ended the call."""
-        went = leg.gone(fact.cause, fact.disposition)
+        went = leg.gone(fact.cause, fact.disposition, fact.at_ms)
         if leg.role is Role.CALLER:
             effects = self._caller_gone(call) if went else []
             self.book.finish(call, call.gone_ms)
             return effects
-        if leg.outcome == "answered" and leg.hung_up_by_party:  # the agent's phone sent the BYE
+        if leg.role is Role.AGENT and leg.outcome == "answered" and leg.hung_up_by_party:  # the agent's BYE
             self.book.ending(call.id, "agent")
-        return self._agent_leg_gone(call, leg) if went else []
+        return self._leg_gone(call, leg) if went else []
+
+    def _leg_gone(self, call: Call, leg: Leg) -> list[Effect]:
+        return self._agent_leg_gone(call, leg) if leg.role is Role.AGENT else self._unit_gone(call, leg)
 
     # --- agents' own calls -----------------------------------------------------------------------------------
 
@@ -260,7 +313,7 @@ class Connector:
         originate: a call of the agent's own, so that agent is not offered meanwhile; unless the phone dialled a
         feature code, which asks the ACD for a state and leaves the agent where they are until it is granted."""
         if (found := self.book.find(fact.uuid)) is not None:
-            found[1].created()
+            found[1].created(fact.at_ms)
             return []
         agent_id = self.phones.agents.get(fact.user or "")
         if fact.agent is not None or agent_id is None or fact.uuid in self.private or fact.dialled in self.feature_codes:
@@ -369,9 +422,15 @@ class Connector:
         if leg.outcome != "answered" or call.agent_leg != leg.uuid:
             return []
         call.agent_leg = None
-        if call.caller.up and leg.ended_by_engine and call.handover is None:
+        if call.caller.up and leg.ended_by_engine and call.handover is None and call.three_way is None:
             self.book.ending(call.id, "system")
         effects = self._carry(self.core.call_ended(leg.party, self.clock()))
+        if call.three_way is not None:  # the caller stays in the room with the unit, or waits there for it
+            unit = call.legs[call.three_way.unit]
+            if call.caller.up and not unit.up:  # nobody left to talk to: out of the room, to the survey
+                call.stage = Stage.AFTER
+                effects += [Park(call.id), AgentLeft(call.id)]
+            return effects
         if call.caller.up and call.stage is Stage.CONNECTED and call.handover is not None:
             call.stage = Stage.IVR
             effects.append(call.handover)
@@ -382,10 +441,51 @@ class Connector:
 
     def _caller_gone(self, call: Call) -> list[Effect]:
         """The caller hung up: their offers are cancelled at once (their legs hung up, the one being bridged
-        too); the agent talking with them is hung up by the switch itself."""
+        too), and a unit still ringing for a three-way call; the agent talking with them, and a three-way
+        call's room, are ended by the switch itself (endconf)."""
         now = self.clock()
         call.gone_ms = now if call.caller.cause is not None else None
-        return self._carry(self.core.caller_left(call.id, now)) if call.id in self.core.callers else []
+        effects: list[Effect] = []
+        for leg in call.legs.values():
+            if leg.role is Role.UNIT and leg.up and leg.outcome is None and not leg.ended_by_engine:
+                leg.ending()
+                effects.append(Kill(leg.uuid, "ORIGINATOR_CANCEL"))
+        return effects + (self._carry(self.core.caller_left(call.id, now)) if call.id in self.core.callers else [])
+
+    # --- three-way calls -----------------------------------------------------------------------------------
+
+    def _unit_answered(self, call: Call, leg: Leg) -> list[Effect]:
+        """The unit answered: into the room (mintwo: once it is in, the room ends when fewer than two remain), and
+        for a one-key transfer the agent is taken off."""
+        three_way = call.three_way
+        if leg.outcome is not None or three_way is None or not call.caller.up:
+            if leg.up and not leg.ended_by_engine:
+                leg.ending()
+                return [Kill(leg.uuid)]
+            return []
+        leg.outcome = "answered"
+        self.book.transferred(call.id, "done", leg.uuid)
+        effects: list[Effect] = [ToConference(leg.uuid, three_way.room, ("mintwo",))]
+        agent = call.legs.get(call.agent_leg or "")
+        if three_way.agent_leaves and agent is not None and agent.up:
+            agent.ending()
+            effects.append(Kill(agent.uuid))
+        return effects
+
+    def _unit_gone(self, call: Call, leg: Leg) -> list[Effect]:
+        """The unit left the room (the switch's mintwo ends it if only one remains), or never answered: then the
+        caller is told so with the agent, or, with the agent gone meanwhile, goes back to the queue."""
+        if leg.outcome is not None or call.three_way is None:
+            return []
+        leg.outcome = LOST if leg.cause is None else CAUSES.get(leg.cause, "failed")
+        self.book.transferred(call.id, leg.outcome)
+        if not call.caller.up:
+            return []
+        if call.agent_leg is not None:
+            return [UnitUnreached(call.id, call.three_way.room)]
+        queue = call.record.queue or next(iter(self.core.queues))
+        call.stage, call.three_way = Stage.IVR, None
+        return [Park(call.id), Handover(call.id, Target("queue", queue), queue)]
 
     # --- the distributor's decisions ---------------------------------------------------------------------------
 

@@ -38,9 +38,10 @@ from esl import EslError, Event
 
 log = structlog.get_logger(__name__)
 
-CALL_ACTIONS = ("hold", "resume", "transfer")
-"""What an agent does to their own conversation (``acd.connector.Connector.call_control`` and ``transfer``, whose
-body names the target: ``{"to": "queue:general" | "agent:1002" | "110" | "<number>"}``)."""
+CALL_ACTIONS = ("hold", "resume", "transfer", "three_way", "linkage", "leave", "drop")
+"""What an agent does to their own conversation (acd.connector.Connector): hold, resume; transfer (blind),
+three_way (the agent stays) and linkage (a directory entry, by its mode) with the target in the body
+(``{"to": "queue:general" | "agent:1002" | "110" | "<number>"}``); leave a three-way call; drop its unit."""
 ACTIONS = ("login", "ready", "not_ready", "logout", *CALL_ACTIONS)
 FACTS = (Created, Answered, Parked, Bridged, Unbridged, Held, HungUp, OriginateResult, BridgeResult)
 
@@ -60,7 +61,8 @@ class Queueing:
     def attach(self, hub: Hub) -> None:
         self.hub = hub
         self.core = distributor_from(self.settings, hub.journal)
-        self.connector = Connector(self.core, hub.book, hub.clock, feature_codes.numbers(self.settings.acd))
+        self.connector = Connector(self.core, hub.book, hub.clock, feature_codes.numbers(self.settings.acd),
+                                   unit_ring_s=self.settings.linkage.answer_timeout)
         self.connector.pause()  # until the first reconciliation has seen the switch
         for fact in FACTS:
             hub.on(fact, self._woken(self.connector.apply))
@@ -230,11 +232,8 @@ class Queueing:
             if reason not in self.settings.acd.reasons:
                 return 400, {"error": f"reason must be one of {', '.join(self.settings.acd.reasons)}"}
         try:
-            if action == "transfer":
-                target = resolve(str(request.body().get("to", "")), self.settings)
-                self.hub.run(self.connector.transfer(agent_id, target))
-            elif action in CALL_ACTIONS:
-                self.hub.run(self.connector.call_control(agent_id, action))
+            if action in CALL_ACTIONS:
+                self.hub.run(self._call_action(agent_id, action, request))
             else:
                 self.command(agent_id, action, reason)
         except TargetError as exc:
@@ -242,6 +241,21 @@ class Queueing:
         except (AgentStateError, LegStateError, ValueError) as exc:
             return 409, {"error": str(exc)}
         return 200, self._agent_view(agent_id)
+
+    def _call_action(self, agent_id: str, action: str, request: Request) -> list[object]:
+        connector = self.connector
+        if action in ("hold", "resume"):
+            return connector.call_control(agent_id, action)
+        if action == "leave":
+            return connector.leave(agent_id)
+        if action == "drop":
+            return connector.drop(agent_id)
+        target = resolve(str(request.body().get("to", "")), self.settings)
+        if action == "transfer":
+            return connector.transfer(agent_id, target)
+        if action == "linkage" and target.kind != "directory":
+            raise TargetError(f"linkage is to a directory entry ({', '.join(sorted(self.settings.linkage.directory))})")
+        return connector.three_way(agent_id, target, agent_leaves=action == "linkage" and target.mode == "handover")
 
     def _agent_view(self, agent_id: str) -> dict[str, object]:
         agent = self.core.agents[agent_id]

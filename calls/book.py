@@ -15,7 +15,7 @@ from typing import Callable
 from calls.journal import Journal, NoJournal
 from calls.legs import Leg, LegState, Role
 from calls.notices import Handover
-from calls.record import CallTimeline, OfferTrace, TransferTrace
+from calls.record import CallTimeline, OfferTrace, PartyTrace, TransferTrace
 
 Sink = Callable[[CallTimeline], None]
 CALLS = "calls"
@@ -34,6 +34,16 @@ class Stage(str, Enum):
 
 
 @dataclass
+class ThreeWay:
+    """A three-way call in progress: the call's conference ``room`` and the ``unit``'s leg rung into it."""
+
+    room: str
+    unit: str
+    agent_leaves: bool
+    """One-key transfer (一键转接): the agent is taken off once the unit is in."""
+
+
+@dataclass
 class Call:
     caller: Leg
     record: CallTimeline
@@ -49,6 +59,7 @@ class Call:
     who hung up."""
     held_since_ms: int | None = None
     """When the caller was put on hold, by the switch's clock; None while not on hold."""
+    three_way: ThreeWay | None = None
     handover: Handover | None = None
     """Where the agent's blind transfer sends the caller, from the transfer until a queue has them again, or for
     good once a unit outside has them."""
@@ -174,7 +185,7 @@ class CallBook:
             call.held_since_ms = None
             self._journal(call)
 
-    def transferring(self, call_id: str, transfer: TransferTrace, handover: Handover) -> None:
+    def transferring(self, call_id: str, transfer: TransferTrace, handover: Handover | None = None) -> None:
         """The agent sends the caller on: a hold still open ends now (the agent's leg goes)."""
         if (call := self.calls.get(call_id)) is None:
             return
@@ -227,16 +238,23 @@ class CallBook:
             record.held_ms += max(0, at_ms - call.held_since_ms)
         for transfer in record.transfers:
             transfer.result = transfer.result or "caller_left"
+        record.parties = [PartyTrace(leg.role.value, leg.party, leg.uuid, leg.created_ms, leg.answered_ms,
+                                     leg.gone_ms or caller.gone_ms or at_ms, _ended_by(leg)) for leg in call.legs.values()
+                          if leg.role is Role.UNIT or leg.outcome == "answered"]
         if call.ending_side is not None:
             record.hangup_side = call.ending_side
         elif caller.ended_by_engine:
             record.hangup_side = "system"
         elif caller.hung_up_by_party or caller.disposition is None:
             record.hangup_side = "caller"
-        else:  # the switch sent the BYE: the bridged agent's side ended it, or the switch itself
+        elif call.stage not in (Stage.CONNECTED, Stage.AFTER):  # the switch sent the BYE, not for a party
+            record.hangup_side = "system"
+        else:  # the switch sent the BYE for the other side: the agent, the unit handed over to, or whoever left a
+            # three-way call last
             handed_over = call.handover is not None and call.handover.target.outside
-            record.hangup_side = ("unit" if handed_over else "agent") if call.stage in (Stage.CONNECTED, Stage.AFTER) \
-                else "system"
+            talked = [leg for leg in call.legs.values() if leg.outcome == "answered" and leg.gone_ms]
+            last = max(talked, key=lambda leg: leg.gone_ms or 0) if call.three_way is not None and talked else None
+            record.hangup_side = last.role.value if last is not None else "unit" if handed_over else "agent"
         for offer in record.offers:  # open when the caller went: cancelled, or unseen if being put through unseen
             if offer.ring_end_ms is None:
                 unseen = at_ms is None and offer.result == "connecting"
@@ -251,3 +269,9 @@ class CallBook:
         self.journal.drop(CALLS, call.id)
         self.sink(record)
         self.settle(call)
+
+
+def _ended_by(leg: Leg) -> str:
+    if leg.ended_by_engine:
+        return "engine"
+    return "self" if leg.hung_up_by_party else "switch"

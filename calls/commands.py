@@ -45,13 +45,31 @@ class Hold:
 
 
 @dataclass(frozen=True, slots=True)
-class KeepCaller:
-    """Keep the caller's leg ``uuid`` up when its agent's leg goes (``park_after_bridge``), marked with where it
-    is being transferred (``hotline_transfer``; ``hotline_transferred`` becomes true once a queue has them
-    again) for an engine that takes the call back after a restart."""
+class SetVars:
+    """Set channel variables on leg ``uuid`` (``uuid_setvar_multi``): ``park_after_bridge`` keeps a leg up when
+    its partner goes; ``hotline_*`` marks tell an engine taking the call back after a restart what was under way.
+    Refused only if the leg has gone, whose hang-up then says so."""
 
     uuid: str
-    transfer: str
+    variables: dict[str, str]
 
 
-Command = Originate | Bridge | Kill | Hold | KeepCaller
+@dataclass(frozen=True, slots=True)
+class ToConference:
+    """Move leg ``uuid`` into the call's conference ``room`` (``uuid_transfer ... conference:room@hotline``), with
+    member ``flags`` (endconf: the conference ends when this member leaves; mintwo: when fewer than two remain)."""
+
+    uuid: str
+    room: str
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Park:
+    """Take leg ``uuid`` out of what it is in (a bridge, a conference) into ``park`` (``uuid_park``), where what
+    is sent to it next runs (a survey, the queue's music)."""
+
+    uuid: str
+
+
+Command = Originate | Bridge | Kill | Hold | SetVars | ToConference | Park

@@ -24,11 +24,14 @@ class Created:
     """The SIP user FreeSWITCH authenticated the call as (``user_name``) or dialled (``dialed_user``)."""
     dialled: str = ""
     """``Caller-Destination-Number``: what the phone dialled (a feature code is a request, not a call)."""
+    at_ms: int = 0
+    """When, by the switch's clock (``Event-Date-Timestamp``; 0 when not known), as in every fact that has it."""
 
 
 @dataclass(frozen=True, slots=True)
 class Answered:
     uuid: str
+    at_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,7 @@ class HungUp:
     disposition: str | None = None
     """Who sent the BYE (``sip_hangup_disposition``), which CHANNEL_HANGUP_COMPLETE carries and CHANNEL_HANGUP does
     not yet on FreeSWITCH 1.10.12."""
+    at_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +121,9 @@ def from_event(event: Event) -> Fact | None:
     if name == "CHANNEL_CREATE":
         return Created(uuid, event.get("variable_hotline_call"), event.get("variable_hotline_agent"),
                        event.get("variable_user_name") or event.get("variable_dialed_user"),
-                       event.get("Caller-Destination-Number") or "")
+                       event.get("Caller-Destination-Number") or "", _us(event, "Event-Date-Timestamp") // 1000)
     if name == "CHANNEL_ANSWER":
-        return Answered(uuid)
+        return Answered(uuid, _us(event, "Event-Date-Timestamp") // 1000)
     if name == "CHANNEL_PARK":
         return Parked(uuid, int(event.get("Event-Sequence") or 0))
     if name in ("CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE"):
@@ -130,7 +134,8 @@ def from_event(event: Event) -> Fact | None:
         return Held(uuid, name == "CHANNEL_HOLD", int(event.get("Event-Sequence") or 0),
                     _us(event, "Event-Date-Timestamp") // 1000, _us(event, "Caller-Channel-Last-Hold") // 1000)
     if name == "CHANNEL_HANGUP_COMPLETE":
-        return HungUp(uuid, event.get("Hangup-Cause") or "NORMAL_CLEARING", event.get("variable_sip_hangup_disposition"))
+        return HungUp(uuid, event.get("Hangup-Cause") or "NORMAL_CLEARING", event.get("variable_sip_hangup_disposition"),
+                      _us(event, "Event-Date-Timestamp") // 1000)
     return None
 
 

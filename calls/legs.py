@@ -35,6 +35,8 @@ class Role(str, Enum):
     """The citizen's leg: the call is named by its UUID."""
     AGENT = "agent"
     """An offer to an agent, and once answered and bridged, the agent's side of the conversation."""
+    UNIT = "unit"
+    """A party outside the centre an agent brought into a three-way call: 110, a department, a number."""
 
 
 class LegStateError(RuntimeError):
@@ -61,14 +63,20 @@ class Leg:
     """The engine asked for its end (uuid_kill), so it is no party's hang-up."""
     outcome: str | None = None
     """What the leg came to for the engine, settled once: an offer's answered, cancelled or failure cause."""
+    created_ms: int | None = None
+    answered_ms: int | None = None
+    gone_ms: int | None = None
+    """When it was created, answered and hung up, by the switch's clock (None: not seen with a time)."""
     _toggle_seq: int = -1
 
     # --- facts from the switch ---------------------------------------------------------------------------
 
-    def created(self) -> bool:
+    def created(self, at_ms: int = 0) -> bool:
+        self.created_ms = self.created_ms or at_ms or None
         return self._rise(LegState.RINGING)
 
-    def answered(self) -> bool:
+    def answered(self, at_ms: int = 0) -> bool:
+        self.answered_ms = self.answered_ms or at_ms or None
         return self._rise(LegState.ANSWERED)
 
     def in_park(self, seq: int = 0) -> bool:
@@ -97,10 +105,11 @@ class Leg:
         """Back from hold to its peer (a leg not held stays as it is)."""
         return self.state is LegState.HELD and self._toggle(LegState.BRIDGED, seq, self.peer)
 
-    def gone(self, cause: str | None = None, disposition: str | None = None) -> bool:
-        """The leg hung up; later facts add a cause or disposition first seen without one, nothing else."""
+    def gone(self, cause: str | None = None, disposition: str | None = None, at_ms: int = 0) -> bool:
+        """The leg hung up; later facts add a cause, disposition or time first seen without one, nothing else."""
         self.cause = self.cause or cause
         self.disposition = self.disposition or disposition
+        self.gone_ms = self.gone_ms or at_ms or None
         if self.state is LegState.GONE:
             return False
         self.state, self.parked = LegState.GONE, False

@@ -74,6 +74,14 @@ class Handover:
 
 
 @dataclass(frozen=True, slots=True)
+class UnitUnreached:
+    """The unit rung for a three-way call did not answer: the caller and the agent, still in ``room``, are told."""
+
+    call_id: str
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
 class Finished:
     """A call's record is complete (the caller's leg is gone): to the ticket store, and to the live figures."""
 

@@ -40,6 +40,24 @@ class TransferTrace:
 
 
 @dataclass
+class PartyTrace:
+    """Someone who was on the call besides the caller: an agent who answered, or a unit brought in."""
+
+    role: str
+    """agent or unit."""
+    who: str
+    """The agent's id, or the unit's directory key or number."""
+    leg: str
+    joined_ms: int | None
+    answered_ms: int | None
+    left_ms: int | None
+    """By the switch's clock; a party still on when the caller's leg went is taken to leave with it."""
+    ended_by: str
+    """self (their phone hung up), engine (taken off by the engine: the agent leaving a one-key transfer, an
+    offer cancelled), or switch (the conference ended, the caller left)."""
+
+
+@dataclass
 class CallTimeline:
     call_id: str
     caller_number: str
@@ -57,6 +75,7 @@ class CallTimeline:
     held_ms: int = 0
     """Time the caller spent on hold during the conversation, by the switch's clock (reported apart from talk)."""
     transfers: list[TransferTrace] = field(default_factory=list)
+    parties: list[PartyTrace] = field(default_factory=list)
     hangup_ms: int | None = None
     """None when the call ended while the engine could not see it (link down, engine restarting)."""
     hangup_side: str | None = None
@@ -88,7 +107,8 @@ class CallTimeline:
     def from_dict(cls, data: dict) -> "CallTimeline":
         offers = [OfferTrace(**offer) for offer in data["offers"]]
         transfers = [TransferTrace(**transfer) for transfer in data.get("transfers", ())]
-        return cls(**{**data, "offers": offers, "transfers": transfers})
+        parties = [PartyTrace(**party) for party in data.get("parties", ())]
+        return cls(**{**data, "offers": offers, "transfers": transfers, "parties": parties})
 
     @property
     def wait_ms(self) -> int | None:

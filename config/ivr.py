@@ -301,6 +301,7 @@ DEFAULT_PROMPTS = {
     "emergency_transfer": "正在为您转接110，请稍候。",
     "transfer": "正在为您转接，请稍候。",
     "transfer_failed": "转接未成功，正在为您转回人工服务，请稍候。",
+    "linkage_no_answer": "对方暂时无法接通，请继续与话务员通话。",
     "callback": "坐席繁忙，我们已记下您的号码，将尽快给您回电，再见。",
     "busy_goodbye": "坐席繁忙，请您稍后再拨，再见。",
     "safety_net": "系统繁忙，请您稍后再拨，给您带来不便，敬请谅解。",

@@ -11,10 +11,11 @@ from __future__ import annotations
 import structlog
 from gevent.event import AsyncResult
 
-from calls.commands import Bridge, Hold, KeepCaller, Kill, Originate
+from calls.commands import Bridge, Hold, Kill, Originate, Park, SetVars, ToConference
 from calls.facts import EVENTS, BridgeResult, Fact, OriginateResult, from_event, originate_result
 from engine.capability import Hub
 from esl import CommandFailed, EslError, Event, UnsafeValue, tokens, workers
+from switch_conf.render import CONFERENCE
 
 log = structlog.get_logger(__name__)
 
@@ -26,7 +27,9 @@ class SwitchCommands:
         hub.on(Bridge, self.bridge)
         hub.on(Kill, self.kill)
         hub.on(Hold, self.hold)
-        hub.on(KeepCaller, self.keep_caller)
+        hub.on(SetVars, self.set_vars)
+        hub.on(ToConference, self.to_conference)
+        hub.on(Park, self.park)
         for name in EVENTS:
             hub.on(name, self.fact)
 
@@ -81,12 +84,27 @@ class SwitchCommands:
             log.warning("switch.hold_refused", uuid=command.uuid, on=command.on, error=str(exc))
         return []
 
-    def keep_caller(self, command: KeepCaller) -> list[object]:
-        """Before its agent's leg is hung up; refused only if the caller has gone, whose hang-up then says so."""
-        target = tokens.variable_value(command.transfer)
-        marks = f"park_after_bridge=true;hotline_transfer={target};hotline_transferred=false"
+    def set_vars(self, command: SetVars) -> list[object]:
+        marks = ";".join(f"{tokens.name(name)}={tokens.variable_value(value)}" for name, value in command.variables.items())
         try:
             self.hub.link.api(f"uuid_setvar_multi {tokens.uuid(command.uuid)} {marks}")
         except EslError as exc:
-            log.warning("switch.keep_caller_refused", uuid=command.uuid, error=str(exc))
+            log.warning("switch.set_vars_refused", uuid=command.uuid, error=str(exc))
+        return []
+
+    def to_conference(self, command: ToConference) -> list[object]:
+        """The leg leaves what it runs (a bridge, park) for the conference; refused only if it has gone."""
+        flags = f"+flags{{{'|'.join(tokens.name(flag) for flag in command.flags)}}}" if command.flags else ""
+        target = f"conference:{tokens.word(command.room)}@{CONFERENCE}{flags}"
+        try:
+            self.hub.link.api(f"uuid_transfer {tokens.uuid(command.uuid)} {target} inline")
+        except EslError as exc:
+            log.warning("switch.conference_refused", uuid=command.uuid, room=command.room, error=str(exc))
+        return []
+
+    def park(self, command: Park) -> list[object]:
+        try:
+            self.hub.link.api(f"uuid_park {tokens.uuid(command.uuid)}")
+        except EslError as exc:
+            log.warning("switch.park_refused", uuid=command.uuid, error=str(exc))
         return []

@@ -11,7 +11,7 @@ import time
 import uuid as uuidlib
 import wave
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -37,6 +37,10 @@ class Endpoint:
 
 class Hangup(Exception):
     """Raised inside an application when its channel hangs up."""
+
+
+INLINE = "\ninline"
+"""A queue item that is no application: the ``inline`` dialplan ``uuid_transfer`` sends the channel to."""
 
 
 @dataclass
@@ -90,6 +94,10 @@ class Channel:
         self._digit_arrived = Flag()
         self.queue: Queue[Queued] = Queue()
         self.parked = False
+        self.running = ""
+        """The application running now ("" between applications)."""
+        self.park_next = False
+        """``uuid_park`` came while an application ran: once it ends, the leg parks instead of going on."""
         self.application = ("", "")
         """The application running, or the last one run (``show channels``'s application columns)."""
         self.on_gone: list[Callable[[], None]] = []
@@ -141,15 +149,63 @@ class Channel:
             return
         partner.bridged_to = None
         partner.variables.pop("bridge_to", None)
-        originator, other = (self, partner) if self.originated_bridge else (partner, self)
-        legs = [("Bridge-A-Unique-ID", originator.uuid), ("Bridge-B-Unique-ID", other.uuid),
-                ("Other-Leg-Unique-ID", other.uuid)]
+        originator, legs = self._bridge_ends(partner)
         if kept:
             self.switch.fire("CHANNEL_UNBRIDGE", originator, legs)
             partner.park_again()  # kept for what comes after the bridge (a survey)
         else:
             partner.hangup(cause, by_party=False)
             self.switch.fire("CHANNEL_UNBRIDGE", originator, legs)
+
+    def _bridge_ends(self, partner: "Channel") -> tuple["Channel", list[tuple[str, str | None]]]:
+        """The leg CHANNEL_UNBRIDGE is fired on (the bridge's first leg) and its bridge headers."""
+        originator, other = (self, partner) if self.originated_bridge else (partner, self)
+        return originator, [("Bridge-A-Unique-ID", originator.uuid), ("Bridge-B-Unique-ID", other.uuid),
+                            ("Other-Leg-Unique-ID", other.uuid)]
+
+    def leave_bridge(self) -> None:
+        """``uuid_transfer`` of a bridged leg, as captured on 1.10.12 (tests/captures/esl_plain_three_way): the
+        partner is displaced first (parked again with park_after_bridge, else hung up), then CHANNEL_UNBRIDGE."""
+        partner = self.bridged_to
+        if partner is None:
+            return
+        self.bridged_to = partner.bridged_to = None
+        for leg in (self, partner):
+            leg.variables.pop("bridge_to", None)
+        originator, legs = self._bridge_ends(partner)
+        if partner.variables.get("park_after_bridge") == "true":
+            partner.park_again()
+        else:
+            partner.hangup("NORMAL_CLEARING", by_party=False)
+        self.switch.fire("CHANNEL_UNBRIDGE", originator, legs)
+
+    def run_inline(self, applications: str) -> None:
+        """An ``inline`` dialplan (``app:arg,app:arg``) that ``uuid_transfer`` queued: whatever it was doing is
+        left (a park with CHANNEL_UNPARK), the applications run, and when they end so does the call, as FreeSWITCH
+        hangs up a channel whose extension has nothing more to run (send_bye, as captured)."""
+        if self.parked:
+            self.parked = False
+            self.switch.fire("CHANNEL_UNPARK", self, [])
+        self.state = "CS_EXECUTE"
+        for step in applications.split(","):
+            app, _, arg = step.partition(":")
+            self.execute(app, arg, str(uuidlib.uuid4()))
+            if self.park_next:
+                self.park_next = False
+                self.park_again()
+                return
+        self.hangup("NORMAL_CLEARING", by_party=False)
+
+    def park_now(self) -> None:
+        """``uuid_park``, as captured (tests/captures/esl_plain_conference_park): a bridged leg leaves the bridge
+        and parks; one running an application (a conference: del-member) leaves it, then parks in CS_PARK with
+        CHANNEL_PARK and no CHANNEL_EXECUTE park."""
+        if self.bridged_to is not None:
+            self.leave_bridge()
+            self.park_again()
+        elif self.running:
+            self.park_next = True
+            self.interrupted.set()
 
     def bridge(self, other: "Channel", by_api: bool = False) -> None:
         """Bridge two legs (the caller first): CHANNEL_UNPARK for a parked one, then CHANNEL_BRIDGE; both
@@ -235,6 +291,9 @@ class Channel:
                 if item.app == "" and item.event_uuid == "resume":
                     return
                 continue
+            if item.app == INLINE:
+                self.run_inline(item.arg)
+                continue
             for _ in range(max(1, item.loops)):
                 self.execute(item.app, item.arg, item.event_uuid, item.event_uuid_name)
 
@@ -253,9 +312,11 @@ class Channel:
         self.switch.fire("CHANNEL_EXECUTE", self, base)
         runner = APPLICATIONS.get(app, _unknown)
         response = "_none_"
+        self.running = app
         try:
             response = runner(self, arg) or "_none_"
         finally:
+            self.running = ""
             self.switch.fire("CHANNEL_EXECUTE_COMPLETE", self, [*base, ("Application-Response", response)])
         if self.hangup_cause is not None:
             raise Hangup
@@ -440,16 +501,51 @@ def _record_session(ch: Channel, arg: str) -> str:
     return "_none_"
 
 
+@dataclass
+class Room:
+    """A conference as mod_conference 1.10.12 keeps it: members by id with their flags, and ``min`` (2 once a
+    member with ``mintwo`` joins), enforced once that many were in."""
+
+    name: str
+    members: dict[str, tuple[Channel, frozenset[str]]] = field(default_factory=dict)
+    min: int = 0
+    enforced: bool = False
+
+
 def _conference(ch: Channel, arg: str) -> str:
-    name = arg.split("@")[0]
-    member = str(ch.switch.next_member())
+    """``conference name@profile[+flags{a|b}]``, as captured (tests/captures/esl_plain_three_way): the room is
+    created with the first member; each joins (add-member with the new Conference-Size) and stays until it
+    hangs up or is transferred away (del-member). A member with ``endconf`` leaving, or the room falling under
+    its ``min``, ends the conference: the switch hangs up everyone left, then conference-destroy."""
+    spec, _, flags_part = arg.partition("+flags{")
+    name, flags = spec.split("@")[0], frozenset(filter(None, flags_part.rstrip("}").split("|")))
+    sw = ch.switch
+    room = sw.rooms.get(name)
+    if room is None:
+        room = sw.rooms[name] = Room(name)
+        sw.fire("conference::maintenance", None, [("Conference-Name", name), ("Conference-Size", "0"),
+                                                  ("Action", "conference-create")])
+    member = str(sw.next_member())
+    room.members[member] = (ch, flags)
+    room.min = 2 if "mintwo" in flags else room.min
+    room.enforced = room.enforced or bool(room.min and len(room.members) >= room.min)
     ch.answer()
+    ch.interrupted.clear()
     conf = [("Conference-Name", name), ("Member-ID", member)]
-    ch.switch.fire("conference::maintenance", ch, [*conf, ("Action", "add-member")])
+    sw.fire("conference::maintenance", ch, [*conf, ("Conference-Size", str(len(room.members))), ("Action", "add-member")])
     try:
-        ch.gone.wait()
+        gevent.wait([ch.gone, ch.interrupted], count=1)
     finally:
-        ch.switch.fire("conference::maintenance", ch, [*conf, ("Action", "del-member")])
+        del room.members[member]
+        sw.fire("conference::maintenance", ch, [*conf, ("Conference-Size", str(len(room.members))),
+                                                ("Action", "del-member")])
+        if "endconf" in flags or (room.enforced and len(room.members) < room.min):
+            for other, _ in list(room.members.values()):
+                other.hangup("NORMAL_CLEARING", by_party=False)
+        if not room.members:
+            sw.rooms.pop(name, None)
+            sw.fire("conference::maintenance", None, [("Conference-Name", name), ("Conference-Size", "0"),
+                                                      ("Action", "conference-destroy")])
     return "_none_"
 
 

@@ -26,7 +26,7 @@ from gevent.queue import Full, Queue
 from gevent.server import StreamServer
 
 from fakeswitch import serialize, templates
-from fakeswitch.channels import Application, Channel, Endpoint, Queued, now_us, write_silence
+from fakeswitch.channels import INLINE, Application, Channel, Endpoint, Queued, Room, now_us, write_silence
 from fakeswitch.packets import Drop, Packet, PacketReader
 
 log = structlog.get_logger(__name__)
@@ -43,7 +43,7 @@ SOFIA_REG = {"calling": ["sofia_reg.c", "sofia_reg_handle_register_token", "2059
 """sofia::register and sofia::unregister, as captured on 1.10.12 (their headers come from FakeSwitch._registration)."""
 GENERIC = {"calling": ["switch_event.c", "switch_event_fire_detailed", "0"], "channel": True, "custom": False,
            "headers": [], "body": ""}
-"""For events no capture holds (RECORD_START/STOP, conference::maintenance): core and channel block only."""
+"""For events no capture holds (RECORD_START/STOP): core and channel block only."""
 
 
 class FakeSwitch:
@@ -85,6 +85,7 @@ class FakeSwitch:
         self._restart: gevent.Greenlet | None = None
         self._sequence = itertools.count(1)
         self._members = itertools.count(1)
+        self.rooms: dict[str, Room] = {}
         self._connection_ids = itertools.count(1)
         self._changed = Flag()
         self._server = StreamServer((host, port), self._accept)
@@ -898,14 +899,35 @@ def _setvar_multi(ch: Channel, words: list[str]) -> str:
     return "+OK\n"
 
 
+def _broadcast(ch: Channel, words: list[str]) -> str:
+    """``uuid_broadcast <uuid> <file> [aleg]``: played on the leg itself, after what it runs now (as captured:
+    a parked leg plays it at once)."""
+    if not words:
+        return "-ERR Usage\n"
+    ch.queue.put(Queued("playback", words[0], str(uuidlib.uuid4())))
+    return "+OK Message sent\n"
+
+
+def _park(ch: Channel, words: list[str]) -> str:
+    ch.park_now()
+    return "+OK\n"
+
+
 def _recv_dtmf(ch: Channel, words: list[str]) -> str:
     ch.press(words[0] if words else "")
     return "+OK\n"
 
 
 def _transfer(ch: Channel, words: list[str]) -> str:
+    """``uuid_transfer <uuid> <destination> [XML|inline]``: a bridged leg leaves its bridge first (as captured:
+    tests/captures/esl_plain_three_way); an ``inline`` destination is its applications themselves."""
     if not words:
         return "-ERR Usage\n"
+    ch.leave_bridge()
+    if words[1:2] == ["inline"]:
+        ch.interrupted.set()  # whatever it plays or joins stops
+        ch.queue.put(Queued(INLINE, words[0], str(uuidlib.uuid4())))
+        return "+OK\n"
     ch.destination = words[0]
     ch.queue.put(Queued("transfer", words[0], str(uuidlib.uuid4())))
     return "+OK\n"
@@ -1024,6 +1046,16 @@ def _hupall(sw: FakeSwitch, arg: str) -> str:
     return "+OK hangup all channels\n"
 
 
+def _conference_api(sw: FakeSwitch, arg: str) -> str:
+    """``conference <room> play <file>`` as mod_conference 1.10.12 answers it (conference_api.c)."""
+    words = arg.split()
+    if len(words) < 3 or words[1] != "play":
+        return "-ERR Usage\n"
+    if words[0] not in sw.rooms:
+        return f"-ERR Conference {words[0]} not found\n"
+    return f"+OK (play) Playing file {words[2]}\n"
+
+
 def _exists(sw: FakeSwitch, arg: str) -> str:
     channel = sw.channels.get(arg)
     return "true" if channel is not None and channel.hangup_cause is None else "false"
@@ -1033,9 +1065,10 @@ API: dict[str, Callable[[FakeSwitch, str], str]] = {
     "status": _status, "originate": FakeSwitch.originate, "uuid_kill": _channel_api(_kill),
     "uuid_answer": _channel_api(_answer), "uuid_break": _channel_api(_break),
     "uuid_record": _channel_api(_uuid_record), "uuid_getvar": _channel_api(_getvar), "uuid_setvar": _channel_api(_setvar),
-    "uuid_setvar_multi": _channel_api(_setvar_multi),
+    "uuid_setvar_multi": _channel_api(_setvar_multi), "uuid_park": _channel_api(_park),
+    "uuid_broadcast": _channel_api(_broadcast),
     "uuid_recv_dtmf": _channel_api(_recv_dtmf), "uuid_send_dtmf": _channel_api(_recv_dtmf),
     "uuid_transfer": _channel_api(_transfer), "uuid_dump": _channel_api(_dump), "uuid_bridge": _bridge,
     "show": _show, "msleep": _msleep, "user_data": _user_data, "global_getvar": _global_getvar, "hupall": _hupall,
-    "uuid_exists": _exists, "sched_del": _sched_del, "uuid_hold": _hold,
+    "uuid_exists": _exists, "conference": _conference_api, "sched_del": _sched_del, "uuid_hold": _hold,
 }

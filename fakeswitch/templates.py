@@ -26,8 +26,8 @@ PREFERRED = ("esl_plain_sipp_uac_dtmf_7002", "esl_plain_sipp_uac_auth_9196", "es
              "esl_plain_originate_sofia_to_sipp_uas", "esl_plain_loopback_9196")
 """Captures in order of preference: inbound sofia calls first, as citizens' calls are."""
 OWN_CAPTURES = Path(__file__).parents[1] / "tests" / "captures"
-SUPPLEMENTS = ("esl_plain_hold_resume",)
-"""This project's own captures (tests/captures/INDEX.md), for events the shared ones never show (hold)."""
+SUPPLEMENTS = ("esl_plain_hold_resume", "esl_plain_three_way")
+"""This project's own captures (tests/captures/INDEX.md), for events the shared ones never show (hold, conference)."""
 
 
 def _is_channel_header(name: str) -> bool:
@@ -54,8 +54,8 @@ def extract(captures: Path) -> dict[str, Any]:
             is_channel = event.get("Channel-State") is not None and bool(event.uuid)
             if is_channel and not channel and event.name == "CHANNEL_CREATE":
                 channel = [[n, v] for n, v in items[split:] if _is_channel_header(n) and not n.startswith("variable_")]
-            if event.name in events:
-                continue
+            if event.name in events and (events[event.name]["channel"] or not is_channel):
+                continue  # the first of each, or a channel's (a member's conference::maintenance, not the room's)
             specific = [[n, v] for n, v in items[split:] if not (is_channel and _is_channel_header(n))]
             events[event.name] = {
                 "calling": [event.get(h, "") for h in CALLING],

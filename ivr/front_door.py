@@ -21,7 +21,7 @@ import structlog
 
 from calls.book import Call, Stage
 from calls.legs import LegState
-from calls.notices import Announcement, Handover, LeftQueue, ToQueue
+from calls.notices import Announcement, Handover, LeftQueue, ToQueue, UnitUnreached
 from calls.targets import TargetError, resolve
 from calls.record import CallTimeline
 from config import Settings
@@ -59,6 +59,7 @@ class FrontDoor:
         hub.on("CHANNEL_PARK", self._parked)
         hub.on(LeftQueue, lambda left: self._spawn(left.call_id, self._left_queue, left))
         hub.on(Handover, lambda handover: self._spawn(handover.call_id, self._hand_over, handover))
+        hub.on(UnitUnreached, lambda unreached: self._spawn(unreached.call_id, self._unit_unreached, unreached))
         hub.on(Announcement, lambda announcement: self._spawn(announcement.call_id, self._announce, announcement))
         hub.on(Reconciling, self._reconcile)
 
@@ -169,6 +170,14 @@ class FrontDoor:
         self.hub.book.transferred(call.id, "failed")
         self.flow.play(call.id, "transfer_failed")
         self.to_queue(call.id, handover.queue, record.caller_number, entered_ms=entered, transferred=True)
+
+    def _unit_unreached(self, unreached: UnitUnreached) -> None:
+        """Tell caller and agent, still together in the room, that the unit did not answer."""
+        sound = tokens.app_argument(self.flow.sound("linkage_no_answer"))
+        try:
+            self.hub.link.api(f"conference {tokens.word(unreached.room)} play {sound}")
+        except CommandFailed as exc:  # the room ended meanwhile (the caller left): nobody to tell
+            log.info("call.unit_unreached_untold", uuid=unreached.call_id, error=str(exc))
 
     def _announce(self, announcement: Announcement) -> None:
         """Break the music on hold, say the position and the wait (whole minutes, at least one; each capped at

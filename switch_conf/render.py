@@ -113,9 +113,13 @@ def _directory(settings: Settings) -> ET.Element:
     return root
 
 
+CONFERENCE = "hotline"
+"""The conference profile's name: each three-way call is a room of it, ``hotline-<caller's UUID>``."""
+
+
 def _conference_profile() -> ET.Element:
     """The profile three-way calls (caller, agent, 110 or a department) and supervisor barge-in use."""
-    profile = ET.Element("profile", name="hotline")
+    profile = ET.Element("profile", name=CONFERENCE)
     for name, value in (("rate", "8000"), ("interval", "20"), ("energy-level", "100"), ("comfort-noise", "true"),
                         ("moh-sound", "local_stream://moh")):
         ET.SubElement(profile, "param", name=name, value=value)

@@ -212,3 +212,115 @@ def test_the_cli_holds_resumes_and_transfers_and_says_why_it_cannot(switch, engi
     engine.queueing.command("1002", "login")
     assert hotline("transfer", "1001", "queue:general").exit_code == 0
     assert switch.wait(lambda: caller.bridged_to is not None and caller.bridged_to.name == "user/1002", timeout=5)
+
+
+# --- three-way calls and one-key linkage ---------------------------------------------------------------------
+
+UNIT_110 = "sofia/gateway/pstn/110"
+
+
+def room_of(switch, caller):
+    return switch.rooms.get(f"hotline-{caller.uuid}")
+
+
+def in_room(switch, caller, *legs) -> bool:
+    room = room_of(switch, caller)
+    return room is not None and {ch.uuid for ch, _ in room.members.values()} == {leg.uuid for leg in legs}
+
+
+def test_a_three_way_call_keeps_caller_and_unit_talking_after_the_agent_leaves(switch, engine) -> None:
+    switch.set_endpoint(UNIT_110, answer_after=0.0)
+    caller = answered_by_1001(switch, engine)
+    agent_leg = caller.bridged_to
+    assert api(engine, "POST", "/agents/1001/three_way", TOKEN, {"to": "110"})[0] == 200
+    assert switch.wait(lambda: any(ch.name == UNIT_110 for ch in switch.channels.values()), timeout=5)
+    unit = next(ch for ch in switch.channels.values() if ch.name == UNIT_110)
+    assert switch.wait(lambda: in_room(switch, caller, caller, agent_leg, unit), timeout=5)
+    assert api(engine, "POST", "/agents/1001/hold", TOKEN)[0] == 409  # no hold inside the room
+    assert api(engine, "POST", "/agents/1001/leave", TOKEN)[0] == 200
+    assert switch.wait(lambda: in_room(switch, caller, caller, unit), timeout=5)
+    assert switch.wait(lambda: engine.queueing.core.agents["1001"].state is not AgentState.ON_CALL, timeout=5)
+    unit.hangup()  # 110 hangs up: under two members the room ends and the switch hangs the caller up
+    record = finished(switch, engine, caller)
+    [transfer] = record.transfers
+    assert (transfer.by, transfer.target, transfer.kind, transfer.result, transfer.leg) == (
+        "1001", "110", "three_way", "done", unit.uuid)
+    parties = {(p.role, p.who): p for p in record.parties}
+    assert set(parties) == {("agent", "1001"), ("unit", "110")}
+    agent, unit_party = parties[("agent", "1001")], parties[("unit", "110")]
+    assert agent.ended_by == "engine" and unit_party.ended_by == "self"
+    assert agent.answered_ms <= unit_party.answered_ms <= agent.left_ms <= unit_party.left_ms <= record.hangup_ms
+    assert (record.exit_reason, record.hangup_side, record.survey) == ("answered", "unit", None)
+    assert record.recording is not None  # the caller's recording, started at the answer, runs through the room
+    assert engine.writer.flush(10) and engine.tickets.get(caller.uuid).parties == record.parties
+
+
+def test_one_key_110_takes_the_agent_off_once_110_answers(switch, engine) -> None:
+    switch.set_endpoint(UNIT_110, answer_after=0.2)
+    caller = answered_by_1001(switch, engine)
+    agent_leg = caller.bridged_to
+    assert engine.settings.linkage.directory["110"].mode == "three_way"  # the built-in; this centre hands over
+    linkage = engine.settings.linkage.model_copy(update={"directory": {
+        "110": engine.settings.linkage.directory["110"].model_copy(update={"mode": "handover"})}})
+    engine.queueing.settings = engine.queueing.settings.model_copy(update={"linkage": linkage})
+    assert api(engine, "POST", "/agents/1001/linkage", TOKEN, {"to": "110"})[0] == 200
+    assert switch.wait(lambda: agent_leg.hangup_cause is not None, timeout=5)
+    unit = next(ch for ch in switch.channels.values() if ch.name == UNIT_110)
+    assert switch.wait(lambda: in_room(switch, caller, caller, unit), timeout=5)
+    caller.hangup()  # endconf: the caller leaving ends the room, 110's leg with it
+    record = finished(switch, engine, caller)
+    assert switch.wait(lambda: unit.hangup_cause is not None, timeout=5)
+    assert [(t.kind, t.result) for t in record.transfers] == [("one_key", "done")]
+    parties = {p.role: p for p in record.parties}
+    assert parties["unit"].answered_ms <= parties["agent"].left_ms  # the agent stayed until 110 answered
+    assert parties["agent"].ended_by == "engine" and record.hangup_side == "caller"
+
+
+def test_when_110_does_not_answer_the_caller_is_still_with_the_agent_and_both_are_told(switch, engine) -> None:
+    switch.set_endpoint(UNIT_110, cause="NO_ANSWER")
+    caller = answered_by_1001(switch, engine)
+    agent_leg = caller.bridged_to
+    assert api(engine, "POST", "/agents/1001/three_way", TOKEN, {"to": "110"})[0] == 200
+    told = f"conference hotline-{caller.uuid} play {engine.front_door.flow.sound('linkage_no_answer')}"
+    assert switch.wait(lambda: any(line == f"api {told}" for _, line in switch.received), timeout=5)
+    assert in_room(switch, caller, caller, agent_leg) and caller.hangup_cause is None
+    assert engine.queueing.core.agents["1001"].state is AgentState.ON_CALL
+    assert api(engine, "POST", "/agents/1001/leave", TOKEN)[0] == 200  # nobody else: out of the room, the survey
+    assert switch.wait(lambda: caller.parked and room_of(switch, caller) is None, timeout=5)
+    caller.hangup()
+    record = finished(switch, engine, caller)
+    assert [(t.kind, t.target, t.result) for t in record.transfers] == [("three_way", "110", "no_answer")]
+    assert {p.who: p.answered_ms for p in record.parties}["110"] is None
+
+
+def test_when_the_agent_left_and_110_does_not_answer_the_caller_goes_back_to_the_queue(switch, engine) -> None:
+    switch.set_endpoint(UNIT_110, answer_after=None)
+    switch.set_endpoint("user/1002", answer_after=0.0)
+    caller = answered_by_1001(switch, engine)
+    agent_leg = caller.bridged_to
+    assert api(engine, "POST", "/agents/1001/three_way", TOKEN, {"to": "110"})[0] == 200
+    assert switch.wait(lambda: in_room(switch, caller, caller, agent_leg), timeout=5)
+    assert api(engine, "POST", "/agents/1001/leave", TOKEN)[0] == 200
+    assert switch.wait(lambda: in_room(switch, caller, caller), timeout=5)  # waiting for 110, with music
+    engine.queueing.command("1002", "login")
+    assert api(engine, "POST", "/agents/1001/drop", TOKEN)[0] == 409  # 1001 has left: it is not their call now
+    unit = next(ch for ch in switch.channels.values() if ch.name == UNIT_110)
+    unit.hangup("NO_ANSWER", by_party=False)  # the ring time ran out
+    assert switch.wait(lambda: caller.bridged_to is not None and caller.bridged_to.name == "user/1002", timeout=10)
+    caller.hangup()
+    record = finished(switch, engine, caller)
+    assert [(t.kind, t.result) for t in record.transfers] == [("three_way", "no_answer")]
+    assert record.agent == "1002" and record.answered_ms == record.offers[0].ring_end_ms
+    assert engine.queueing.core.service_level.total("general").transfers_in == 1
+
+
+def test_a_three_way_target_must_be_outside_and_a_linkage_one_in_the_directory(switch, engine) -> None:
+    caller = answered_by_1001(switch, engine)
+    sent = len(switch.received)
+    for action, target, says in (("three_way", "queue:general", "linkage directory entry or a number"),
+                                 ("linkage", "07712345678", "directory entry"), ("three_way", "1;x", "plain number")):
+        status, body = api(engine, "POST", f"/agents/1001/{action}", TOKEN, {"to": target})
+        assert status == 400 and says in body["error"], (action, target, body)
+    assert api(engine, "POST", "/agents/1001/leave", TOKEN)[0] == 409  # no three-way call to leave
+    assert not any(w in line for _, line in switch.received[sent:] for w in ("uuid_transfer", "originate"))
+    assert caller.bridged_to is not None

@@ -192,10 +192,18 @@ def replay(switch: FakeSwitch, capture: str, skip: tuple[int, ...] = (),
     return run
 
 
-def _loaded(switch: FakeSwitch, agent_answers: bool = True, time_scale: float = 1.0) -> FakeSwitch:
-    """The double running the captures' dialplan, its moh endless (until something stops it, as local_stream)."""
+LAB_PHONES = tuple(f"sofia/external/{who}@127.0.0.1:{port}" for who, port in (("citizen", 5091), ("agent", 5092),
+                                                                               ("dept", 5093)))
+"""The sipp UASes this project's own captures originated to (tests/captures/INDEX.md)."""
+
+
+def _loaded(switch: FakeSwitch, agent_answers: bool = True, time_scale: float = 1.0,
+            phones: tuple[str, ...] = (AGENT,)) -> FakeSwitch:
+    """The double running the captures' dialplan, its moh endless (until something stops it, as local_stream);
+    ``phones``: the sipp UASes the capture originated to."""
     switch.load_dialplan(str(DIALPLAN))
-    switch.set_endpoint(AGENT, answer_after=0.0 if agent_answers else None)
+    for phone in phones:
+        switch.set_endpoint(phone, answer_after=0.0 if agent_answers else None)
     switch.time_scale, switch.playback_seconds = time_scale, 3600.0
     return switch
 
@@ -213,6 +221,8 @@ SCENARIOS: dict[str, dict[str, object]] = {
     "esl_plain_bridge_caller_hangs_up_first": {},
     "esl_plain_bridge_agent_hangs_up_first": {},
     "esl_plain_cancel_ringing_agent": {"agent_answers": False},
+    "esl_plain_three_way": {"skip": (10, 12), "phones": LAB_PHONES},
+    "esl_plain_conference_park": {"phones": LAB_PHONES},
 }
 """Each capture the double can replay: its switch settings, the packets it leaves out (the safety net's first
 ``show channels`` and ``uuid_dump`` came before the net fired, which the double does in 5 ms here)."""
@@ -313,7 +323,8 @@ def _fresh(x: Exchange, body: dict[str, Any]) -> bool:
 
 FRESH_LISTINGS = {"esl_plain_commands_on_gone_channels": 1, "esl_plain_sched_del_and_take_7771": 1,
                   "esl_plain_safety_net_7771": 0, "esl_plain_bridge_caller_hangs_up_first": 4,
-                  "esl_plain_bridge_agent_hangs_up_first": 2, "esl_plain_cancel_ringing_agent": 1}
+                  "esl_plain_bridge_agent_hangs_up_first": 2, "esl_plain_cancel_ringing_agent": 1, "esl_plain_three_way": 0,
+                  "esl_plain_conference_park": 0}
 """How many of each replay's ``show channels`` were current on the real switch (INDEX.md: the rows trail the
 events; the two right after uuid_bridge and the one right after both legs were destroyed were not)."""
 
@@ -425,6 +436,47 @@ ORDERS: dict[str, tuple[Callable[[list[Event], str, str], None], ...]] = {
     "esl_plain_bridge_agent_hangs_up_first": (agent_hangs_up_first, originated, uuid_bridged),
     "esl_plain_cancel_ringing_agent": (cancelled_while_ringing, originated),
 }
+
+
+def _members(events: list[Event]) -> list[tuple[str, str, str]]:
+    """The conference's maintenance events: (action, leg, Conference-Size); floor changes and the room's file
+    plays left out (the double keeps no floor and plays no sounds)."""
+    return [(e["Action"], e.uuid, e["Conference-Size"]) for e in events if e.name == "conference::maintenance"
+            and e["Action"] not in ("floor-change", "play-file-done")]
+
+
+def test_a_three_way_conference_runs_as_captured(switch: FakeSwitch) -> None:
+    """uuid_transfer of the bridged caller C (endconf) and the agent A into the room, the unit B (mintwo) after
+    it; A leaves, then B: under mintwo's minimum the switch hangs C up (send_bye) before its del-member."""
+    run = _replayed(switch, "esl_plain_three_way")
+    c, a, b = (x.command.split("origination_uuid=")[1][:36] for x in run.replies("api originate"))
+    for events, (cc, aa, bb) in ((run.real_events, (c, a, b)), (run.ours_events, (run.to_ours[c], run.to_ours[a],
+                                                                                  run.to_ours[b]))):
+        assert _members(events) == [("conference-create", "", "0"), ("add-member", cc, "1"), ("add-member", aa, "2"),
+                                    ("add-member", bb, "3"), ("del-member", aa, "2"), ("del-member", bb, "1"),
+                                    ("del-member", cc, "0"), ("conference-destroy", "", "0")]
+        parks = [i for i, e in enumerate(events) if e.name == "CHANNEL_PARK" and e.uuid == aa]
+        assert len(parks) == 2 and parks[1] < _index(events, "CHANNEL_UNBRIDGE", cc)  # A parked by the move
+        c_left = next(i for i, e in enumerate(events) if e.name == "conference::maintenance"
+                      and e["Action"] == "del-member" and e.uuid == cc)
+        assert _index(events, "CHANNEL_HANGUP", cc) < c_left and disposition(events, cc) == "send_bye"
+        assert all(any(e.name == "CHANNEL_EXECUTE" and e.uuid == leg and e["Application"] == "conference"
+                       for e in events) for leg in (cc, aa, bb))
+
+
+def test_uuid_park_takes_a_member_out_of_its_conference_into_park(switch: FakeSwitch) -> None:
+    """The caller C left alone in the room: uuid_park ends its conference (del-member, the execution's end), then
+    CHANNEL_PARK in CS_PARK with no park execution, and a broadcast plays to it there."""
+    run = _replayed(switch, "esl_plain_conference_park")
+    c = next(run.replies("api originate")).command.split("origination_uuid=")[1][:36]
+    for events, cc in ((run.real_events, c), (run.ours_events, run.to_ours[c])):
+        left = next(i for i, e in enumerate(events) if e.name == "conference::maintenance"
+                    and e["Action"] == "del-member" and e.uuid == cc)
+        done = next(i for i, e in enumerate(events) if e.name == "CHANNEL_EXECUTE_COMPLETE" and e.uuid == cc
+                    and e["Application"] == "conference")
+        park = next(i for i, e in enumerate(events) if i > done and e.name == "CHANNEL_PARK" and e.uuid == cc)
+        assert left < done < park < _index(events, "PLAYBACK_START", cc) and events[park]["Channel-State"] == "CS_PARK"
+        assert not [e for e in events[done:park] if e.name == "CHANNEL_EXECUTE" and e.uuid == cc]
 
 
 @pytest.mark.parametrize("capture", list(ORDERS))

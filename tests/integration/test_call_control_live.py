@@ -1,14 +1,19 @@
-"""Agents' call control on a live FreeSWITCH: hold and resume, and blind transfers to a queue and to an outside
-unit (a sipp "110" behind the switch's gateway ``units``). Each checks what the switch did (its channels, the SIP
+"""Agents' call control on a live FreeSWITCH: hold and resume, blind transfers to a queue and to an outside unit
+(a sipp "110" behind the switch's gateway ``units``), and three-way calls with 110 (the agent leaving; 110 not
+answering). Each checks what the switch did (its channels, the SIP
 that sipp saw) and the stored record.
 
-The transfer to a unit needs a gateway named ``units`` on the switch's external profile that sends calls to the
+The three-way calls need the ``hotline`` conference profile (``hotline switch-conf render``, included in
+conference.conf.xml as the README says). The tests with a unit need a gateway named ``units`` on the switch's external profile that sends calls to the
 sipp UAS on 127.0.0.1:5093 (``<gateway name="units"><param name="proxy" value="127.0.0.1:5093"/><param
 name="register" value="false"/></gateway>``); without it that test is skipped, saying so."""
 
 from __future__ import annotations
 
 import json
+import os
+import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,10 +22,19 @@ from softphone import eventually
 
 from calls.legs import LegState
 from engine.process import Engine
+from esl import CommandFailed, Event, SwitchLink
 
 UNIT_PORT, UNIT_MEDIA = 5093, 6097  # sipp takes a media port and the two above it
 UNITS = {"directory": {"110": {"name": "公安 110", "number": "110", "trunk": "sofia/gateway/units",
                                "caller_id": "12345", "mode": "handover"}}}
+
+
+def with_units(live_engine, **linkage: object) -> Engine:
+    """An engine whose directory sends 110 through the gateway ``units``; the test is skipped without it."""
+    engine = live_engine(linkage={**UNITS, **linkage})
+    if "Invalid Gateway" in engine.link.api("sofia status gateway units"):
+        pytest.skip("the switch has no gateway 'units' to 127.0.0.1:5093 (see this module's docstring)")
+    return engine
 
 
 def conversation(engine: Engine, agent: str) -> str | None:
@@ -83,9 +97,7 @@ def test_a_blind_transfer_to_a_queue_reaches_the_next_agent_keeping_the_first_an
 
 
 def test_a_blind_transfer_to_110_hands_the_caller_to_the_unit(live_engine, sipp, tmp_path: Path) -> None:
-    engine = live_engine(linkage=UNITS)
-    if "Invalid Gateway" in engine.link.api("sofia status gateway units"):
-        pytest.skip("the switch has no gateway 'units' to 127.0.0.1:5093 (see this module's docstring)")
+    engine = with_units(live_engine)
     agent = sipp.run(sipp.agent(ring_ms=300), tmp_path, "agent", AGENT_PORT, AGENT_MEDIA)
     unit = sipp.run(sipp.agent(ring_ms=500, talk_ms=2000), tmp_path, "unit110", UNIT_PORT, UNIT_MEDIA)
     citizen = call(sipp, tmp_path, [("", 800), ("1", 0)], hangs_up=False)
@@ -99,3 +111,75 @@ def test_a_blind_transfer_to_110_hands_the_caller_to_the_unit(live_engine, sipp,
     assert (transfer.target, transfer.result, transfer.queue) == ("110", "done", None) and transfer.leg
     assert (record.agent, record.exit_reason, record.hangup_side) == ("a1", "answered", "unit")
     assert record.survey is None
+
+
+def members(engine: Engine, caller: str) -> int:
+    """How many are in the caller's three-way room, by the switch (0 when there is no room)."""
+    try:
+        return int(engine.link.api(f"conference hotline-{caller} list count").strip())
+    except CommandFailed:  # -ERR Conference ... not found
+        return 0
+
+
+@pytest.fixture
+def room_events() -> Iterator[list[Event]]:
+    """Every conference::maintenance event of the test, on a link of its own."""
+    seen: list[Event] = []
+    link = SwitchLink(os.environ["HOTLINE_FS_HOST"], int(os.environ.get("HOTLINE_FS_PORT", "8021")),
+                      os.environ["HOTLINE_FS_PASSWORD"], events=["CUSTOM conference::maintenance"])
+    link.on("conference::maintenance", seen.append)
+    link.start()
+    link.wait_connected(10)
+    yield seen
+    link.stop()
+
+
+def test_a_three_way_call_with_110_goes_on_after_the_agent_leaves(live_engine, sipp, tmp_path: Path,
+                                                                 room_events: list[Event]) -> None:
+    engine = with_units(live_engine)
+    agent = sipp.run(sipp.agent(ring_ms=300), tmp_path, "agent", AGENT_PORT, AGENT_MEDIA)
+    unit = sipp.run(sipp.agent(ring_ms=500, talk_ms=4000), tmp_path, "unit110", UNIT_PORT, UNIT_MEDIA)
+    citizen = call(sipp, tmp_path, [("", 800), ("1", 0)], hangs_up=False)
+    assert eventually(lambda: conversation(engine, "a1") is not None)
+    caller = next(iter(engine.book.calls))
+    assert "error" not in api(engine, "POST", "/agents/a1/three_way", {"to": "110"})
+    assert eventually(lambda: members(engine, caller) == 3)  # caller, agent and 110 in one room
+    assert "error" not in api(engine, "POST", "/agents/a1/leave")
+    assert eventually(lambda: members(engine, caller) == 2) and agent.wait() == 0  # the agent's phone got its BYE
+    assert eventually(lambda: engine.queueing.core.agents["a1"].state.value != "on_call")
+    assert citizen.wait() == 0 and unit.wait() == 0  # 110 hung up: under two members the switch ended the call
+    record = only_record(engine)
+    [transfer] = record.transfers
+    assert (transfer.kind, transfer.target, transfer.result) == ("three_way", "110", "done")
+    parties = {p.role: p for p in record.parties}
+    assert (parties["agent"].ended_by, parties["unit"].ended_by) == ("engine", "self")
+    assert parties["unit"].answered_ms <= parties["agent"].left_ms <= parties["unit"].left_ms
+    assert (record.hangup_side, record.exit_reason) == ("unit", "answered")
+    joined = [e.uuid for e in room_events if e["Action"] == "add-member"]
+    assert set(joined[:2]) == {caller, conversation_leg(record, "agent")} and joined[2:] == [transfer.leg]
+    with wave.open(record.recording) as audio:  # one file: the caller's, through the bridge and the room
+        assert audio.getnframes() / audio.getframerate() >= (parties["unit"].left_ms - record.answered_ms) / 1000 - 1
+
+
+def test_110_that_does_not_answer_leaves_the_caller_with_the_agent_told_so(live_engine, sipp, tmp_path: Path,
+                                                                           room_events: list[Event]) -> None:
+    engine = with_units(live_engine, answer_timeout=2)
+    agent = sipp.run(sipp.agent(ring_ms=300), tmp_path, "agent", AGENT_PORT, AGENT_MEDIA)
+    unit = sipp.run(sipp.unanswered_agent(), tmp_path, "unit110", UNIT_PORT, UNIT_MEDIA)
+    citizen = call(sipp, tmp_path, [("", 800), ("1", 0), ("", 9000)])
+    assert eventually(lambda: conversation(engine, "a1") is not None)
+    caller = next(iter(engine.book.calls))
+    assert "error" not in api(engine, "POST", "/agents/a1/three_way", {"to": "110"})
+    assert unit.wait() == 0  # rang, then was cancelled by the switch
+    told = engine.front_door.flow.sound("linkage_no_answer")
+    assert eventually(lambda: any(e["Action"] == "play-file" and e["File"] == told for e in room_events))
+    assert members(engine, caller) == 2 and engine.queueing.core.agents["a1"].state.value == "on_call"
+    assert citizen.wait() == 0 and agent.wait() == 0  # the caller hung up; endconf ended the agent's leg
+    record = only_record(engine)
+    assert [(t.kind, t.result) for t in record.transfers] == [("three_way", "no_answer")]
+    assert {p.role: p.answered_ms for p in record.parties}["unit"] is None
+    assert record.hangup_side == "caller"
+
+
+def conversation_leg(record, role: str) -> str:
+    return next(p.leg for p in record.parties if p.role == role)

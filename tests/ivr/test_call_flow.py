@@ -69,6 +69,19 @@ def test_callers_on_the_emergency_list_skip_the_menus(fast, make_engine, played)
     assert not [app for uuid, app, _ in played if uuid == call.uuid and app == "play_and_get_digits"]
 
 
+def test_a_call_110_transfers_in_skips_the_menus_and_is_flagged_origin_110(fast, make_engine, played) -> None:
+    engine = make_engine(ivr={"emergency": Emergency(from_110="96110110")})
+    call = fast.place_call(caller_id_number="13800138000", destination_number="96110110")
+    citizen = fast.place_call(caller_id_number="13800138001", destination_number="12345", dtmf="1")
+    assert fast.wait(lambda: {call.uuid, citizen.uuid} <= set(engine.queueing.core.callers), timeout=10)
+    assert engine.queueing.core.callers[call.uuid].priority == 9
+    assert not [app for uuid, app, _ in played if uuid == call.uuid and app == "play_and_get_digits"]
+    call.hangup()
+    citizen.hangup()
+    assert (record_of(engine, call, fast).origin, record_of(engine, citizen, fast).origin) == ("110", None)
+    assert engine.writer.flush(10) and engine.tickets.get(call.uuid).origin == "110"
+
+
 @pytest.mark.parametrize("action", ["message", "reject"])
 def test_a_blocked_caller_is_turned_away_and_recorded(fast, make_engine, played, action: str) -> None:
     engine = make_engine(ivr={"blacklist": Blacklist(action=action)})
