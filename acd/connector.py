@@ -21,11 +21,12 @@ from acd.agents import AgentState, AgentStateError
 from acd.distributor import LOST, Action, Announce, CancelOffer, Distributor, Leave, Offer
 from acd.phones import Phones, Registration
 from calls.book import Call, CallBook, Stage, ThreeWay
-from calls.commands import Bridge, Command, Hold, Kill, Originate, Park, SetVars, ToConference
+from calls.commands import Bridge, Command, Connect, Hold, Kill, Originate, Park, SetVars, ToConference
 from calls.facts import (Answered, BridgeResult, Bridged, Channel, Created, Fact, Held, HungUp, OriginateResult, Parked,
                          Unbridged)
 from calls.legs import Leg, LegState, LegStateError, Role
-from calls.notices import AgentLeft, Announcement, Connecting, Handover, LeftQueue, ToQueue, UnitUnreached
+from calls.notices import (AgentLeft, Announcement, Connecting, Handover, HoldMusic, LeftQueue, ToQueue,
+                           UnitUnreached)
 from calls.record import TransferTrace
 from calls.targets import Target, TargetError
 
@@ -36,13 +37,14 @@ CAUSES = {
 """FreeSWITCH hang-up causes of a failed agent leg, as the no-answer policy names them (else ``failed``)."""
 
 
-Effect = Command | Connecting | AgentLeft | Handover | LeftQueue | Announcement | UnitUnreached
+Effect = Command | Connecting | AgentLeft | Handover | HoldMusic | LeftQueue | Announcement | UnitUnreached
 
 
 class Connector:
     def __init__(self, core: Distributor, book: CallBook, clock: Callable[[], int],
                  feature_codes: frozenset[str] = frozenset(),
-                 new_uuid: Callable[[], str] = lambda: str(uuidlib.uuid4()), unit_ring_s: float = 30) -> None:
+                 new_uuid: Callable[[], str] = lambda: str(uuidlib.uuid4()), unit_ring_s: float = 30,
+                 survey: bool = True) -> None:
         self.core = core
         self.feature_codes = feature_codes
         """What agents dial to ask the ACD for something (acd.feature_codes): such a call is no conversation."""
@@ -50,7 +52,9 @@ class Connector:
         self.clock = clock
         self.new_uuid = new_uuid
         self.unit_ring_s = unit_ring_s
-        """How long a unit rings for a three-way call (``linkage.answer_timeout``)."""
+        """How long a unit rings for a three-way call or a consultation (``linkage.answer_timeout``)."""
+        self.survey = survey
+        """Whether callers outlive their agent's leg for the survey (``park_after_bridge``, ivr.front_door)."""
         self.phones = Phones({agent.id: agent.contact for agent in core.agents.values()})
         self.private: dict[str, str] = {}
         """Channels of agents' own calls (not from the ACD): UUID -> agent."""
@@ -158,6 +162,65 @@ class Connector:
                 Originate(unit.uuid, f"{target.trunk}/{target.number}", self.unit_ring_s,
                           {"hotline_call": call.id, "hotline_unit": target.label,
                            "origination_caller_id_number": target.caller_id})]
+
+    def consult(self, agent_id: str, target: Target) -> list[Effect]:
+        """Consultation (咨询): the caller is taken aside with music while the unit is rung; once it answers the
+        agent talks to it, then ``finish_consult`` completes (the caller to the unit, the agent off), cancels
+        (back to the caller) or joins all three. A unit that does not answer brings the agent back to the caller."""
+        leg = self._conversation(agent_id)
+        leg.require("consult while talking to the caller", LegState.BRIDGED)
+        if not target.outside:
+            raise TargetError("a consultation is with a linkage directory entry or a number")
+        call = self.book.find(leg.uuid)[0]  # type: ignore[index]
+        if call.three_way is not None:
+            raise LegStateError("a three-way call is under way: leave it or drop its unit first")
+        unit = self.book.add(call, Leg(self.new_uuid(), Role.UNIT, target.label))
+        call.consult = unit.uuid
+        self.book.transferring(call.id, TransferTrace(agent_id, target.label, "consult", self.clock()))
+        keep = {"park_after_bridge": "true"}  # every leg outlives the bridges the consultation moves it between
+        return [SetVars(call.id, keep), SetVars(leg.uuid, keep), Park(call.id), HoldMusic(call.id),
+                Originate(unit.uuid, f"{target.trunk}/{target.number}", self.unit_ring_s,
+                          {"hotline_call": call.id, "hotline_unit": target.label, "park_after_bridge": "true",
+                           "origination_caller_id_number": target.caller_id})]
+
+    def finish_consult(self, agent_id: str, how: str) -> list[Effect]:
+        """``complete`` (the caller to the unit, the agent off), ``cancel`` (the unit off, the agent back with the
+        caller) or ``join`` (all three in the call's room)."""
+        leg = self._conversation(agent_id)
+        call = self.book.find(leg.uuid)[0]  # type: ignore[index]
+        unit = call.legs.get(call.consult or "")
+        if unit is None:
+            raise LegStateError(f"agent {agent_id} is consulting no one")
+        if how == "cancel":
+            return self._back_to_caller(call, leg, unit)
+        if unit.outcome != "answered" or not unit.up:
+            raise LegStateError(f"{unit.party} has not answered: cancel, or wait")
+        call.consult = None
+        self.book.transferred(call.id, "done" if how == "complete" else "joined", unit.uuid)
+        if how == "complete":  # the caller's end is the unit's now: nothing to stay up for after it
+            call.handed_over = True
+            leg.ending()
+            return [SetVars(call.id, {"park_after_bridge": "false"}), Connect(call.id, unit.uuid), Kill(leg.uuid)]
+        room = f"hotline-{call.id}"
+        call.three_way = ThreeWay(room, unit.uuid, agent_leaves=False)
+        return [ToConference(call.id, room, ("endconf",)), ToConference(leg.uuid, room),
+                ToConference(unit.uuid, room, ("mintwo",))]
+
+    def _back_to_caller(self, call: Call, agent: Leg, unit: Leg) -> list[Effect]:
+        """End the consultation: the unit off (if still there), the agent bridged to the caller again."""
+        call.consult = None
+        self.book.transferred(call.id, "cancelled")
+        effects = self._rejoin(call, agent)
+        if unit.up and not unit.ended_by_engine:
+            unit.ending()
+            effects.append(Kill(unit.uuid, "NORMAL_CLEARING" if unit.outcome == "answered" else "ORIGINATOR_CANCEL"))
+        return effects
+
+    def _rejoin(self, call: Call, agent: Leg) -> list[Effect]:
+        """The agent back with the caller, who again outlives the agent only for the survey, and the agent, as
+        before the consultation, does not outlive the caller."""
+        return [SetVars(call.id, {"park_after_bridge": str(self.survey).lower()}),
+                SetVars(agent.uuid, {"park_after_bridge": "false"}), Connect(call.id, agent.uuid)]
 
     def leave(self, agent_id: str) -> list[Effect]:
         """The agent leaves a three-way call; the caller and the unit talk on."""
@@ -349,6 +412,9 @@ class Connector:
 
     def _agent_in_park(self, call: Call, leg: Leg) -> list[Effect]:
         """The agent answered: bridge them to the caller, unless it is too late for this offer."""
+        if leg.outcome == "answered" and not call.caller.up and not leg.ended_by_engine:
+            leg.ending()  # parked again (park_after_bridge, set for a consultation) with no caller to go back to
+            return [Kill(leg.uuid)]
         if leg.outcome is not None or leg.ended_by_engine:
             return []
         caller = self.core.callers.get(call.id)
@@ -381,7 +447,7 @@ class Connector:
             return self._connected(call, leg)
         if leg.role is Role.CALLER and call.handover is not None and call.handover.target.outside \
                 and peer not in call.legs:
-            call.stage = Stage.CONNECTED  # the unit answered: the call is theirs now
+            call.stage, call.handed_over = Stage.CONNECTED, True  # the unit answered: the call is theirs now
             self.book.transferred(call.id, "done", peer)
         return []
 
@@ -422,9 +488,24 @@ class Connector:
         if leg.outcome != "answered" or call.agent_leg != leg.uuid:
             return []
         call.agent_leg = None
-        if call.caller.up and leg.ended_by_engine and call.handover is None and call.three_way is None:
+        moved_on = call.handover is not None or call.three_way is not None or call.handed_over or call.consult
+        if call.caller.up and leg.ended_by_engine and not moved_on:  # taken off by the engine for no party
             self.book.ending(call.id, "system")
         effects = self._carry(self.core.call_ended(leg.party, self.clock()))
+        if call.consult is not None:  # the agent hung up mid-consultation: the unit off, the caller to the queue
+            unit = call.legs[call.consult]
+            call.consult = None
+            self.book.transferred(call.id, "agent_left")
+            if unit.up and not unit.ended_by_engine:
+                unit.ending()
+                effects.append(Kill(unit.uuid, "NORMAL_CLEARING" if unit.outcome == "answered" else "ORIGINATOR_CANCEL"))
+            if call.caller.up:
+                queue = call.record.queue or next(iter(self.core.queues))
+                call.stage = Stage.IVR
+                effects.append(Handover(call.id, Target("queue", queue), queue))
+            return effects
+        if call.handed_over:
+            return effects
         if call.three_way is not None:  # the caller stays in the room with the unit, or waits there for it
             unit = call.legs[call.three_way.unit]
             if call.caller.up and not unit.up:  # nobody left to talk to: out of the room, to the survey
@@ -446,27 +527,35 @@ class Connector:
         now = self.clock()
         call.gone_ms = now if call.caller.cause is not None else None
         effects: list[Effect] = []
-        for leg in call.legs.values():
-            if leg.role is Role.UNIT and leg.up and leg.outcome is None and not leg.ended_by_engine:
+        for leg in call.legs.values():  # a unit still ringing; a party parked, or mid-consultation, with no one
+            if not leg.up or leg.ended_by_engine:  # to go back to
+                continue
+            if leg.role is Role.UNIT and leg.outcome is None or \
+                    leg.outcome == "answered" and (leg.parked or call.consult is not None):
                 leg.ending()
-                effects.append(Kill(leg.uuid, "ORIGINATOR_CANCEL"))
+                effects.append(Kill(leg.uuid, "ORIGINATOR_CANCEL" if leg.outcome is None else "NORMAL_CLEARING"))
         return effects + (self._carry(self.core.caller_left(call.id, now)) if call.id in self.core.callers else [])
 
     # --- three-way calls -----------------------------------------------------------------------------------
 
     def _unit_answered(self, call: Call, leg: Leg) -> list[Effect]:
-        """The unit answered: into the room (mintwo: once it is in, the room ends when fewer than two remain), and
-        for a one-key transfer the agent is taken off."""
+        """The unit answered: to the consulting agent, or into the room (mintwo: once it is in, the room ends when
+        fewer than two remain), and for a one-key transfer the agent is taken off. A unit parked again (displaced
+        from a bridge) or that no one waits for any more is hung up."""
+        agent = call.legs.get(call.agent_leg or "")
+        if call.consult == leg.uuid and leg.outcome is None and call.caller.up and agent is not None and agent.up:
+            leg.outcome = "answered"
+            return [Connect(agent.uuid, leg.uuid)]
         three_way = call.three_way
-        if leg.outcome is not None or three_way is None or not call.caller.up:
-            if leg.up and not leg.ended_by_engine:
+        if leg.outcome is not None or three_way is None or three_way.unit != leg.uuid or not call.caller.up:
+            moving = leg.outcome == "answered" and call.caller.up and (three_way is not None or call.consult == leg.uuid)
+            if not moving and leg.up and not leg.ended_by_engine:  # parked on its way into the room, or left over
                 leg.ending()
                 return [Kill(leg.uuid)]
             return []
         leg.outcome = "answered"
         self.book.transferred(call.id, "done", leg.uuid)
         effects: list[Effect] = [ToConference(leg.uuid, three_way.room, ("mintwo",))]
-        agent = call.legs.get(call.agent_leg or "")
         if three_way.agent_leaves and agent is not None and agent.up:
             agent.ending()
             effects.append(Kill(agent.uuid))
@@ -475,6 +564,14 @@ class Connector:
     def _unit_gone(self, call: Call, leg: Leg) -> list[Effect]:
         """The unit left the room (the switch's mintwo ends it if only one remains), or never answered: then the
         caller is told so with the agent, or, with the agent gone meanwhile, goes back to the queue."""
+        if call.consult == leg.uuid:  # the consulted unit hung up, or never answered: back to the caller
+            call.consult = None
+            result = "unit_left" if leg.outcome == "answered" else LOST if leg.cause is None else \
+                CAUSES.get(leg.cause, "failed")
+            leg.outcome = leg.outcome or result
+            self.book.transferred(call.id, result)
+            agent = call.legs.get(call.agent_leg or "")
+            return self._rejoin(call, agent) if call.caller.up and agent is not None and agent.up else []
         if leg.outcome is not None or call.three_way is None:
             return []
         leg.outcome = LOST if leg.cause is None else CAUSES.get(leg.cause, "failed")

@@ -38,10 +38,12 @@ from esl import EslError, Event
 
 log = structlog.get_logger(__name__)
 
-CALL_ACTIONS = ("hold", "resume", "transfer", "three_way", "linkage", "leave", "drop")
+CALL_ACTIONS = ("hold", "resume", "transfer", "consult", "complete", "cancel", "join", "three_way", "linkage",
+                "leave", "drop")
 """What an agent does to their own conversation (acd.connector.Connector): hold, resume; transfer (blind),
-three_way (the agent stays) and linkage (a directory entry, by its mode) with the target in the body
-(``{"to": "queue:general" | "agent:1002" | "110" | "<number>"}``); leave a three-way call; drop its unit."""
+consult, three_way (the agent stays) and linkage (a directory entry, by its mode) with the target in the body
+(``{"to": "queue:general" | "agent:1002" | "110" | "<number>"}``); complete, cancel or join a consultation;
+leave a three-way call; drop its unit."""
 ACTIONS = ("login", "ready", "not_ready", "logout", *CALL_ACTIONS)
 FACTS = (Created, Answered, Parked, Bridged, Unbridged, Held, HungUp, OriginateResult, BridgeResult)
 
@@ -62,7 +64,8 @@ class Queueing:
         self.hub = hub
         self.core = distributor_from(self.settings, hub.journal)
         self.connector = Connector(self.core, hub.book, hub.clock, feature_codes.numbers(self.settings.acd),
-                                   unit_ring_s=self.settings.linkage.answer_timeout)
+                                   unit_ring_s=self.settings.linkage.answer_timeout,
+                                   survey=self.settings.ivr.survey.enabled)
         self.connector.pause()  # until the first reconciliation has seen the switch
         for fact in FACTS:
             hub.on(fact, self._woken(self.connector.apply))
@@ -250,9 +253,13 @@ class Queueing:
             return connector.leave(agent_id)
         if action == "drop":
             return connector.drop(agent_id)
+        if action in ("complete", "cancel", "join"):
+            return connector.finish_consult(agent_id, action)
         target = resolve(str(request.body().get("to", "")), self.settings)
         if action == "transfer":
             return connector.transfer(agent_id, target)
+        if action == "consult":
+            return connector.consult(agent_id, target)
         if action == "linkage" and target.kind != "directory":
             raise TargetError(f"linkage is to a directory entry ({', '.join(sorted(self.settings.linkage.directory))})")
         return connector.three_way(agent_id, target, agent_leaves=action == "linkage" and target.mode == "handover")

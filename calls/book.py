@@ -60,6 +60,10 @@ class Call:
     held_since_ms: int | None = None
     """When the caller was put on hold, by the switch's clock; None while not on hold."""
     three_way: ThreeWay | None = None
+    consult: str | None = None
+    """The unit's leg while the agent consults it, the caller on hold."""
+    handed_over: bool = False
+    """The caller talks to a unit now, without the agent (a transfer to it, or a consultation completed)."""
     handover: Handover | None = None
     """Where the agent's blind transfer sends the caller, from the transfer until a queue has them again, or for
     good once a unit outside has them."""
@@ -251,10 +255,10 @@ class CallBook:
             record.hangup_side = "system"
         else:  # the switch sent the BYE for the other side: the agent, the unit handed over to, or whoever left a
             # three-way call last
-            handed_over = call.handover is not None and call.handover.target.outside
             talked = [leg for leg in call.legs.values() if leg.outcome == "answered" and leg.gone_ms]
-            last = max(talked, key=lambda leg: leg.gone_ms or 0) if call.three_way is not None and talked else None
-            record.hangup_side = last.role.value if last is not None else "unit" if handed_over else "agent"
+            last = max(talked, key=lambda leg: leg.gone_ms or 0) \
+                if any(leg.role is Role.UNIT for leg in talked) else None
+            record.hangup_side = last.role.value if last is not None else "unit" if call.handed_over else "agent"
         for offer in record.offers:  # open when the caller went: cancelled, or unseen if being put through unseen
             if offer.ring_end_ms is None:
                 unseen = at_ms is None and offer.result == "connecting"

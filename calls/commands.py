@@ -72,4 +72,14 @@ class Park:
     uuid: str
 
 
-Command = Originate | Bridge | Kill | Hold | SetVars | ToConference | Park
+@dataclass(frozen=True, slots=True)
+class Connect:
+    """Bridge two answered legs of a call (``uuid_bridge``), such as the agent and a consulted unit: a leg either
+    was bridged to before is displaced (parked, with park_after_bridge). A refusal is logged; the legs' own
+    facts tell the rest."""
+
+    uuid: str
+    peer: str
+
+
+Command = Originate | Bridge | Kill | Hold | SetVars | ToConference | Park | Connect

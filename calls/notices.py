@@ -74,6 +74,13 @@ class Handover:
 
 
 @dataclass(frozen=True, slots=True)
+class HoldMusic:
+    """The caller was taken aside (parked) while their agent consults someone: play them the queue's music."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class UnitUnreached:
     """The unit rung for a three-way call did not answer: the caller and the agent, still in ``room``, are told."""
 

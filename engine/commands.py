@@ -11,7 +11,7 @@ from __future__ import annotations
 import structlog
 from gevent.event import AsyncResult
 
-from calls.commands import Bridge, Hold, Kill, Originate, Park, SetVars, ToConference
+from calls.commands import Bridge, Connect, Hold, Kill, Originate, Park, SetVars, ToConference
 from calls.facts import EVENTS, BridgeResult, Fact, OriginateResult, from_event, originate_result
 from engine.capability import Hub
 from esl import CommandFailed, EslError, Event, UnsafeValue, tokens, workers
@@ -30,6 +30,7 @@ class SwitchCommands:
         hub.on(SetVars, self.set_vars)
         hub.on(ToConference, self.to_conference)
         hub.on(Park, self.park)
+        hub.on(Connect, self.connect)
         for name in EVENTS:
             hub.on(name, self.fact)
 
@@ -77,34 +78,30 @@ class SwitchCommands:
         return []
 
     def hold(self, command: Hold) -> list[object]:
-        """CHANNEL_HOLD or CHANNEL_UNHOLD tells what came of it; a refusal (the leg gone, already so) is logged."""
-        try:
-            self.hub.link.api(f"uuid_hold {'' if command.on else 'off '}{tokens.uuid(command.uuid)}")
-        except EslError as exc:
-            log.warning("switch.hold_refused", uuid=command.uuid, on=command.on, error=str(exc))
-        return []
+        """CHANNEL_HOLD or CHANNEL_UNHOLD tells what came of it."""
+        return self._send(f"uuid_hold {'' if command.on else 'off '}{tokens.uuid(command.uuid)}", command)
 
     def set_vars(self, command: SetVars) -> list[object]:
         marks = ";".join(f"{tokens.name(name)}={tokens.variable_value(value)}" for name, value in command.variables.items())
-        try:
-            self.hub.link.api(f"uuid_setvar_multi {tokens.uuid(command.uuid)} {marks}")
-        except EslError as exc:
-            log.warning("switch.set_vars_refused", uuid=command.uuid, error=str(exc))
-        return []
+        return self._send(f"uuid_setvar_multi {tokens.uuid(command.uuid)} {marks}", command)
 
     def to_conference(self, command: ToConference) -> list[object]:
-        """The leg leaves what it runs (a bridge, park) for the conference; refused only if it has gone."""
+        """The leg leaves what it runs (a bridge, park) for the conference."""
         flags = f"+flags{{{'|'.join(tokens.name(flag) for flag in command.flags)}}}" if command.flags else ""
         target = f"conference:{tokens.word(command.room)}@{CONFERENCE}{flags}"
-        try:
-            self.hub.link.api(f"uuid_transfer {tokens.uuid(command.uuid)} {target} inline")
-        except EslError as exc:
-            log.warning("switch.conference_refused", uuid=command.uuid, room=command.room, error=str(exc))
-        return []
+        return self._send(f"uuid_transfer {tokens.uuid(command.uuid)} {target} inline", command)
 
     def park(self, command: Park) -> list[object]:
+        return self._send(f"uuid_park {tokens.uuid(command.uuid)}", command)
+
+    def connect(self, command: Connect) -> list[object]:
+        return self._send(f"uuid_bridge {tokens.uuid(command.uuid)} {tokens.uuid(command.peer)}", command)
+
+    def _send(self, line: str, command: object) -> list[object]:
+        """A command whose outcome the legs' own events tell: a refusal (the leg has gone, or is not in the state
+        asked for) or a link down is logged, and reconciliation finds the truth."""
         try:
-            self.hub.link.api(f"uuid_park {tokens.uuid(command.uuid)}")
+            self.hub.link.api(line)
         except EslError as exc:
-            log.warning("switch.park_refused", uuid=command.uuid, error=str(exc))
+            log.warning("switch.command_refused", command=command, error=str(exc))
         return []

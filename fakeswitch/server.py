@@ -952,6 +952,12 @@ def _bridge(sw: FakeSwitch, arg: str) -> str:
     if a is None or b is None or a.hangup_cause is not None or b.hangup_cause is not None or sw.failing_bridges:
         sw.failing_bridges = max(0, sw.failing_bridges - 1)
         return "-ERR Invalid uuid\n"
+    for leg in (a, b):  # a leg bridged elsewhere leaves that bridge first, its old partner displaced (as captured:
+        if leg.bridged_to is not None and leg.bridged_to not in (a, b):  # tests/captures/esl_plain_consult_complete)
+            leg.leave_bridge()
+        if leg.running == "playback":  # what it plays stops before the bridge, as captured there
+            leg.interrupted.set()
+            sw.wait(lambda: leg.running != "playback", timeout=2)  # noqa: B023 (leg is used at once)
     a.bridge(b, by_api=True)
     return f"+OK {b.uuid}\n"
 

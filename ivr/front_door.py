@@ -21,7 +21,7 @@ import structlog
 
 from calls.book import Call, Stage
 from calls.legs import LegState
-from calls.notices import Announcement, Handover, LeftQueue, ToQueue, UnitUnreached
+from calls.notices import Announcement, Handover, HoldMusic, LeftQueue, ToQueue, UnitUnreached
 from calls.targets import TargetError, resolve
 from calls.record import CallTimeline
 from config import Settings
@@ -60,6 +60,7 @@ class FrontDoor:
         hub.on(LeftQueue, lambda left: self._spawn(left.call_id, self._left_queue, left))
         hub.on(Handover, lambda handover: self._spawn(handover.call_id, self._hand_over, handover))
         hub.on(UnitUnreached, lambda unreached: self._spawn(unreached.call_id, self._unit_unreached, unreached))
+        hub.on(HoldMusic, lambda held: self._spawn(held.call_id, self._hold_music, held))
         hub.on(Announcement, lambda announcement: self._spawn(announcement.call_id, self._announce, announcement))
         hub.on(Reconciling, self._reconcile)
 
@@ -162,6 +163,7 @@ class FrontDoor:
         entered = record.queue_entry_ms or record.switch_entry_ms
         self.hub.book.ivr(call.id, f"transfer:{target.label}", self.hub.clock())
         if not target.outside:
+            self.hub.link.api(f"uuid_break {tokens.uuid(call.id)} all")  # hold music, if it was taken aside
             self.to_queue(call.id, handover.queue, record.caller_number, entered_ms=entered, transferred=True,
                           agent=target.name if target.kind == "agent" else None)
             return
@@ -170,6 +172,13 @@ class FrontDoor:
         self.hub.book.transferred(call.id, "failed")
         self.flow.play(call.id, "transfer_failed")
         self.to_queue(call.id, handover.queue, record.caller_number, entered_ms=entered, transferred=True)
+
+    def _hold_music(self, held: HoldMusic) -> None:
+        """The caller, taken aside while their agent consults, hears their queue's music until bridged again."""
+        call = self.hub.book.get(held.call_id)
+        if call is not None and call.caller.up:
+            queue = call.record.queue if call.record.queue in self.settings.acd.queues else self.flow.tenant(call.record).queue
+            self.hub.link.execute(call.id, "playback", self.settings.acd.queues[queue].music_on_hold, acknowledged=False)
 
     def _unit_unreached(self, unreached: UnitUnreached) -> None:
         """Tell caller and agent, still together in the room, that the unit did not answer."""

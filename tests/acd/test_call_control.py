@@ -324,3 +324,91 @@ def test_a_three_way_target_must_be_outside_and_a_linkage_one_in_the_directory(s
     assert api(engine, "POST", "/agents/1001/leave", TOKEN)[0] == 409  # no three-way call to leave
     assert not any(w in line for _, line in switch.received[sent:] for w in ("uuid_transfer", "originate"))
     assert caller.bridged_to is not None
+
+
+# --- consultation ------------------------------------------------------------------------------------------------
+
+
+def consulting(switch, engine, unit_answers: bool = True):
+    """Agent 1001 talking with a caller starts a consultation with 110: (caller, agent leg, 110's leg)."""
+    switch.set_endpoint(UNIT_110, answer_after=0.0 if unit_answers else None)
+    caller = answered_by_1001(switch, engine)
+    agent_leg = caller.bridged_to
+    assert api(engine, "POST", "/agents/1001/consult", TOKEN, {"to": "110"})[0] == 200
+    assert switch.wait(lambda: any(ch.name == UNIT_110 for ch in switch.channels.values()), timeout=5)
+    unit = next(ch for ch in switch.channels.values() if ch.name == UNIT_110)
+    assert switch.wait(lambda: caller.parked and caller.bridged_to is None, timeout=5)  # taken aside
+    if unit_answers:
+        assert switch.wait(lambda: agent_leg.bridged_to is unit, timeout=5)
+    return caller, agent_leg, unit
+
+
+def test_a_consultation_plays_the_caller_music_then_completes_to_the_unit(switch, engine, played_apps) -> None:
+    caller, agent_leg, unit = consulting(switch, engine)
+    music = engine.settings.acd.queues["general"].music_on_hold
+    assert switch.wait(lambda: (caller.uuid, "playback", music) in played_apps, timeout=5)
+    assert api(engine, "POST", "/agents/1001/hold", TOKEN)[0] == 409  # the caller is aside already
+    assert api(engine, "POST", "/agents/1001/complete", TOKEN)[0] == 200
+    assert switch.wait(lambda: caller.bridged_to is unit and agent_leg.hangup_cause is not None, timeout=5)
+    assert switch.wait(lambda: engine.queueing.core.agents["1001"].state is not AgentState.ON_CALL, timeout=5)
+    unit.hangup()  # 110 ends the call: the caller is not kept for a survey
+    record = finished(switch, engine, caller)
+    assert [(t.kind, t.target, t.result, t.leg) for t in record.transfers] == [("consult", "110", "done", unit.uuid)]
+    assert (record.hangup_side, record.survey) == ("unit", None)
+    assert {p.role: p.ended_by for p in record.parties} == {"agent": "engine", "unit": "self"}
+
+
+def test_a_cancelled_consultation_brings_the_agent_back_to_the_caller(switch, engine) -> None:
+    caller, agent_leg, unit = consulting(switch, engine)
+    assert api(engine, "POST", "/agents/1001/cancel", TOKEN)[0] == 200
+    assert switch.wait(lambda: caller.bridged_to is agent_leg and unit.hangup_cause is not None, timeout=5)
+    assert api(engine, "POST", "/agents/1001/hold", TOKEN)[0] == 200  # a conversation like any other again
+    assert api(engine, "POST", "/agents/1001/resume", TOKEN)[0] == 200
+    caller.hangup()
+    record = finished(switch, engine, caller)
+    assert [(t.kind, t.result) for t in record.transfers] == [("consult", "cancelled")]
+    assert record.hangup_side == "caller" and record.agent == "1001"
+    assert switch.wait(lambda: agent_leg.hangup_cause is not None, timeout=5)  # not left parked
+
+
+def test_a_joined_consultation_is_a_three_way_call(switch, engine) -> None:
+    caller, agent_leg, unit = consulting(switch, engine)
+    assert api(engine, "POST", "/agents/1001/join", TOKEN)[0] == 200
+    assert switch.wait(lambda: in_room(switch, caller, caller, agent_leg, unit), timeout=5)
+    assert api(engine, "POST", "/agents/1001/leave", TOKEN)[0] == 200
+    assert switch.wait(lambda: in_room(switch, caller, caller, unit), timeout=5)
+    caller.hangup()
+    record = finished(switch, engine, caller)
+    assert switch.wait(lambda: unit.hangup_cause is not None, timeout=5)  # endconf: the room ended with the caller
+    assert [(t.kind, t.result) for t in record.transfers] == [("consult", "joined")]
+
+
+def test_a_unit_that_does_not_answer_a_consultation_brings_the_agent_back(switch, engine) -> None:
+    caller, agent_leg, unit = consulting(switch, engine, unit_answers=False)
+    assert api(engine, "POST", "/agents/1001/complete", TOKEN)[0] == 409  # nobody to hand the caller to yet
+    unit.hangup("NO_ANSWER", by_party=False)
+    assert switch.wait(lambda: caller.bridged_to is agent_leg, timeout=5)
+    caller.hangup()
+    assert [(t.kind, t.result) for t in finished(switch, engine, caller).transfers] == [("consult", "no_answer")]
+
+
+def test_an_agent_who_hangs_up_mid_consultation_leaves_the_caller_to_the_queue(switch, engine) -> None:
+    switch.set_endpoint("user/1002", answer_after=0.0)
+    caller, agent_leg, unit = consulting(switch, engine)
+    engine.queueing.command("1002", "login")
+    agent_leg.hangup()
+    assert switch.wait(lambda: caller.bridged_to is not None and caller.bridged_to.name == "user/1002", timeout=10)
+    assert unit.hangup_cause is not None
+    caller.hangup()
+    record = finished(switch, engine, caller)
+    assert [(t.kind, t.result) for t in record.transfers] == [("consult", "agent_left")]
+    assert record.agent == "1002" and engine.queueing.core.service_level.total("general").transfers_in == 1
+
+
+def test_a_caller_who_hangs_up_mid_consultation_ends_it(switch, engine) -> None:
+    caller, agent_leg, unit = consulting(switch, engine)
+    caller.hangup()
+    assert switch.wait(lambda: agent_leg.hangup_cause is not None and unit.hangup_cause is not None, timeout=5)
+    record = finished(switch, engine, caller)
+    assert [(t.kind, t.result) for t in record.transfers] == [("consult", "caller_left")]
+    assert switch.wait(lambda: engine.queueing.core.agents["1001"].state is not AgentState.ON_CALL, timeout=5)

@@ -223,6 +223,7 @@ SCENARIOS: dict[str, dict[str, object]] = {
     "esl_plain_cancel_ringing_agent": {"agent_answers": False},
     "esl_plain_three_way": {"skip": (10, 12), "phones": LAB_PHONES},
     "esl_plain_conference_park": {"phones": LAB_PHONES},
+    "esl_plain_consult_complete": {"phones": LAB_PHONES},
 }
 """Each capture the double can replay: its switch settings, the packets it leaves out (the safety net's first
 ``show channels`` and ``uuid_dump`` came before the net fired, which the double does in 5 ms here)."""
@@ -324,7 +325,7 @@ def _fresh(x: Exchange, body: dict[str, Any]) -> bool:
 FRESH_LISTINGS = {"esl_plain_commands_on_gone_channels": 1, "esl_plain_sched_del_and_take_7771": 1,
                   "esl_plain_safety_net_7771": 0, "esl_plain_bridge_caller_hangs_up_first": 4,
                   "esl_plain_bridge_agent_hangs_up_first": 2, "esl_plain_cancel_ringing_agent": 1, "esl_plain_three_way": 0,
-                  "esl_plain_conference_park": 0}
+                  "esl_plain_conference_park": 0, "esl_plain_consult_complete": 0}
 """How many of each replay's ``show channels`` were current on the real switch (INDEX.md: the rows trail the
 events; the two right after uuid_bridge and the one right after both legs were destroyed were not)."""
 
@@ -462,6 +463,23 @@ def test_a_three_way_conference_runs_as_captured(switch: FakeSwitch) -> None:
         assert _index(events, "CHANNEL_HANGUP", cc) < c_left and disposition(events, cc) == "send_bye"
         assert all(any(e.name == "CHANNEL_EXECUTE" and e.uuid == leg and e["Application"] == "conference"
                        for e in events) for leg in (cc, aa, bb))
+
+
+def test_a_consultation_moves_the_legs_between_bridges_as_captured(switch: FakeSwitch) -> None:
+    """uuid_bridge A B with A bridged to C: C is displaced (parked by park_after_bridge) before the new bridge's
+    event; C hears a broadcast in park until uuid_bridge C B, which displaces A the same way; each bridge is one
+    CHANNEL_BRIDGE on its first leg naming the second."""
+    run = _replayed(switch, "esl_plain_consult_complete")
+    c, a, b = (x.command.split("origination_uuid=")[1][:36] for x in run.replies("api originate"))
+    for events, (cc, aa, bb) in ((run.real_events, (c, a, b)), (run.ours_events, (run.to_ours[c], run.to_ours[a],
+                                                                                  run.to_ours[b]))):
+        bridges = [(e.uuid, e["Other-Leg-Unique-ID"]) for e in events if e.name == "CHANNEL_BRIDGE"]
+        assert bridges == [(cc, aa), (aa, bb), (cc, bb)]
+        first, second, third = (i for i, e in enumerate(events) if e.name == "CHANNEL_BRIDGE")
+        c_parked = next(i for i, e in enumerate(events) if i > first and e.name == "CHANNEL_PARK" and e.uuid == cc)
+        a_parked = next(i for i, e in enumerate(events) if i > second and e.name == "CHANNEL_PARK" and e.uuid == aa)
+        assert c_parked < second and c_parked < _index(events, "PLAYBACK_START", cc)
+        assert _index(events, "PLAYBACK_STOP", cc) < third and a_parked < third < _index(events, "CHANNEL_HANGUP", aa)
 
 
 def test_uuid_park_takes_a_member_out_of_its_conference_into_park(switch: FakeSwitch) -> None:

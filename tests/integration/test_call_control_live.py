@@ -183,3 +183,47 @@ def test_110_that_does_not_answer_leaves_the_caller_with_the_agent_told_so(live_
 
 def conversation_leg(record, role: str) -> str:
     return next(p.leg for p in record.parties if p.role == role)
+
+
+@pytest.mark.parametrize("how", ["complete", "cancel"])
+def test_a_consultation_with_110_then_complete_or_cancel(live_engine, sipp, tmp_path: Path, how: str) -> None:
+    """The caller is taken aside with music while the agent talks to 110; then completed (the caller to 110, the
+    agent off; 110 hangs up and the switch ends the call) or cancelled (110 off, agent and caller again)."""
+    engine = with_units(live_engine)
+    agent = sipp.run(sipp.agent(ring_ms=300), tmp_path, "agent", AGENT_PORT, AGENT_MEDIA)
+    unit = sipp.run(sipp.agent(ring_ms=500, talk_ms=6000 if how == "complete" else None), tmp_path, "unit110",
+                    UNIT_PORT, UNIT_MEDIA)
+    waits = [("", 8000)] if how == "cancel" else []  # after a completion 110 hangs up: the switch sends the BYE
+    citizen = call(sipp, tmp_path, [("", 800), ("1", 0), *waits], hangs_up=how == "cancel")
+    assert eventually(lambda: conversation(engine, "a1") is not None)
+    agent_leg = conversation(engine, "a1")
+    caller = next(iter(engine.book.calls))
+    assert "error" not in api(engine, "POST", "/agents/a1/consult", {"to": "110"})
+    unit_leg = next(leg.uuid for _, leg in engine.book.legs() if leg.party == "110")
+    assert eventually(lambda: bridged_to(engine, agent_leg) == unit_leg)  # the agent talks to 110 ...
+    assert bridged_to(engine, caller) is None and channel_of(engine, caller)["application"] == "playback"  # aside
+    assert "error" not in api(engine, "POST", f"/agents/a1/{how}")
+    if how == "complete":
+        assert eventually(lambda: bridged_to(engine, caller) == unit_leg) and agent.wait() == 0
+    else:
+        assert eventually(lambda: bridged_to(engine, caller) == agent_leg) and unit.wait() == 0
+    assert citizen.wait() == 0 and agent.wait() == 0 and unit.wait() == 0
+    record = only_record(engine)
+    assert [(t.kind, t.target, t.result) for t in record.transfers] == [
+        ("consult", "110", "done" if how == "complete" else "cancelled")]
+    assert record.hangup_side == ("unit" if how == "complete" else "caller")
+    assert {p.role: p.ended_by for p in record.parties}["agent"] == ("engine" if how == "complete" else "switch")
+
+
+def channel_of(engine: Engine, uuid: str) -> dict[str, str]:
+    rows = json.loads(engine.link.api("show channels as json")).get("rows") or []
+    return next((row for row in rows if row["uuid"] == uuid), {})
+
+
+def bridged_to(engine: Engine, uuid: str) -> str | None:
+    """The leg ``uuid`` is bridged to, by the switch (None if none)."""
+    try:
+        peer = engine.link.api(f"uuid_getvar {uuid} bridge_to").strip()
+    except CommandFailed:
+        return None
+    return None if peer in ("", "_undef_") else peer
