@@ -17,6 +17,7 @@ import yaml
 
 import config
 from config import ConfigError, Endpoint, Settings
+from acd.queueing import CALL_ACTIONS, TARGETED
 from acd.queues import Strategy
 from config.ivr import TICKET_STATUSES
 from engine.link import ENGINE_EVENTS, switch_link
@@ -277,8 +278,7 @@ def simulate(agents: int, calls_per_hour: float, handle_s: float, patience_s: fl
 
 @main.group("agent")
 def agent_group() -> None:
-    """Agents' states and their calls through the running engine's API (login, ready, notready, logout, list,
-    hold, resume, transfer)."""
+    """Agents' states and their calls through the running engine's API (login, ready, notready, logout, list, call)."""
 
 
 TOKEN_OPTION = click.option("--token", envvar="HOTLINE_TOKEN", show_envvar=True, required=True,
@@ -351,33 +351,20 @@ def agent_logout(settings: Settings, agent: str, token: str) -> None:
     _act(settings, token, agent, "logout")
 
 
-@agent_group.command("hold")
+@agent_group.command("call")
 @click.argument("agent")
+@click.argument("action", type=click.Choice(CALL_ACTIONS))
+@click.argument("target", required=False, default="")
 @TOKEN_OPTION
 @with_settings
-def agent_hold(settings: Settings, agent: str, token: str) -> None:
-    """Put AGENT's caller on hold (保持): the caller hears the hold music."""
-    _act(settings, token, agent, "hold")
-
-
-@agent_group.command("resume")
-@click.argument("agent")
-@TOKEN_OPTION
-@with_settings
-def agent_resume(settings: Settings, agent: str, token: str) -> None:
-    """Take AGENT's caller off hold (取消保持)."""
-    _act(settings, token, agent, "resume")
-
-
-@agent_group.command("transfer")
-@click.argument("agent")
-@click.argument("target")
-@TOKEN_OPTION
-@with_settings
-def agent_transfer(settings: Settings, agent: str, target: str, token: str) -> None:
-    """Blind-transfer AGENT's caller (盲转) to TARGET: queue:NAME, agent:ID, a linkage directory entry (110,
-    119, ...) or a plain number. AGENT leaves the call at once."""
-    _act(settings, token, agent, "transfer", to=target)
+def agent_call(settings: Settings, agent: str, action: str, target: str, token: str) -> None:
+    """Act on AGENT's call (坐席工具条): hold, resume, mute, unmute; transfer (blind, 盲转), consult (咨询) then
+    complete, cancel or join; three_way (三方通话), linkage (一键转接 by the directory entry's mode); leave a
+    three-way call, drop its third party. TARGET, for transfer, consult, three_way and linkage: queue:NAME,
+    agent:ID, a linkage directory entry (110, 119, ...) or a plain number."""
+    if action in TARGETED and not target:
+        raise click.UsageError(f"{action} needs a TARGET: queue:NAME, agent:ID, a directory entry or a number")
+    _act(settings, token, agent, action, **({"to": target} if target else {}))
 
 
 @agent_group.command("list")

@@ -21,7 +21,7 @@ from acd.agents import AgentState, AgentStateError
 from acd.distributor import LOST, Action, Announce, CancelOffer, Distributor, Leave, Offer
 from acd.phones import Phones, Registration
 from calls.book import Call, CallBook, Stage, ThreeWay
-from calls.commands import Bridge, Command, Connect, Hold, Kill, Originate, Park, SetVars, ToConference
+from calls.commands import Bridge, Command, Connect, Hold, Kill, Mute, Originate, Park, SetVars, ToConference
 from calls.facts import (Answered, BridgeResult, Bridged, Channel, Created, Fact, Held, HungUp, OriginateResult, Parked,
                          Unbridged)
 from calls.legs import Leg, LegState, LegStateError, Role
@@ -44,7 +44,7 @@ class Connector:
     def __init__(self, core: Distributor, book: CallBook, clock: Callable[[], int],
                  feature_codes: frozenset[str] = frozenset(),
                  new_uuid: Callable[[], str] = lambda: str(uuidlib.uuid4()), unit_ring_s: float = 30,
-                 survey: bool = True) -> None:
+                 survey: bool = True, resolve: Callable[[str], Target] = lambda text: Target("number", text)) -> None:
         self.core = core
         self.feature_codes = feature_codes
         """What agents dial to ask the ACD for something (acd.feature_codes): such a call is no conversation."""
@@ -54,6 +54,8 @@ class Connector:
         self.unit_ring_s = unit_ring_s
         """How long a unit rings for a three-way call or a consultation (``linkage.answer_timeout``)."""
         self.survey = survey
+        self.resolve = resolve
+        """What a number a softphone transferred to stands for (calls.targets.resolve with the settings)."""
         """Whether callers outlive their agent's leg for the survey (``park_after_bridge``, ivr.front_door)."""
         self.phones = Phones({agent.id: agent.contact for agent in core.agents.values()})
         self.private: dict[str, str] = {}
@@ -94,9 +96,15 @@ class Connector:
         return self._carry(actions)
 
     def call_control(self, agent_id: str, action: str) -> list[Effect]:
-        """An agent acting on their own conversation: ``hold`` (the caller hears the hold music) or ``resume``;
-        LegStateError if they have no conversation in a state that allows it."""
+        """An agent acting on their own conversation: ``hold`` (the caller hears the hold music) or ``resume``,
+        ``mute`` or ``unmute`` (the caller, or the room, no longer hears the agent); LegStateError if they have no
+        conversation in a state that allows it."""
         leg = self._conversation(agent_id)
+        if action in ("mute", "unmute"):
+            if leg.muted == (action == "mute"):
+                raise LegStateError(f"agent {agent_id} is {'already' if leg.muted else 'not'} muted")
+            leg.muted = action == "mute"
+            return [Mute(leg.uuid, leg.muted)]
         if action == "hold":
             leg.require("hold the caller", LegState.BRIDGED)
             return [Hold(leg.uuid, True)]
@@ -222,6 +230,33 @@ class Connector:
         return [SetVars(call.id, {"park_after_bridge": str(self.survey).lower()}),
                 SetVars(agent.uuid, {"park_after_bridge": "false"}), Connect(call.id, agent.uuid)]
 
+    def _referred(self, call: Call, number: str) -> list[Effect]:
+        """The agent's softphone transferred the caller (blind SIP REFER) and the switch parked them on the number
+        it named: carried out as the agent's blind transfer would be (to an agent by their SIP user, a directory
+        entry or a number); a number that is none of these sends the caller back to the queue, place kept."""
+        if call.handover is not None or (call.agent_leg is None and call.referred_by is None):
+            return []  # a park repeated, the transfer already under way, or no agent's call
+        agent = call.legs.get(call.agent_leg or "")
+        by = call.referred_by or (agent.party if agent is not None else "")
+        queue = call.record.queue or next(iter(self.core.queues))
+        colleague = self.phones.agents.get(number)
+        target: Target | None = Target("agent", colleague) if colleague is not None else None
+        try:
+            target = target or self.resolve(number)
+            queue = self._transfer_queue(call, by, target)
+        except (TargetError, AgentStateError):
+            target = None
+        self.book.transferring(call.id, TransferTrace(by, target.label if target else f"number:{number}", "refer",
+                                                      self.clock()))
+        if target is None:
+            self.book.transferred(call.id, "failed")
+            target = Target("queue", queue)
+        call.handover, call.referred_by = Handover(call.id, target, queue), None
+        if agent is not None and agent.up:
+            return []  # the agent's hang-up, next, carries it out
+        call.stage = Stage.IVR
+        return [call.handover]
+
     def leave(self, agent_id: str) -> list[Effect]:
         """The agent leaves a three-way call; the caller and the unit talk on."""
         leg = self._conversation(agent_id)
@@ -240,6 +275,20 @@ class Connector:
             raise LegStateError(f"agent {agent_id} has no unit on the line to hang up")
         unit.ending()
         return [Kill(unit.uuid, "NORMAL_CLEARING" if unit.outcome == "answered" else "ORIGINATOR_CANCEL")]
+
+    def conversations(self) -> dict[str, dict[str, object]]:
+        """Each agent's call as their toolbar shows it, in one pass over the book: the caller, whether held or
+        muted, and the third party of a consultation or three-way call under way."""
+        views: dict[str, dict[str, object]] = {}
+        for call, leg in self.book.legs():
+            if leg.role is not Role.AGENT or leg.outcome != "answered" or not leg.up:
+                continue
+            third = call.legs.get(call.consult or (call.three_way.unit if call.three_way else ""))
+            views[leg.party] = {"call": call.id, "caller": call.record.caller_number, "held": leg.state is LegState.HELD,
+                                "muted": leg.muted, "consulting": call.consult is not None,
+                                "three_way": call.three_way is not None,
+                                "third_party": third.party if third is not None and third.up else None}
+        return views
 
     def _conversation(self, agent_id: str) -> Leg:
         """The agent's leg in their queue call."""
@@ -344,7 +393,9 @@ class Connector:
             return []
         if isinstance(fact, (Parked, OriginateResult)) and (not isinstance(fact, OriginateResult) or fact.cause is None):
             seq = fact.seq if isinstance(fact, Parked) else 0
-            if leg.role is Role.CALLER or not leg.in_park(seq):
+            if leg.role is Role.CALLER:
+                return self._referred(call, fact.referred_to) if isinstance(fact, Parked) and fact.referred_to else []
+            if not leg.in_park(seq):
                 return []
             return self._agent_in_park(call, leg) if leg.role is Role.AGENT else self._unit_answered(call, leg)
         if isinstance(fact, (HungUp, OriginateResult)):  # a failed originate: the leg is gone
@@ -362,7 +413,9 @@ class Connector:
             effects = self._caller_gone(call) if went else []
             self.book.finish(call, call.gone_ms)
             return effects
-        if leg.role is Role.AGENT and leg.outcome == "answered" and leg.hung_up_by_party:  # the agent's BYE
+        if leg.role is Role.AGENT and leg.outcome == "answered" and fact.referred and leg.uuid == call.agent_leg:
+            call.referred_by = leg.party  # the phone transferred the caller (REFER) before its BYE
+        elif leg.role is Role.AGENT and leg.outcome == "answered" and leg.hung_up_by_party:  # the agent's BYE
             self.book.ending(call.id, "agent")
         return self._leg_gone(call, leg) if went else []
 
@@ -506,6 +559,9 @@ class Connector:
             return effects
         if call.handed_over:
             return effects
+        if call.referred_by is not None and call.handover is None:  # the caller's park will say where to
+            call.stage = Stage.IVR
+            return effects
         if call.three_way is not None:  # the caller stays in the room with the unit, or waits there for it
             unit = call.legs[call.three_way.unit]
             if call.caller.up and not unit.up:  # nobody left to talk to: out of the room, to the survey
@@ -513,7 +569,7 @@ class Connector:
                 effects += [Park(call.id), AgentLeft(call.id)]
             return effects
         if call.caller.up and call.stage is Stage.CONNECTED and call.handover is not None:
-            call.stage = Stage.IVR
+            call.stage, call.referred_by = Stage.IVR, None
             effects.append(call.handover)
         elif call.caller.up and call.stage is Stage.CONNECTED:
             call.stage = Stage.AFTER

@@ -38,9 +38,11 @@ from esl import EslError, Event
 
 log = structlog.get_logger(__name__)
 
-CALL_ACTIONS = ("hold", "resume", "transfer", "consult", "complete", "cancel", "join", "three_way", "linkage",
+TARGETED = ("transfer", "consult", "three_way", "linkage")
+"""The call actions whose body names a target (calls.targets)."""
+CALL_ACTIONS = ("hold", "resume", "mute", "unmute", "transfer", "consult", "complete", "cancel", "join", "three_way", "linkage",
                 "leave", "drop")
-"""What an agent does to their own conversation (acd.connector.Connector): hold, resume; transfer (blind),
+"""What an agent does to their own conversation (acd.connector.Connector): hold, resume, mute, unmute; transfer (blind),
 consult, three_way (the agent stays) and linkage (a directory entry, by its mode) with the target in the body
 (``{"to": "queue:general" | "agent:1002" | "110" | "<number>"}``); complete, cancel or join a consultation;
 leave a three-way call; drop its unit."""
@@ -65,7 +67,8 @@ class Queueing:
         self.core = distributor_from(self.settings, hub.journal)
         self.connector = Connector(self.core, hub.book, hub.clock, feature_codes.numbers(self.settings.acd),
                                    unit_ring_s=self.settings.linkage.answer_timeout,
-                                   survey=self.settings.ivr.survey.enabled)
+                                   survey=self.settings.ivr.survey.enabled,
+                                   resolve=lambda text: resolve(text, self.settings))
         self.connector.pause()  # until the first reconciliation has seen the switch
         for fact in FACTS:
             hub.on(fact, self._woken(self.connector.apply))
@@ -219,7 +222,8 @@ class Queueing:
     # --- the agent API ------------------------------------------------------------------------------------------
 
     def _agents(self, request: Request) -> tuple[int, object]:
-        return 200, [self._agent_view(a) for a in self.core.agents if request.role != "agent" or a == request.agent]
+        calls = self.connector.conversations()
+        return 200, [self._agent_view(a, calls) for a in self.core.agents if request.role != "agent" or a == request.agent]
 
     def _act(self, request: Request) -> tuple[int, object]:
         agent_id, action = request.params["agent"], request.params["action"]
@@ -243,11 +247,11 @@ class Queueing:
             return 400, {"error": str(exc)}
         except (AgentStateError, LegStateError, ValueError) as exc:
             return 409, {"error": str(exc)}
-        return 200, self._agent_view(agent_id)
+        return 200, self._agent_view(agent_id, self.connector.conversations())
 
     def _call_action(self, agent_id: str, action: str, request: Request) -> list[object]:
         connector = self.connector
-        if action in ("hold", "resume"):
+        if action in ("hold", "resume", "mute", "unmute"):
             return connector.call_control(agent_id, action)
         if action == "leave":
             return connector.leave(agent_id)
@@ -264,10 +268,11 @@ class Queueing:
             raise TargetError(f"linkage is to a directory entry ({', '.join(sorted(self.settings.linkage.directory))})")
         return connector.three_way(agent_id, target, agent_leaves=action == "linkage" and target.mode == "handover")
 
-    def _agent_view(self, agent_id: str) -> dict[str, object]:
+    def _agent_view(self, agent_id: str, calls: dict[str, dict[str, object]]) -> dict[str, object]:
+        """An agent as the toolbar shows them, with their call (``calls``: Connector.conversations) if any."""
         agent = self.core.agents[agent_id]
         return {"id": agent.id, "state": agent.state.value, "reason": agent.reason, "since_ms": agent.since_ms,
-                "calls_answered": agent.calls_answered, "registered": agent.registered}
+                "calls_answered": agent.calls_answered, "registered": agent.registered, "call": calls.get(agent_id)}
 
     def _queues(self, request: Request) -> tuple[int, object]:
         core, now = self.core, self.hub.clock()

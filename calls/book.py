@@ -62,6 +62,8 @@ class Call:
     three_way: ThreeWay | None = None
     consult: str | None = None
     """The unit's leg while the agent consults it, the caller on hold."""
+    referred_by: str | None = None
+    """The agent whose softphone transferred the caller away (SIP REFER), until the switch says where to."""
     handed_over: bool = False
     """The caller talks to a unit now, without the agent (a transfer to it, or a consultation completed)."""
     handover: Handover | None = None

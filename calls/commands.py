@@ -82,4 +82,13 @@ class Connect:
     peer: str
 
 
-Command = Originate | Bridge | Kill | Hold | SetVars | ToConference | Park | Connect
+@dataclass(frozen=True, slots=True)
+class Mute:
+    """Stop (``on``) or restore what leg ``uuid``'s phone sends (``uuid_audio ... start read mute 1`` / ``stop``):
+    the agent's microphone, in a bridge or a room alike. The switch fires no event for it."""
+
+    uuid: str
+    on: bool
+
+
+Command = Originate | Bridge | Kill | Hold | SetVars | ToConference | Park | Connect | Mute

@@ -38,6 +38,9 @@ class Answered:
 class Parked:
     uuid: str
     seq: int = 0
+    referred_to: str | None = None
+    """The number a softphone's blind transfer (SIP REFER) named, when that is why the leg parks (``sip_refer_to``
+    set: the rendered hotline_referred extension parked it there)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,9 @@ class HungUp:
     """Who sent the BYE (``sip_hangup_disposition``), which CHANNEL_HANGUP_COMPLETE carries and CHANNEL_HANGUP does
     not yet on FreeSWITCH 1.10.12."""
     at_ms: int = 0
+    referred: bool = False
+    """The phone transferred its partner away first (SIP REFER: ``endpoint_disposition`` BLIND_TRANSFER or
+    ATTENDED_TRANSFER), then hung up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +131,8 @@ def from_event(event: Event) -> Fact | None:
     if name == "CHANNEL_ANSWER":
         return Answered(uuid, _us(event, "Event-Date-Timestamp") // 1000)
     if name == "CHANNEL_PARK":
-        return Parked(uuid, int(event.get("Event-Sequence") or 0))
+        referred = event.get("Caller-Destination-Number") if event.get("variable_sip_refer_to") else None
+        return Parked(uuid, int(event.get("Event-Sequence") or 0), referred)
     if name in ("CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE"):
         peer = event.get("Other-Leg-Unique-ID") or ""
         seq = int(event.get("Event-Sequence") or 0)
@@ -135,7 +142,8 @@ def from_event(event: Event) -> Fact | None:
                     _us(event, "Event-Date-Timestamp") // 1000, _us(event, "Caller-Channel-Last-Hold") // 1000)
     if name == "CHANNEL_HANGUP_COMPLETE":
         return HungUp(uuid, event.get("Hangup-Cause") or "NORMAL_CLEARING", event.get("variable_sip_hangup_disposition"),
-                      _us(event, "Event-Date-Timestamp") // 1000)
+                      _us(event, "Event-Date-Timestamp") // 1000,
+                      event.get("variable_endpoint_disposition") in ("BLIND_TRANSFER", "ATTENDED_TRANSFER"))
     return None
 
 

@@ -63,6 +63,8 @@ class Leg:
     """The engine asked for its end (uuid_kill), so it is no party's hang-up."""
     outcome: str | None = None
     """What the leg came to for the engine, settled once: an offer's answered, cancelled or failure cause."""
+    muted: bool = False
+    """The engine stopped what its phone sends (the agent's mute); the switch reports no such state."""
     created_ms: int | None = None
     answered_ms: int | None = None
     gone_ms: int | None = None

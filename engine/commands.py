@@ -11,7 +11,7 @@ from __future__ import annotations
 import structlog
 from gevent.event import AsyncResult
 
-from calls.commands import Bridge, Connect, Hold, Kill, Originate, Park, SetVars, ToConference
+from calls.commands import Bridge, Connect, Hold, Kill, Mute, Originate, Park, SetVars, ToConference
 from calls.facts import EVENTS, BridgeResult, Fact, OriginateResult, from_event, originate_result
 from engine.capability import Hub
 from esl import CommandFailed, EslError, Event, UnsafeValue, tokens, workers
@@ -31,6 +31,7 @@ class SwitchCommands:
         hub.on(ToConference, self.to_conference)
         hub.on(Park, self.park)
         hub.on(Connect, self.connect)
+        hub.on(Mute, self.mute)
         for name in EVENTS:
             hub.on(name, self.fact)
 
@@ -96,6 +97,10 @@ class SwitchCommands:
 
     def connect(self, command: Connect) -> list[object]:
         return self._send(f"uuid_bridge {tokens.uuid(command.uuid)} {tokens.uuid(command.peer)}", command)
+
+    def mute(self, command: Mute) -> list[object]:
+        return self._send(f"uuid_audio {tokens.uuid(command.uuid)} {'start read mute 1' if command.on else 'stop'}",
+                          command)
 
     def _send(self, line: str, command: object) -> list[object]:
         """A command whose outcome the legs' own events tell: a refusal (the leg has gone, or is not in the state

@@ -96,6 +96,8 @@ class Channel:
         self.parked = False
         self.running = ""
         """The application running now ("" between applications)."""
+        self.muted = False
+        """``uuid_audio ... start read mute``: what its phone sends is dropped."""
         self.park_next = False
         """``uuid_park`` came while an application ran: once it ends, the leg parks instead of going on."""
         self.application = ("", "")

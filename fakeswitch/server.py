@@ -123,6 +123,20 @@ class FakeSwitch:
         if endpoint.startswith("user/"):
             self.register(endpoint[5:].split("@")[0])
 
+    def refer(self, leg: Channel, number: str) -> None:
+        """The phone on ``leg`` transfers its partner with a blind SIP REFER to ``number``, as captured on 1.10.12
+        (tests/captures/esl_plain_refer_blind): the leg is marked BLIND_TRANSFER and hung up by its phone's BYE,
+        then the partner, ``sip_refer_to`` set, runs ``number`` in its own dialplan (where the rendered
+        hotline_referred extension parks it)."""
+        partner = leg.bridged_to
+        if partner is None:
+            raise ValueError("a blind transfer needs a bridged leg (FreeSWITCH: Cannot Blind Transfer 1 Legged calls)")
+        leg.variables.update(endpoint_disposition="BLIND_TRANSFER", transfer_to=f"blind:{partner.uuid}")
+        partner.variables["sip_refer_to"] = f"sip:{number}@127.0.0.1"
+        leg.bridged_to = partner.bridged_to = None
+        leg.hangup()
+        partner.transfer_to(number)
+
     def register(self, user: str) -> None:
         """SIP user ``user``'s phone registers (a configured ``user/`` endpoint is one that has)."""
         if user not in self.registrations:
@@ -184,8 +198,8 @@ class FakeSwitch:
         return [("park", "")]
 
     def load_dialplan(self, path: str) -> None:
-        """Take the extensions of a FreeSWITCH dialplan XML file (destination_number conditions only, which
-        is what switch_conf renders)."""
+        """Take the extensions of a FreeSWITCH dialplan XML file with a destination_number condition (what
+        switch_conf renders; its hotline_referred extension, on channel variables, is the double's fallback: park)."""
         for extension in ET.parse(path).getroot().iter("extension"):
             condition = extension.find("condition")
             if condition is None or condition.get("field") != "destination_number":
@@ -908,6 +922,18 @@ def _broadcast(ch: Channel, words: list[str]) -> str:
     return "+OK Message sent\n"
 
 
+def _audio(ch: Channel, words: list[str]) -> str:
+    """``uuid_audio <uuid> start read mute 1`` or ``... stop``: what the leg's phone sends is dropped, or restored
+    (mod_commands.c, session_audio_function); no event."""
+    if words[:1] == ["stop"]:
+        ch.muted = False
+    elif words[:4] == ["start", "read", "mute", "1"]:
+        ch.muted = True
+    else:
+        return "-USAGE: <uuid> [start [read|write] [mute|level <level>]|stop]\n"
+    return "+OK\n"
+
+
 def _park(ch: Channel, words: list[str]) -> str:
     ch.park_now()
     return "+OK\n"
@@ -1071,7 +1097,7 @@ API: dict[str, Callable[[FakeSwitch, str], str]] = {
     "status": _status, "originate": FakeSwitch.originate, "uuid_kill": _channel_api(_kill),
     "uuid_answer": _channel_api(_answer), "uuid_break": _channel_api(_break),
     "uuid_record": _channel_api(_uuid_record), "uuid_getvar": _channel_api(_getvar), "uuid_setvar": _channel_api(_setvar),
-    "uuid_setvar_multi": _channel_api(_setvar_multi), "uuid_park": _channel_api(_park),
+    "uuid_setvar_multi": _channel_api(_setvar_multi), "uuid_park": _channel_api(_park), "uuid_audio": _channel_api(_audio),
     "uuid_broadcast": _channel_api(_broadcast),
     "uuid_recv_dtmf": _channel_api(_recv_dtmf), "uuid_send_dtmf": _channel_api(_recv_dtmf),
     "uuid_transfer": _channel_api(_transfer), "uuid_dump": _channel_api(_dump), "uuid_bridge": _bridge,

@@ -280,8 +280,9 @@ class FrontDoor:
             call = self.hub.book.restore(record, LegState.RINGING)
             self._spawn(call.id, self._new_call, call)
             return "new_calls_taken"
-        transfer = channel.var("hotline_transfer")
-        if transfer is not None and channel.var("hotline_transferred") != "true":  # its agent left: on to the target
+        # its agent left (the engine's blind transfer, or the softphone's REFER): on to the target
+        transfer = channel.var("hotline_transfer") or (channel.destination if channel.var("sip_refer_to") else None)
+        if transfer is not None and channel.var("hotline_transferred") != "true":
             call = self.hub.book.restore(record, LegState.ANSWERED)
             own = queue if queue in self.settings.acd.queues else self.flow.tenant(record).queue
             try:

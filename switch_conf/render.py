@@ -58,6 +58,16 @@ def _extension(parent: ET.Element, name: str, numbers: list[str], actions: list[
         ET.SubElement(condition, "action", application=app, **({"data": data} if data else {}))
 
 
+def _referred(parent: ET.Element) -> None:
+    """A hotline caller their agent's softphone transferred (a blind SIP REFER: FreeSWITCH sends the caller to
+    the Refer-To number in the caller's own context, ``sip_refer_to`` set) is parked for the engine, which carries
+    the transfer out; whatever number the phone named, the caller is never left to a missing route."""
+    extension = ET.SubElement(parent, "extension", name=REFERRED_EXTENSION)
+    ET.SubElement(extension, "condition", field="${hotline_queue}", expression=".")
+    ET.SubElement(ET.SubElement(extension, "condition", field="${sip_refer_to}", expression="."), "action",
+                  application="park")
+
+
 def _public_dialplan(settings: Settings) -> ET.Element:
     """Citizens' calls on the service numbers (and 110's hand-over number) are parked for the engine over inbound
     ESL: a parked call survives an engine restart, where a ``socket`` connection would die with the process.
@@ -67,6 +77,7 @@ def _public_dialplan(settings: Settings) -> ET.Element:
     to the net's extension, which plays a message and sends the caller to the overflow number or says goodbye.
     The engine cancels that transfer (``sched_del``) the moment it takes the call."""
     root = ET.Element("include")
+    _referred(root)
     _extension(root, "hotline_service_numbers", settings.centre.service_numbers, _parking(settings))
     if settings.ivr.emergency.from_110:
         _extension(root, "hotline_from_110", [settings.ivr.emergency.from_110], _parking(settings))
@@ -91,6 +102,7 @@ def _agent_dialplan(settings: Settings) -> ET.Element:
     """Agents' softphones (the default context) park feature codes for the engine; they may also dial the
     service numbers, to test the line as a citizen would."""
     root = ET.Element("include")
+    _referred(root)
     _extension(root, "hotline_feature_codes", sorted(feature_codes.numbers(settings.acd)), [("park", "")])
     _extension(root, "hotline_service_numbers", settings.centre.service_numbers, _parking(settings))
     return root
@@ -113,6 +125,7 @@ def _directory(settings: Settings) -> ET.Element:
     return root
 
 
+REFERRED_EXTENSION = "hotline_referred"
 CONFERENCE = "hotline"
 """The conference profile's name: each three-way call is a room of it, ``hotline-<caller's UUID>``."""
 

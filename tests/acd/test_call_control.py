@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from pydantic import SecretStr
 
 from acd.agents import AgentState
-from calls.facts import Held, HungUp, from_event
+from calls.facts import Held, HungUp, Parked, from_event
 from calls.legs import LegState
 from cli import main
 from config.acd import Token
@@ -201,16 +201,17 @@ def test_the_cli_holds_resumes_and_transfers_and_says_why_it_cannot(switch, engi
     agent_leg = caller.bridged_to
 
     def hotline(*args: str):
-        return CliRunner().invoke(main, ["--config", str(path), "agent", *args, "--token", TOKEN])
+        return CliRunner().invoke(main, ["--config", str(path), "agent", "call", *args, "--token", TOKEN])
 
-    assert hotline("hold", "1001").exit_code == 0
+    assert hotline("1001", "hold").exit_code == 0
     assert switch.wait(lambda: agent_leg.call_state == "HELD", timeout=5)
-    assert hotline("resume", "1001").exit_code == 0
+    assert hotline("1001", "resume").exit_code == 0
     assert switch.wait(lambda: agent_leg.call_state == "ACTIVE", timeout=5)
-    refused = hotline("transfer", "1001", "call-my-cousin")
+    refused = hotline("1001", "transfer", "call-my-cousin")
     assert refused.exit_code == 1 and "400: transfer target 'call-my-cousin' is none of" in refused.output
+    assert hotline("1001", "transfer").exit_code == 2 and hotline("1001", "dance").exit_code == 2  # usage errors
     engine.queueing.command("1002", "login")
-    assert hotline("transfer", "1001", "queue:general").exit_code == 0
+    assert hotline("1001", "transfer", "queue:general").exit_code == 0
     assert switch.wait(lambda: caller.bridged_to is not None and caller.bridged_to.name == "user/1002", timeout=5)
 
 
@@ -412,3 +413,68 @@ def test_a_caller_who_hangs_up_mid_consultation_ends_it(switch, engine) -> None:
     record = finished(switch, engine, caller)
     assert [(t.kind, t.result) for t in record.transfers] == [("consult", "caller_left")]
     assert switch.wait(lambda: engine.queueing.core.agents["1001"].state is not AgentState.ON_CALL, timeout=5)
+
+
+# --- transfers from the softphone itself (SIP REFER) ------------------------------------------------------------
+
+
+def test_the_real_capture_of_a_softphone_refer_reads_as_a_referral() -> None:
+    """FreeSWITCH marks the referring agent's leg BLIND_TRANSFER before its BYE, then parks the caller on the
+    number named with sip_refer_to set (tests/captures/esl_plain_refer_blind)."""
+    path = CAPTURE.with_name("esl_plain_refer_blind_rx.txt")
+    events = [parse_event(f) for f in iter_frames(path.read_bytes()) if f.content_type in EVENT_TYPES]
+    facts = [from_event(e) for e in events]
+    [agent_gone] = [f for f in facts if isinstance(f, HungUp) and f.referred]
+    [referred] = [f for f in facts if isinstance(f, Parked) and f.referred_to]
+    assert referred.referred_to == "110" and agent_gone.disposition == "recv_bye"
+    assert facts.index(agent_gone) < facts.index(referred)  # the agent's leg goes first
+
+
+def test_a_softphone_refer_to_110_is_carried_out_as_a_blind_transfer(switch, engine) -> None:
+    switch.set_endpoint(UNIT_110, answer_after=0.0)
+    caller = answered_by_1001(switch, engine)
+    switch.refer(caller.bridged_to, "110")
+    assert switch.wait(lambda: caller.bridged_to is not None and caller.bridged_to.name == UNIT_110, timeout=10)
+    unit = caller.bridged_to
+    assert switch.wait(lambda: engine.queueing.core.agents["1001"].state is not AgentState.ON_CALL, timeout=5)
+    unit.hangup()
+    record = finished(switch, engine, caller)
+    assert [(t.by, t.target, t.kind, t.result, t.leg) for t in record.transfers] == [
+        ("1001", "110", "refer", "done", unit.uuid)]
+    assert (record.hangup_side, record.survey) == ("unit", None)
+
+
+def test_a_softphone_refer_to_a_colleague_or_nowhere_keeps_the_callers_place(switch, engine) -> None:
+    switch.set_endpoint("user/1002", answer_after=0.0)
+    caller = answered_by_1001(switch, engine)
+    engine.queueing.command("1002", "login")
+    switch.refer(caller.bridged_to, "1002")  # the colleague's extension: their SIP user
+    assert switch.wait(lambda: caller.bridged_to is not None and caller.bridged_to.name == "user/1002", timeout=10)
+    colleague = caller.bridged_to
+    assert switch.wait(lambda: engine.book.find(colleague.uuid)[1].state is LegState.BRIDGED, timeout=5)
+    switch.refer(colleague, "nobody")  # 1002 sends them on to a name that is nothing here
+    assert switch.wait(lambda: engine.queueing.core.agents["1002"].state is not AgentState.ON_CALL, timeout=5)
+    assert switch.wait(lambda: caller.uuid in engine.queueing.core.callers, timeout=5)  # back in line, not lost
+    caller.hangup()
+    record = finished(switch, engine, caller)
+    assert [(t.by, t.target, t.kind, t.result) for t in record.transfers] == [
+        ("1001", "agent:1002", "refer", "done"), ("1002", "number:nobody", "refer", "failed")]
+    assert record.answered_ms == record.offers[0].ring_end_ms
+
+
+def test_an_agent_mutes_and_unmutes_in_a_bridge_and_in_a_room(switch, engine) -> None:
+    switch.set_endpoint(UNIT_110, answer_after=0.0)
+    caller = answered_by_1001(switch, engine)
+    agent_leg = caller.bridged_to
+    assert api(engine, "POST", "/agents/1001/unmute", TOKEN)[0] == 409  # not muted
+    status, view = api(engine, "POST", "/agents/1001/mute", TOKEN)
+    assert status == 200 and view["call"] == {"call": caller.uuid, "caller": "13800138000", "held": False,
+                                              "muted": True, "consulting": False, "three_way": False,
+                                              "third_party": None}
+    assert switch.wait(lambda: agent_leg.muted, timeout=5)
+    assert api(engine, "POST", "/agents/1001/three_way", TOKEN, {"to": "110"})[0] == 200
+    assert switch.wait(lambda: room_of(switch, caller) is not None and len(room_of(switch, caller).members) == 3,
+                       timeout=5)
+    assert switch.wait(lambda: api(engine, "GET", "/agents", TOKEN)[1][0]["call"]["third_party"] == "110", timeout=5)
+    assert agent_leg.muted and api(engine, "POST", "/agents/1001/unmute", TOKEN)[0] == 200  # the mute went along
+    assert switch.wait(lambda: not agent_leg.muted, timeout=5)

@@ -60,8 +60,14 @@ def test_service_numbers_110_and_feature_codes_are_parked_for_the_engine(tmp_pat
     render(example, tmp_path)
     public = ET.parse(tmp_path / "dialplan" / "public" / "00_hotline.xml").getroot()
     patterns = {ext.get("name"): ext.find("condition").get("expression") for ext in public.iter("extension")}
-    assert patterns == {"hotline_service_numbers": "^(12345|077112345|077196333)$", "hotline_from_110": "^(96110110)$",
-                        "hotline_safety_net": "^(hotline_safety_net)$"}
+    assert patterns == {"hotline_referred": ".", "hotline_service_numbers": "^(12345|077112345|077196333)$",
+                        "hotline_from_110": "^(96110110)$", "hotline_safety_net": "^(hotline_safety_net)$"}
+    for context in ("public", "default"):  # a caller a softphone REFERs away is parked for the engine, first
+        first = next(ET.parse(tmp_path / "dialplan" / context / "00_hotline.xml").getroot().iter("extension"))
+        conditions = [(c.get("field"), c.get("expression")) for c in first.iter("condition")]
+        assert first.get("name") == "hotline_referred" and conditions == [("${hotline_queue}", "."),
+                                                                           ("${sip_refer_to}", ".")]
+        assert [a.get("application") for a in first.iter("action")] == ["park"]
     for name in ("hotline_service_numbers", "hotline_from_110"):  # ringback, the net armed, then parked
         actions = [(a.get("application"), a.get("data")) for a in next(
             ext for ext in public.iter("extension") if ext.get("name") == name).iter("action")]

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import gevent
+import pytest
 from gevent import socket
 
 from calls.record import CallTimeline
@@ -15,6 +16,10 @@ from tickets.store import TicketStore
 
 AGENT_PORT, AGENT_MEDIA, CITIZEN_PORT, CITIZEN_MEDIA = 5091, 6091, 5071, 6071
 SECOND_AGENT_PORT, SECOND_AGENT_MEDIA = 5092, 6092
+UNIT_PORT, UNIT_MEDIA = 5093, 6097  # sipp takes a media port and the two above it
+UNITS = {"directory": {"110": {"name": "公安 110", "number": "110", "trunk": "sofia/gateway/units",
+                               "caller_id": "12345", "mode": "handover"}}}
+"""A linkage directory whose 110 is the sipp UAS on UNIT_PORT, behind the switch's gateway ``units``."""
 SUPERVISOR_TOKEN = "live-test-supervisor-token-5b1e"
 """The live engines' API token (role supervisor)."""
 
@@ -57,3 +62,12 @@ def api(engine: Engine, method: str, path: str, body: dict | None = None) -> obj
                      f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
         reply = b"".join(iter(lambda: sock.recv(65536), b""))
     return json.loads(reply.partition(b"\r\n\r\n")[2])
+
+
+def with_units(live_engine, answer_timeout: float = 30, **engine: object) -> Engine:
+    """An engine (``engine``: live_engine's arguments) whose directory sends 110 through the gateway ``units``;
+    the test is skipped without that gateway (tests/integration/test_call_control_live.py says how to add it)."""
+    started = live_engine(linkage={**UNITS, "answer_timeout": answer_timeout}, **engine)
+    if "Invalid Gateway" in started.link.api("sofia status gateway units"):
+        pytest.skip("the switch has no gateway 'units' to 127.0.0.1:5093 (see test_call_control_live.py)")
+    return started

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from live import api, records
+from live import UNIT_MEDIA, UNIT_PORT, api, records, with_units
 from softphone import PASSWORD, TONE, Softphone, eventually, peak
 
 from engine.process import Engine
@@ -116,3 +116,25 @@ def test_an_agent_whose_sip_user_is_a_stock_user_stops_the_engine(live_engine) -
     engine = live_engine(directory={"1005": {**AGENT, "sip_password": "a-password-nobody-uses-9"}})
     assert engine.stopped.wait(15)
     assert "SIP user 1005 is defined elsewhere" in (engine.refused or "")
+
+
+def test_a_blind_refer_from_the_softphone_is_followed_to_110(live_engine, phones, sipp, tmp_path: Path) -> None:
+    """The agent transfers the caller with the softphone's own transfer key (SIP REFER to 110): the switch parks
+    the caller for the engine (rendered hotline_referred extension), which hands them to 110 as a blind transfer
+    would; the agent is free, and the record says who transferred whom where."""
+    engine = with_units(live_engine, directory={"1005": AGENT})
+    agent, citizen = phones("1005"), phones("1007")
+    unit = sipp.run(sipp.agent(ring_ms=300, talk_ms=2000), tmp_path, "unit110", UNIT_PORT, UNIT_MEDIA)
+    api(engine, "POST", "/agents/1005/login")
+    dial_queue(citizen, engine)
+    agent.wait_event("CALL_ESTABLISHED", 20)
+    assert eventually(lambda: agent_is(engine, "on_call"))
+    agent.command("transfer", "110")
+    agent.wait_event("CALL_CLOSED", 15)  # the phone hangs up once the switch took the transfer
+    assert unit.wait() == 0  # 110 answered, talked and hung up
+    citizen.wait_event("CALL_CLOSED", 15)
+    [record] = records(engine, 1)
+    [transfer] = record.transfers
+    assert (transfer.by, transfer.target, transfer.kind, transfer.result) == ("1005", "110", "refer", "done")
+    assert (record.agent, record.hangup_side, record.survey) == ("1005", "unit", None)
+    assert eventually(lambda: agent_is(engine, "wrap_up") or agent_is(engine, "ready"))

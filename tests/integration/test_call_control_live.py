@@ -17,24 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from live import (AGENT_MEDIA, AGENT_PORT, SECOND_AGENT_MEDIA, SECOND_AGENT_PORT, api, call, only_record)
+from live import (AGENT_MEDIA, AGENT_PORT, SECOND_AGENT_MEDIA, SECOND_AGENT_PORT, UNIT_MEDIA, UNIT_PORT, api, call,
+                  only_record, with_units)
 from softphone import eventually
 
 from calls.legs import LegState
 from engine.process import Engine
 from esl import CommandFailed, Event, SwitchLink
 
-UNIT_PORT, UNIT_MEDIA = 5093, 6097  # sipp takes a media port and the two above it
-UNITS = {"directory": {"110": {"name": "公安 110", "number": "110", "trunk": "sofia/gateway/units",
-                               "caller_id": "12345", "mode": "handover"}}}
-
-
-def with_units(live_engine, **linkage: object) -> Engine:
-    """An engine whose directory sends 110 through the gateway ``units``; the test is skipped without it."""
-    engine = live_engine(linkage={**UNITS, **linkage})
-    if "Invalid Gateway" in engine.link.api("sofia status gateway units"):
-        pytest.skip("the switch has no gateway 'units' to 127.0.0.1:5093 (see this module's docstring)")
-    return engine
 
 
 def conversation(engine: Engine, agent: str) -> str | None:
