@@ -186,7 +186,8 @@ class Connector:
         call.consult = unit.uuid
         self.book.transferring(call.id, TransferTrace(agent_id, target.label, "consult", self.clock()))
         keep = {"park_after_bridge": "true"}  # every leg outlives the bridges the consultation moves it between
-        return [SetVars(call.id, keep), SetVars(leg.uuid, keep), Park(call.id), HoldMusic(call.id),
+        aside = {**keep, "hotline_consult": target.label}  # for an engine taking the call back after a restart
+        return [SetVars(call.id, aside), SetVars(leg.uuid, keep), Park(call.id), HoldMusic(call.id),
                 Originate(unit.uuid, f"{target.trunk}/{target.number}", self.unit_ring_s,
                           {"hotline_call": call.id, "hotline_unit": target.label, "park_after_bridge": "true",
                            "origination_caller_id_number": target.caller_id})]
@@ -208,10 +209,12 @@ class Connector:
         if how == "complete":  # the caller's end is the unit's now: nothing to stay up for after it
             call.handed_over = True
             leg.ending()
-            return [SetVars(call.id, {"park_after_bridge": "false"}), Connect(call.id, unit.uuid), Kill(leg.uuid)]
+            return [SetVars(call.id, {"park_after_bridge": "false", "hotline_consult": "over"}),
+                    Connect(call.id, unit.uuid), Kill(leg.uuid)]
         room = f"hotline-{call.id}"
         call.three_way = ThreeWay(room, unit.uuid, agent_leaves=False)
-        return [ToConference(call.id, room, ("endconf",)), ToConference(leg.uuid, room),
+        self.book.aside(call.id, False, self.clock())  # into the room: no event the engine reads says when
+        return [SetVars(call.id, {"hotline_consult": "over"}), ToConference(call.id, room, ("endconf",)), ToConference(leg.uuid, room),
                 ToConference(unit.uuid, room, ("mintwo",))]
 
     def _back_to_caller(self, call: Call, agent: Leg, unit: Leg) -> list[Effect]:
@@ -227,7 +230,7 @@ class Connector:
     def _rejoin(self, call: Call, agent: Leg) -> list[Effect]:
         """The agent back with the caller, who again outlives the agent only for the survey, and the agent, as
         before the consultation, does not outlive the caller."""
-        return [SetVars(call.id, {"park_after_bridge": str(self.survey).lower()}),
+        return [SetVars(call.id, {"park_after_bridge": str(self.survey).lower(), "hotline_consult": "over"}),
                 SetVars(agent.uuid, {"park_after_bridge": "false"}), Connect(call.id, agent.uuid)]
 
     def _referred(self, call: Call, number: str) -> list[Effect]:
@@ -394,7 +397,11 @@ class Connector:
         if isinstance(fact, (Parked, OriginateResult)) and (not isinstance(fact, OriginateResult) or fact.cause is None):
             seq = fact.seq if isinstance(fact, Parked) else 0
             if leg.role is Role.CALLER:
-                return self._referred(call, fact.referred_to) if isinstance(fact, Parked) and fact.referred_to else []
+                if isinstance(fact, Parked) and fact.referred_to:
+                    return self._referred(call, fact.referred_to)
+                if isinstance(fact, Parked) and call.consult is not None:
+                    self.book.aside(call.id, True, fact.at_ms or self.clock())
+                return []
             if not leg.in_park(seq):
                 return []
             return self._agent_in_park(call, leg) if leg.role is Role.AGENT else self._unit_answered(call, leg)
@@ -496,6 +503,8 @@ class Connector:
             leg.unbridged(fact.seq)
             return []
         leg.bridged(peer, fact.seq)
+        if leg.role is Role.CALLER:
+            self.book.aside(call.id, False, fact.at_ms or self.clock())
         if leg.role is Role.AGENT and call.agent_leg == leg.uuid and peer == call.id:
             return self._connected(call, leg)
         if leg.role is Role.CALLER and call.handover is not None and call.handover.target.outside \
@@ -563,8 +572,8 @@ class Connector:
             call.stage = Stage.IVR
             return effects
         if call.three_way is not None:  # the caller stays in the room with the unit, or waits there for it
-            unit = call.legs[call.three_way.unit]
-            if call.caller.up and not unit.up:  # nobody left to talk to: out of the room, to the survey
+            unit = call.legs.get(call.three_way.unit)  # None: a room taken back after a restart, its unit unknown
+            if call.caller.up and unit is not None and not unit.up:  # nobody left to talk to: out of the room, to the survey
                 call.stage = Stage.AFTER
                 effects += [Park(call.id), AgentLeft(call.id)]
             return effects

@@ -23,7 +23,7 @@ from acd.agents import AgentStateError
 from acd.connector import Connector, Effect
 from acd.distributor import Distributor
 from acd.service_level import ServiceLevel
-from calls.book import Stage
+from calls.book import Stage, ThreeWay
 from calls.commands import Kill
 from calls.facts import (Answered, BridgeResult, Bridged, Created, Held, HungUp, OriginateResult, Parked, Unbridged)
 from calls.legs import Leg, LegState, LegStateError, Role
@@ -186,6 +186,10 @@ class Queueing:
                     and book.find(caller.uuid) is None:
                 on_call[agent] = self._adopt_conversation(view, caller, channel, agent)
                 view.fixed["conversations_adopted"] += 1
+            elif caller is not None and channel.application == caller.application == "conference" \
+                    and agent in self.core.agents:
+                on_call[agent] = self._adopt_room_member(view, caller, channel, agent)
+                view.fixed["rooms_adopted"] += 1
             else:
                 effects.append(Kill(channel.uuid, "ORIGINATOR_CANCEL"))
                 view.fixed["orphan_legs_hung_up"] += 1
@@ -218,6 +222,18 @@ class Queueing:
             self.core.service_level.request(queue, record.queue_entry_ms)
             self.core.service_level.answered(queue, record.queue_entry_ms, record.answered_ms)
         return queue
+
+    def _adopt_room_member(self, view: SwitchView, caller: Channel, channel: Channel, agent: str) -> str:
+        """An agent still in a three-way room with their caller after a restart: on the call until they leave."""
+        book = self.hub.book
+        record = view.records.get(caller.uuid) or CallTimeline(
+            caller.uuid, caller.caller_number, caller.destination, caller.created_ms, agent=agent,
+            exit_reason="answered")
+        call = book.get(caller.uuid) or book.restore(record, LegState.ANSWERED, Stage.CONNECTED)
+        call.stage, call.agent_leg = Stage.CONNECTED, channel.uuid
+        call.three_way = call.three_way or ThreeWay(f"hotline-{caller.uuid}", "", agent_leaves=False)
+        book.add(call, Leg(channel.uuid, Role.AGENT, agent, LegState.ANSWERED, outcome="answered"))
+        return call.record.queue if call.record.queue in self.core.queues else next(iter(self.core.queues))
 
     # --- the agent API ------------------------------------------------------------------------------------------
 

@@ -59,6 +59,8 @@ class Call:
     who hung up."""
     held_since_ms: int | None = None
     """When the caller was put on hold, by the switch's clock; None while not on hold."""
+    aside_since_ms: int | None = None
+    """When the caller was taken aside for a consultation, by the switch's clock; None while not aside."""
     three_way: ThreeWay | None = None
     consult: str | None = None
     """The unit's leg while the agent consults it, the caller on hold."""
@@ -191,6 +193,18 @@ class CallBook:
             call.held_since_ms = None
             self._journal(call)
 
+    def aside(self, call_id: str, on: bool, at_ms: int) -> None:
+        """The caller was taken aside for a consultation, or is back (bridged, or in the room): adds to
+        ``consult_ms``."""
+        if (call := self.calls.get(call_id)) is None:
+            return
+        if on and call.aside_since_ms is None:
+            call.aside_since_ms = at_ms
+        elif not on and call.aside_since_ms is not None:
+            call.record.consult_ms += max(0, at_ms - call.aside_since_ms)
+            call.aside_since_ms = None
+            self._journal(call)
+
     def transferring(self, call_id: str, transfer: TransferTrace, handover: Handover | None = None) -> None:
         """The agent sends the caller on: a hold still open ends now (the agent's leg goes)."""
         if (call := self.calls.get(call_id)) is None:
@@ -242,6 +256,8 @@ class CallBook:
         record.hangup_ms, record.hangup_cause = at_ms, caller.cause
         if call.held_since_ms is not None and at_ms is not None:  # hung up on hold
             record.held_ms += max(0, at_ms - call.held_since_ms)
+        if call.aside_since_ms is not None and at_ms is not None:  # hung up while aside
+            record.consult_ms += max(0, at_ms - call.aside_since_ms)
         for transfer in record.transfers:
             transfer.result = transfer.result or "caller_left"
         record.parties = [PartyTrace(leg.role.value, leg.party, leg.uuid, leg.created_ms, leg.answered_ms,

@@ -41,6 +41,7 @@ class Parked:
     referred_to: str | None = None
     """The number a softphone's blind transfer (SIP REFER) named, when that is why the leg parks (``sip_refer_to``
     set: the rendered hotline_referred extension parked it there)."""
+    at_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ class Bridged:
     uuid: str
     peer: str
     seq: int = 0
+    at_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +134,13 @@ def from_event(event: Event) -> Fact | None:
         return Answered(uuid, _us(event, "Event-Date-Timestamp") // 1000)
     if name == "CHANNEL_PARK":
         referred = event.get("Caller-Destination-Number") if event.get("variable_sip_refer_to") else None
-        return Parked(uuid, int(event.get("Event-Sequence") or 0), referred)
+        return Parked(uuid, int(event.get("Event-Sequence") or 0), referred, _us(event, "Event-Date-Timestamp") // 1000)
     if name in ("CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE"):
         peer = event.get("Other-Leg-Unique-ID") or ""
         seq = int(event.get("Event-Sequence") or 0)
-        return Bridged(uuid, peer, seq) if name == "CHANNEL_BRIDGE" else Unbridged(uuid, peer, seq)
+        if name == "CHANNEL_BRIDGE":
+            return Bridged(uuid, peer, seq, _us(event, "Event-Date-Timestamp") // 1000)
+        return Unbridged(uuid, peer, seq)
     if name in ("CHANNEL_HOLD", "CHANNEL_UNHOLD"):
         return Held(uuid, name == "CHANNEL_HOLD", int(event.get("Event-Sequence") or 0),
                     _us(event, "Event-Date-Timestamp") // 1000, _us(event, "Caller-Channel-Last-Hold") // 1000)

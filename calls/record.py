@@ -74,6 +74,9 @@ class CallTimeline:
     agent: str | None = None
     held_ms: int = 0
     """Time the caller spent on hold during the conversation, by the switch's clock (reported apart from talk)."""
+    consult_ms: int = 0
+    """Time the caller spent aside while their agent consulted someone, by the switch's clock (from the caller's
+    park to their next bridge; to the engine's command when the consultation became a three-way call)."""
     transfers: list[TransferTrace] = field(default_factory=list)
     parties: list[PartyTrace] = field(default_factory=list)
     hangup_ms: int | None = None

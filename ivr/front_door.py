@@ -292,6 +292,16 @@ class FrontDoor:
                 return "ivr_callers_to_human"
             self._spawn(call.id, self._hand_over, call.handover)
             return "transfers_resumed"
+        if channel.application == "conference":  # a three-way call goes on in its room: followed to its end
+            self.hub.book.restore(record, LegState.ANSWERED, Stage.CONNECTED)
+            return "rooms_followed"
+        if channel.var("hotline_consult") not in (None, "over"):  # aside while the agent consulted: to the queue
+            call = self.hub.book.restore(record, LegState.ANSWERED)
+            self.hub.link.api(f"uuid_break {tokens.uuid(call.id)} all")
+            self._drive(call.id, self.to_queue, call.id, queue if queue in self.settings.acd.queues else
+                        self.flow.tenant(record).queue, record.caller_number, 0, entered or record.switch_entry_ms,
+                        True, True)
+            return "consulted_callers_to_queue"
         if channel.var("last_bridge_to") is not None:  # the conversation is over: the survey was cut off
             call = self.hub.book.restore(record, LegState.ANSWERED, Stage.AFTER)
             self._spawn(call.id, self._resume, call)  # a goodbye takes seconds: not on reconciliation's time

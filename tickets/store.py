@@ -46,6 +46,7 @@ class CallRow(Base):
     answered_ms: Mapped[int | None] = mapped_column(BigInteger)
     agent: Mapped[str | None] = mapped_column(String(64))
     held_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    consult_ms: Mapped[int] = mapped_column(BigInteger, default=0)
     transfers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     parties: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     hangup_ms: Mapped[int | None] = mapped_column(BigInteger)

@@ -363,6 +363,8 @@ def test_a_cancelled_consultation_brings_the_agent_back_to_the_caller(switch, en
     caller, agent_leg, unit = consulting(switch, engine)
     assert api(engine, "POST", "/agents/1001/cancel", TOKEN)[0] == 200
     assert switch.wait(lambda: caller.bridged_to is agent_leg and unit.hangup_cause is not None, timeout=5)
+    call = engine.book.get(caller.uuid)
+    assert switch.wait(lambda: call.aside_since_ms is None, timeout=5)  # the consultation's time closed with it
     assert api(engine, "POST", "/agents/1001/hold", TOKEN)[0] == 200  # a conversation like any other again
     assert api(engine, "POST", "/agents/1001/resume", TOKEN)[0] == 200
     caller.hangup()

@@ -14,6 +14,7 @@ from acd.distributor import Distributor
 from acd.queues import QueueSpec
 from calls.record import CallTimeline
 from engine.journal import RedisJournal
+from fakeswitch.channels import Room
 
 
 @pytest.fixture
@@ -222,3 +223,41 @@ def test_a_caller_whose_agent_transferred_them_as_the_engine_died_reaches_the_ta
     assert (record.agent, record.exit_reason) == ("1002", "answered") and "transfer:queue:general" in record.ivr_path
     assert record.answered_ms < record.offers[-1].ring_end_ms  # the first answer, before the restart, stands
     assert second.queueing.core.service_level.total("general").transfers_in == 1
+
+
+def test_a_three_way_call_and_a_consultation_under_way_survive_a_restart(switch, make_engine, redis_url: str,
+                                                                        prefix: str) -> None:
+    """The engine dies with one caller in a three-way room with agent 1001 and 110, and another aside while agent
+    1002 consults 119: the next engine follows the room to its end and puts the second caller back in line."""
+    from calls.targets import resolve
+
+    state = {"backend": "redis", "redis_url": redis_url, "prefix": prefix}
+    for endpoint in ("user/1001", "user/1002", "sofia/gateway/pstn/110", "sofia/gateway/pstn/119"):
+        switch.set_endpoint(endpoint, answer_after=0.0)
+    first = make_engine(state=state, wrap_up=0, strategy="top-down")
+    connector, settings = first.queueing.connector, first.settings
+    callers = []
+    for agent, unit, act in (("1001", "110", connector.three_way), ("1002", "119", connector.consult)):
+        first.queueing.command(agent, "login")
+        caller = switch.place_call(caller_id_number=f"1380000{agent}", destination_number="12345", dtmf="1")
+        assert switch.wait(lambda: caller.bridged_to is not None and caller.bridged_to.name == f"user/{agent}", timeout=10)
+        assert switch.wait(lambda: first.book.find(caller.bridged_to.uuid)[1].state.value == "bridged", timeout=5)
+        first.hub.run(act(agent, resolve(unit, settings)))
+        callers.append(caller)
+    in_room, aside = callers
+    assert switch.wait(lambda: len(switch.rooms.get(f"hotline-{in_room.uuid}", Room("")).members) == 3, timeout=5)
+    assert switch.wait(lambda: aside.parked, timeout=5)
+    assert first.journal.flush(5)
+    first.stop()
+
+    second = make_engine(state=state, wrap_up=0)
+    assert switch.wait(lambda: aside.uuid in second.queueing.core.callers, timeout=10)  # back in line, not dropped
+    assert in_room.hangup_cause is None and len(switch.rooms[f"hotline-{in_room.uuid}"].members) == 3
+    assert second.queueing.core.agents["1001"].state is AgentState.ON_CALL  # still in the room: not offered
+    in_room.hangup()  # endconf: the room ends, the agent's leg with it
+    assert switch.wait(lambda: second.queueing.core.agents["1001"].state is not AgentState.ON_CALL, timeout=10)
+    assert switch.wait(lambda: any(r.call_id == in_room.uuid for r in second.records), timeout=10)
+    record = next(r for r in second.records if r.call_id == in_room.uuid)
+    assert (record.agent, record.exit_reason) == ("1001", "answered")
+    assert [t.kind for t in record.transfers] == ["three_way"]  # from the first engine's journal
+    aside.hangup()

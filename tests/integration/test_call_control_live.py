@@ -202,6 +202,8 @@ def test_a_consultation_with_110_then_complete_or_cancel(live_engine, sipp, tmp_
     assert [(t.kind, t.target, t.result) for t in record.transfers] == [
         ("consult", "110", "done" if how == "complete" else "cancelled")]
     assert record.hangup_side == ("unit" if how == "complete" else "caller")
+    # aside from its park to its next bridge, by the switch's clock: at least while 110 rang (sipp: 500 ms)
+    assert record.consult_ms >= 500 and record.held_ms == 0 and record.consult_ms < record.hangup_ms - record.answered_ms
     assert {p.role: p.ended_by for p in record.parties}["agent"] == ("engine" if how == "complete" else "switch")
 
 
