@@ -17,7 +17,8 @@ import yaml
 
 import config
 from config import ConfigError, Endpoint, Settings
-from acd.queueing import CALL_ACTIONS, TARGETED
+from acd.queueing import CALL_ACTIONS
+from config.acd import TARGETED
 from acd.queues import Strategy
 from config.ivr import TICKET_STATUSES
 from engine.link import ENGINE_EVENTS, switch_link

@@ -21,7 +21,8 @@ from acd.agents import AgentState, AgentStateError
 from acd.distributor import LOST, Action, Announce, CancelOffer, Distributor, Leave, Offer
 from acd.phones import Phones, Registration
 from calls.book import Call, CallBook, Stage, ThreeWay
-from calls.commands import Bridge, Command, Connect, Hold, Kill, Mute, Originate, Park, SetVars, ToConference
+from calls.commands import (BindKeys, Bridge, Command, Connect, Hold, Kill, Mute, Originate, Park, SetVars,
+                            ToConference)
 from calls.facts import (Answered, BridgeResult, Bridged, Channel, Created, Fact, Held, HungUp, OriginateResult, Parked,
                          Unbridged)
 from calls.legs import Leg, LegState, LegStateError, Role
@@ -44,7 +45,8 @@ class Connector:
     def __init__(self, core: Distributor, book: CallBook, clock: Callable[[], int],
                  feature_codes: frozenset[str] = frozenset(),
                  new_uuid: Callable[[], str] = lambda: str(uuidlib.uuid4()), unit_ring_s: float = 30,
-                 survey: bool = True, resolve: Callable[[str], Target] = lambda text: Target("number", text)) -> None:
+                 survey: bool = True, resolve: Callable[[str], Target] = lambda text: Target("number", text),
+                 call_keys: tuple[str, ...] = ()) -> None:
         self.core = core
         self.feature_codes = feature_codes
         """What agents dial to ask the ACD for something (acd.feature_codes): such a call is no conversation."""
@@ -55,6 +57,8 @@ class Connector:
         """How long a unit rings for a three-way call or a consultation (``linkage.answer_timeout``)."""
         self.survey = survey
         self.resolve = resolve
+        self.call_keys = call_keys
+        """The digits of the agents' in-call keys (``acd.call_keys``), bound on each agent's leg before its bridge."""
         """What a number a softphone transferred to stands for (calls.targets.resolve with the settings)."""
         """Whether callers outlive their agent's leg for the survey (``park_after_bridge``, ivr.front_door)."""
         self.phones = Phones({agent.id: agent.contact for agent in core.agents.values()})
@@ -483,7 +487,8 @@ class Connector:
         leg.require("bridge it to its caller", LegState.ANSWERED)
         call.agent_leg = leg.uuid
         self.book.connecting(call.id, leg.party)
-        return [Connecting(call.id, leg.party), Bridge(call.id, leg.uuid)]
+        keys: list[Effect] = [BindKeys(leg.uuid, self.call_keys)] if self.call_keys else []
+        return [Connecting(call.id, leg.party), *keys, Bridge(call.id, leg.uuid)]
 
     def _bridge_result(self, fact: BridgeResult) -> list[Effect]:
         found = self.book.find(fact.uuid)

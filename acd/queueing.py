@@ -11,7 +11,7 @@ today's figures from the ticket store.
 from __future__ import annotations
 
 import json
-from typing import Callable, Iterable
+from typing import Callable, Iterable, get_args
 
 import gevent
 import structlog
@@ -24,24 +24,21 @@ from acd.connector import Connector, Effect
 from acd.distributor import Distributor
 from acd.service_level import ServiceLevel
 from calls.book import Stage, ThreeWay
-from calls.commands import Kill
+from calls.commands import CALL_KEY_EVENT, Kill
 from calls.facts import (Answered, BridgeResult, Bridged, Created, Held, HungUp, OriginateResult, Parked, Unbridged)
 from calls.legs import Leg, LegState, LegStateError, Role
 from calls.notices import Finished, ToQueue
 from calls.record import CallTimeline
 from calls.targets import TargetError, resolve
 from config import Settings
-from config.acd import Acd
+from config.acd import Acd, CallAction
 from engine.capability import Hub, Request
 from engine.reconcile import Channel, LinkLost, Reconciled, Reconciling, SwitchView
 from esl import EslError, Event
 
 log = structlog.get_logger(__name__)
 
-TARGETED = ("transfer", "consult", "three_way", "linkage")
-"""The call actions whose body names a target (calls.targets)."""
-CALL_ACTIONS = ("hold", "resume", "mute", "unmute", "transfer", "consult", "complete", "cancel", "join", "three_way", "linkage",
-                "leave", "drop")
+CALL_ACTIONS: tuple[str, ...] = get_args(CallAction)
 """What an agent does to their own conversation (acd.connector.Connector): hold, resume, mute, unmute; transfer (blind),
 consult, three_way (the agent stays) and linkage (a directory entry, by its mode) with the target in the body
 (``{"to": "queue:general" | "agent:1002" | "110" | "<number>"}``); complete, cancel or join a consultation;
@@ -68,7 +65,8 @@ class Queueing:
         self.connector = Connector(self.core, hub.book, hub.clock, feature_codes.numbers(self.settings.acd),
                                    unit_ring_s=self.settings.linkage.answer_timeout,
                                    survey=self.settings.ivr.survey.enabled,
-                                   resolve=lambda text: resolve(text, self.settings))
+                                   resolve=lambda text: resolve(text, self.settings),
+                                   call_keys=tuple(sorted(self.settings.acd.call_keys)))
         self.connector.pause()  # until the first reconciliation has seen the switch
         for fact in FACTS:
             hub.on(fact, self._woken(self.connector.apply))
@@ -78,6 +76,7 @@ class Queueing:
         hub.on(Reconciling, self._woken(self._reconcile))
         hub.on(Reconciled, self._woken(lambda _: self.connector.resume()))
         hub.on("DTMF", self._woken(self._key))
+        hub.on(CALL_KEY_EVENT, self._woken(self._call_key))
         hub.on("CHANNEL_PARK", self._feature_code)
         for name in phones.EVENTS:
             hub.on(name, self._woken(self._registration))
@@ -134,6 +133,19 @@ class Queueing:
 
     def _key(self, event: Event) -> list[Effect]:
         return self.connector.key_pressed(event.uuid, event.get("DTMF-Digit") or "")
+
+    def _call_key(self, event: Event) -> list[object]:
+        """An agent pressed an in-call key (``*<digit>``, acd.call_keys): the action as from the toolbar; one
+        that does not apply now (resume while not held) is logged and nothing is done."""
+        found = self.hub.book.find(event.uuid)
+        key = self.settings.acd.call_keys.get(event.get("hotline_key") or "")
+        if found is None or found[1].role is not Role.AGENT or key is None:
+            return []
+        try:
+            return self.call_action(found[1].party, key.action, key.to)
+        except (AgentStateError, LegStateError, ValueError) as exc:
+            log.info("agent.call_key_refused", agent=found[1].party, action=key.action, error=str(exc))
+            return []
 
     def _registration(self, event: Event) -> list[Effect]:
         registration = phones.registration_of(event)
@@ -256,7 +268,7 @@ class Queueing:
                 return 400, {"error": f"reason must be one of {', '.join(self.settings.acd.reasons)}"}
         try:
             if action in CALL_ACTIONS:
-                self.hub.run(self._call_action(agent_id, action, request))
+                self.hub.run(self.call_action(agent_id, action, str(request.body().get("to", ""))))
             else:
                 self.command(agent_id, action, reason)
         except TargetError as exc:
@@ -265,7 +277,9 @@ class Queueing:
             return 409, {"error": str(exc)}
         return 200, self._agent_view(agent_id, self.connector.conversations())
 
-    def _call_action(self, agent_id: str, action: str, request: Request) -> list[object]:
+    def call_action(self, agent_id: str, action: str, to: str = "") -> list[object]:
+        """Carry out a call action (CALL_ACTIONS) for the agent: TargetError, LegStateError or AgentStateError
+        if it cannot be, before anything is sent."""
         connector = self.connector
         if action in ("hold", "resume", "mute", "unmute"):
             return connector.call_control(agent_id, action)
@@ -275,7 +289,7 @@ class Queueing:
             return connector.drop(agent_id)
         if action in ("complete", "cancel", "join"):
             return connector.finish_consult(agent_id, action)
-        target = resolve(str(request.body().get("to", "")), self.settings)
+        target = resolve(to, self.settings)
         if action == "transfer":
             return connector.transfer(agent_id, target)
         if action == "consult":

@@ -91,4 +91,17 @@ class Mute:
     on: bool
 
 
-Command = Originate | Bridge | Kill | Hold | SetVars | ToConference | Park | Connect | Mute
+CALL_KEY_EVENT = "hotline::call_key"
+"""The event an agent's in-call key fires (its digit in ``hotline_key``), bound by BindKeys."""
+
+
+@dataclass(frozen=True, slots=True)
+class BindKeys:
+    """Bind ``*<digit>`` on the agent's leg ``uuid`` (``bind_meta_app``, before it is bridged): the switch keeps
+    the key from the caller and fires CALL_KEY_EVENT on the leg."""
+
+    uuid: str
+    digits: tuple[str, ...]
+
+
+Command = Originate | Bridge | Kill | Hold | SetVars | ToConference | Park | Connect | Mute | BindKeys

@@ -128,6 +128,28 @@ class FeatureCodes(Section):
     logout: Annotated[str, Field(pattern=r"^\*[0-9]{1,4}$")] = "*23"
 
 
+CallAction = Literal["hold", "resume", "mute", "unmute", "transfer", "consult", "complete", "cancel", "join",
+                     "three_way", "linkage", "leave", "drop"]
+"""What an agent does to their own call (acd.queueing, acd.connector.Connector)."""
+TARGETED = ("transfer", "consult", "three_way", "linkage")
+"""The call actions that name a target (calls.targets)."""
+
+
+class CallKey(Section):
+    """A key the agent presses during a call (``*`` then the digit), bound on their leg with bind_meta_app: the
+    switch swallows it (the caller hears nothing) and tells the engine, which acts as the toolbar would."""
+
+    action: CallAction
+    to: str = ""
+    """The target of transfer, consult, three_way and linkage (checked against the directory at load)."""
+
+    @model_validator(mode="after")
+    def _target(self) -> "CallKey":
+        if (self.action in TARGETED) != bool(self.to):
+            raise ValueError(f"{self.action} {'needs' if self.action in TARGETED else 'takes no'} target (to:)")
+        return self
+
+
 def _token(secret: SecretStr) -> SecretStr:
     if len(secret.get_secret_value()) < 24 or not secret.get_secret_value().isprintable():
         raise ValueError("an API token needs at least 24 printable characters: it is all that guards agent control")
@@ -177,6 +199,8 @@ class Acd(Section):
     no_answer: dict[Literal["no_answer", "busy", "rejected", "not_registered", "failed"], CausePolicy] = {}
     service_level: ServiceLevel = ServiceLevel()
     feature_codes: FeatureCodes = FeatureCodes()
+    call_keys: dict[Annotated[str, Field(pattern=r"^[0-9]$")], CallKey] = {}
+    """In-call keys on agents' phones, ``*<digit>`` -> action (none by default: binding costs a command a call)."""
     api: Api = Api()
 
     @model_validator(mode="after")

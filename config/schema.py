@@ -204,6 +204,14 @@ class Settings(Section):
     @model_validator(mode="after")
     def _ivr_meets_acd(self) -> "Settings":
         problems = centre_problems(self.ivr, set(self.acd.queues), self.centre.service_numbers)
+        from calls.targets import TargetError, resolve  # calls builds on config: imported once config is loaded
+
+        for digit, key in self.acd.call_keys.items():
+            try:
+                if key.to:
+                    resolve(key.to, self)
+            except TargetError as exc:
+                problems.append(f"acd.call_keys.{digit}.to: {exc}")
         if problems:
             raise ValueError("; ".join(problems))
         return self

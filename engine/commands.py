@@ -11,7 +11,8 @@ from __future__ import annotations
 import structlog
 from gevent.event import AsyncResult
 
-from calls.commands import Bridge, Connect, Hold, Kill, Mute, Originate, Park, SetVars, ToConference
+from calls.commands import (CALL_KEY_EVENT, BindKeys, Bridge, Connect, Hold, Kill, Mute, Originate, Park, SetVars,
+                            ToConference)
 from calls.facts import EVENTS, BridgeResult, Fact, OriginateResult, from_event, originate_result
 from engine.capability import Hub
 from esl import CommandFailed, EslError, Event, UnsafeValue, tokens, workers
@@ -32,6 +33,7 @@ class SwitchCommands:
         hub.on(Park, self.park)
         hub.on(Connect, self.connect)
         hub.on(Mute, self.mute)
+        hub.on(BindKeys, self.bind_keys)
         for name in EVENTS:
             hub.on(name, self.fact)
 
@@ -101,6 +103,16 @@ class SwitchCommands:
     def mute(self, command: Mute) -> list[object]:
         return self._send(f"uuid_audio {tokens.uuid(command.uuid)} {'start read mute 1' if command.on else 'stop'}",
                           command)
+
+    def bind_keys(self, command: BindKeys) -> list[object]:
+        """Each key bound before the bridge is asked for (the binding runs in the leg's park)."""
+        try:
+            for digit in command.digits:
+                self.hub.link.execute(command.uuid, "bind_meta_app", f"{tokens.dtmf(digit)} a s event::Event-Name=CUSTOM,"
+                                      f"Event-Subclass={CALL_KEY_EVENT},hotline_key={digit}", wait_complete=True)
+        except EslError as exc:
+            log.warning("switch.call_keys_not_bound", uuid=command.uuid, error=str(exc))
+        return []
 
     def _send(self, line: str, command: object) -> list[object]:
         """A command whose outcome the legs' own events tell: a refusal (the leg has gone, or is not in the state

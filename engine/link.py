@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from acd.phones import SUBSCRIPTION as PHONE_EVENTS
+from calls.commands import CALL_KEY_EVENT
 from calls.facts import EVENTS as CALL_EVENTS, call_of
 from config import Settings
 from esl import Backoff, SwitchLink
 
-ENGINE_EVENTS = (*CALL_EVENTS, "DTMF", *PHONE_EVENTS)
+ENGINE_EVENTS = (*CALL_EVENTS, "DTMF", *PHONE_EVENTS, f"CUSTOM {CALL_KEY_EVENT}")
 """What the engine acts on, besides what the link consumes itself (esl.client.REQUIRED_EVENTS)."""
 
 

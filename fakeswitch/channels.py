@@ -96,6 +96,8 @@ class Channel:
         self.parked = False
         self.running = ""
         """The application running now ("" between applications)."""
+        self.meta_apps: dict[str, str] = {}
+        """``bind_meta_app``: digit after ``*`` -> the application (``app::args``) it runs."""
         self.muted = False
         """``uuid_audio ... start read mute``: what its phone sends is dropped."""
         self.park_next = False
@@ -109,7 +111,11 @@ class Channel:
     # --- what tests and simulated people do -----------------------------------------------------------
 
     def press(self, digits: str) -> None:
-        """The caller presses keys (RFC 2833): one DTMF event each, buffered for digit collection."""
+        """The caller presses keys (RFC 2833): one DTMF event each, buffered for digit collection; ``*`` and a
+        digit bound with bind_meta_app run the bound application instead, the keys swallowed."""
+        if len(digits) == 2 and digits[0] == "*" and digits[1] in self.meta_apps:
+            _run_bound(self, self.meta_apps[digits[1]])
+            return
         for digit in digits:
             self.switch.fire("DTMF", self, [("DTMF-Digit", digit), ("DTMF-Duration", "2000"), ("DTMF-Source", "RTP")])
             self.digits.append(digit)
@@ -572,10 +578,28 @@ def _unknown(ch: Channel, arg: str) -> str:
     return "-ERR invalid application"
 
 
+def _bind_meta_app(ch: Channel, arg: str) -> str:
+    """``bind_meta_app <digit> <listen> <respond> <app>[::<args>]``: ``*<digit>`` on the leg runs the app."""
+    digit, _, _, app = arg.split(" ", 3)
+    ch.meta_apps[digit] = app
+    return "_none_"
+
+
+def _run_bound(ch: Channel, app: str) -> None:
+    """The application a bound key runs; the double knows ``event`` (a CUSTOM event with the given headers and
+    the leg's channel data, as mod_dptools fires it)."""
+    name, _, args = app.partition("::")
+    if name != "event":
+        raise ValueError(f"the double runs only the event application from a bound key, not {name!r}")
+    headers = dict(pair.split("=", 1) for pair in args.split(","))
+    headers.pop("Event-Name", None)
+    ch.switch.fire(headers.pop("Event-Subclass"), ch, list(headers.items()))
+
+
 APPLICATIONS: dict[str, Callable[[Channel, str], str]] = {
     "answer": _answer, "pre_answer": _pre_answer, "ring_ready": _ring_ready, "playback": _playback,
     "play_and_get_digits": _play_and_get_digits, "park": _park, "hangup": _hangup, "set": _set, "export": _set,
     "sleep": _sleep, "bridge": _bridge, "record_session": _record_session, "conference": _conference,
     "socket": _socket, "transfer": _transfer, "record": _record, "multiset": _multiset,
-    "sched_transfer": _sched_transfer,
+    "sched_transfer": _sched_transfer, "bind_meta_app": _bind_meta_app,
 }

@@ -480,3 +480,42 @@ def test_an_agent_mutes_and_unmutes_in_a_bridge_and_in_a_room(switch, engine) ->
     assert switch.wait(lambda: api(engine, "GET", "/agents", TOKEN)[1][0]["call"]["third_party"] == "110", timeout=5)
     assert agent_leg.muted and api(engine, "POST", "/agents/1001/unmute", TOKEN)[0] == 200  # the mute went along
     assert switch.wait(lambda: not agent_leg.muted, timeout=5)
+
+
+# --- in-call keys on the agent's phone ---------------------------------------------------------------------------
+
+
+def test_in_call_keys_on_the_agents_phone_hold_resume_and_call_110(switch, engine) -> None:
+    from config.acd import CallKey
+
+    switch.set_endpoint(UNIT_110, answer_after=0.0)
+    keys = {"1": CallKey(action="hold"), "2": CallKey(action="resume"), "0": CallKey(action="linkage", to="110")}
+    acd = engine.settings.acd.model_copy(update={"call_keys": keys})
+    engine.queueing.settings = engine.queueing.settings.model_copy(update={"acd": acd})
+    engine.queueing.connector.call_keys = tuple(sorted(keys))
+    caller = answered_by_1001(switch, engine)
+    agent_leg = caller.bridged_to
+    assert switch.wait(lambda: engine.book.find(agent_leg.uuid)[1].state is LegState.BRIDGED, timeout=5)
+    assert sorted(agent_leg.meta_apps) == ["0", "1", "2"]  # bound before the bridge
+    agent_leg.press("*2")  # resume while not held: refused, nothing sent
+    agent_leg.press("*1")
+    assert switch.wait(lambda: agent_leg.call_state == "HELD", timeout=5)
+    agent_leg.press("*2")
+    assert switch.wait(lambda: agent_leg.call_state == "ACTIVE", timeout=5)
+    agent_leg.press("*0")  # one-key 110 (the built-in mode: three-way)
+    assert switch.wait(lambda: in_room(switch, caller, caller, agent_leg,
+                                       *[c for c in switch.channels.values() if c.name == UNIT_110]), timeout=5)
+    caller.hangup()
+    assert [t.kind for t in finished(switch, engine, caller).transfers] == ["three_way"]
+
+
+def test_a_call_key_with_a_target_outside_the_directory_fails_the_configuration() -> None:
+    import config
+
+    base = config.defaults()
+    with pytest.raises(ValueError, match="acd.call_keys.0.to: transfer target 'x;y'"):
+        config.Settings.model_validate({**base.model_dump(mode="json"), "switch": {"password": "x" * 16},
+                                        "acd": {"call_keys": {"0": {"action": "linkage", "to": "x;y"}}}})
+    with pytest.raises(ValueError, match="hold takes no target"):
+        config.Settings.model_validate({**base.model_dump(mode="json"), "switch": {"password": "x" * 16},
+                                        "acd": {"call_keys": {"1": {"action": "hold", "to": "110"}}}})

@@ -77,7 +77,7 @@ def live_link() -> Iterator[SwitchLink]:
 
 sys.path.insert(0, HERE)  # the modules beside this file: scenarios (shared with bench/vs_mod_callcenter.py), live
 from live import AGENT_PORT, SUPERVISOR_TOKEN  # noqa: E402
-from scenarios import agent, busy_agent, citizen, unanswered_agent  # noqa: E402
+from scenarios import agent, agent_keying, busy_agent, citizen, unanswered_agent  # noqa: E402
 
 SIPP = shutil.which("sipp")
 
@@ -92,8 +92,8 @@ def sipp() -> Iterator[SimpleNamespace]:
         started.append(run(*args, **kwargs))  # type: ignore[arg-type]
         return started[-1]
 
-    yield SimpleNamespace(citizen=citizen, agent=agent, busy_agent=busy_agent, unanswered_agent=unanswered_agent,
-                          run=start)
+    yield SimpleNamespace(citizen=citizen, agent=agent, agent_keying=agent_keying, busy_agent=busy_agent,
+                          unanswered_agent=unanswered_agent, run=start)
     for process in started:
         if process.process.poll() is None:
             process.process.kill()
@@ -203,7 +203,8 @@ def live_engine(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
 
     def make(logged_in: bool = True, agents: tuple[int, ...] = (AGENT_PORT,), queue: dict | None = None,
              thresholds: list[int] | None = None, via: tuple[str, int] | None = None,
-             directory: dict[str, dict] | None = None, linkage: dict | None = None, **ivr: object) -> Engine:
+             directory: dict[str, dict] | None = None, linkage: dict | None = None, call_keys: dict | None = None,
+             **ivr: object) -> Engine:
         """Agents a1, a2, ... on sipp phones at ``agents`` ports, offered top-down (a1 first), or ``directory``:
         agents as configured (id -> fields), such as ``user/1005`` on a real softphone; ``via``: reach the
         switch's event socket through this address (an EslCut relay); ``linkage``: the section, as configured."""
@@ -216,7 +217,7 @@ def live_engine(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
                                             for n, port in enumerate(agents, 1)},
                     "queues": {"general": {"skill": "general", "wrap_up": 0, "ring_timeout": 15,
                                            "strategy": "top-down", **(queue or {})}},
-                    "service_level": {"thresholds": thresholds or [15, 20, 30]},
+                    "service_level": {"thresholds": thresholds or [15, 20, 30]}, "call_keys": call_keys or {},
                     "api": {"tokens": [{"token": SUPERVISOR_TOKEN, "role": "supervisor"}]}},
             "ivr": {"prompts": {"choice": {"text": "请按1。"}, "survey_intro": {"text": "请评价。"},
                                 "survey_attitude": {"text": "满意请按2。"}, "survey_thanks": {"text": "谢谢。"}},

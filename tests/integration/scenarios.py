@@ -119,6 +119,16 @@ def agent(ring_ms: int, talk_ms: int | None = None) -> str:
 """
 
 
+def agent_keying(ring_ms: int, keys: list[tuple[str, int]]) -> str:
+    """An agent's phone that answers, then for each (keys, pause_ms) sends the RFC 2833 keys (``*3``, half a
+    second apart: two pcaps played at once overlap) and pauses; then, as ``agent``, answers re-INVITEs (hold and
+    resume: none may come during a pause) until the BYE."""
+    steps = "".join('<pause milliseconds="500"/>'.join(_key(digit) for digit in digits) +
+                    (f'<pause milliseconds="{pause}"/>' if pause else "") for digits, pause in keys)
+    return agent(ring_ms).replace('  <recv request="ACK" optional="false"/>\n',
+                                  f'  <recv request="ACK" optional="false"/>\n  {steps}\n', 1)
+
+
 def busy_agent() -> str:
     """An agent's phone that refuses the call (486 Busy Here): the offer fails with USER_BUSY."""
     return f"""<?xml version="1.0" encoding="UTF-8"?>

@@ -219,3 +219,22 @@ def bridged_to(engine: Engine, uuid: str) -> str | None:
     except CommandFailed:
         return None
     return None if peer in ("", "_undef_") else peer
+
+
+def test_in_call_keys_from_the_agents_phone_mute_unmute_and_hold(live_engine, sipp, tmp_path: Path) -> None:
+    """The agent's phone sends *3, *4, then *1 (RFC 2833): the switch swallows them (bind_meta_app) and the engine
+    mutes, unmutes, then holds the caller; the toolbar resumes (FreeSWITCH ignores a held leg's RTP, its keys
+    included, so no key can resume)."""
+    engine = live_engine(call_keys={"1": {"action": "hold"}, "3": {"action": "mute"}, "4": {"action": "unmute"}})
+    agent = sipp.run(sipp.agent_keying(300, [("*3", 1000), ("*4", 1000), ("*1", 0)]), tmp_path, "agent", AGENT_PORT,
+                     AGENT_MEDIA)
+    citizen = call(sipp, tmp_path, [("", 800), ("1", 0), ("", 9000)])
+    assert eventually(lambda: (api(engine, "GET", "/agents")[0]["call"] or {}).get("muted") is True)
+    assert eventually(lambda: (api(engine, "GET", "/agents")[0]["call"] or {}).get("held") is True)
+    assert api(engine, "GET", "/agents")[0]["call"]["muted"] is False  # *4 came before *1
+    assert "error" not in api(engine, "POST", "/agents/a1/resume")
+    assert citizen.wait() == 0 and agent.wait() == 0
+    (_, hold), (_, resume) = agent.messages_of("received", "INVITE")[1:]
+    assert "a=sendonly" in hold and "a=sendonly" not in resume
+    record = only_record(engine)
+    assert record.held_ms > 0 and record.exit_reason == "answered"
