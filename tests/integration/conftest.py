@@ -215,8 +215,8 @@ def live_engine(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
             "acd": {"agents": directory or {f"a{n}": {"contact": f"sofia/external/agent@127.0.0.1:{port}",
                                                       "skills": {"general": 5}, "auto_login": logged_in}
                                             for n, port in enumerate(agents, 1)},
-                    "queues": {"general": {"skill": "general", "wrap_up": 0, "ring_timeout": 15,
-                                           "strategy": "top-down", **(queue or {})}},
+                    "queues": {name: {"skill": "general", "wrap_up": 0, "ring_timeout": 15, "strategy": "top-down",
+                                      **(queue or {})} for name in ("general", "second")},
                     "service_level": {"thresholds": thresholds or [15, 20, 30]}, "call_keys": call_keys or {},
                     "api": {"tokens": [{"token": SUPERVISOR_TOKEN, "role": "supervisor"}]}},
             "ivr": {"prompts": {"choice": {"text": "请按1。"}, "survey_intro": {"text": "请评价。"},

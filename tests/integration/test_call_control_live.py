@@ -61,7 +61,7 @@ def test_hold_plays_the_caller_music_and_the_time_held_is_recorded(live_engine, 
     assert engine.tickets.get(record.call_id).held_ms == record.held_ms
 
 
-def test_a_blind_transfer_to_a_queue_reaches_the_next_agent_keeping_the_first_answer(live_engine, sipp,
+def test_a_blind_transfer_to_another_queue_reaches_its_agent_keeping_the_first_answer(live_engine, sipp,
                                                                                     tmp_path: Path) -> None:
     engine = live_engine(agents=(AGENT_PORT, SECOND_AGENT_PORT), queue={"wrap_up": 10})
     first = sipp.run(sipp.agent(ring_ms=300), tmp_path, "agent", AGENT_PORT, AGENT_MEDIA)
@@ -71,7 +71,7 @@ def test_a_blind_transfer_to_a_queue_reaches_the_next_agent_keeping_the_first_an
     assert eventually(lambda: conversation(engine, "a1") is not None)
     first_leg = conversation(engine, "a1")
     engine.queueing.command("a2", "ready")
-    assert "error" not in api(engine, "POST", "/agents/a1/transfer", {"to": "queue:general"})
+    assert "error" not in api(engine, "POST", "/agents/a1/transfer", {"to": "queue:second"})
     assert eventually(lambda: engine.queueing.core.agents["a1"].state.value == "wrap_up")
     assert eventually(lambda: conversation(engine, "a2") is not None)
     assert call_state(engine, first_leg) == "" and first.wait() == 0  # a1's phone got its BYE
@@ -80,9 +80,11 @@ def test_a_blind_transfer_to_a_queue_reaches_the_next_agent_keeping_the_first_an
     assert [(o.agent, o.result) for o in record.offers] == [("a1", "answered"), ("a2", "answered")]
     assert record.answered_ms == record.offers[0].ring_end_ms and record.agent == "a2"
     [transfer] = record.transfers
-    assert (transfer.by, transfer.target, transfer.result, transfer.queue) == ("a1", "queue:general", "done", "general")
-    counts = engine.queueing.core.service_level.total("general")
-    assert (counts.requests, counts.answered, counts.transfers_in) == (1, 1, 1)
+    assert (transfer.by, transfer.target, transfer.result, transfer.queue) == ("a1", "queue:second", "done", "second")
+    first_queue, second_queue = (engine.queueing.core.service_level.total(q) for q in ("general", "second"))
+    assert (first_queue.requests, first_queue.answered, first_queue.transfers_in) == (1, 1, 0)  # answered once
+    assert (second_queue.requests, second_queue.answered, second_queue.transfers_in) == (0, 0, 1)  # a transfer in
+    assert record.queue == "general" and record.wait_ms == record.offers[0].ring_end_ms - record.queue_entry_ms
     assert engine.tickets.get(record.call_id).transfers == record.transfers
 
 
