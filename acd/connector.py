@@ -155,8 +155,6 @@ class Connector:
         is taken off once the unit is in (one-key transfer, 一键转接: the caller is never alone while it rings).
         If the unit does not answer, the caller is still with the agent, and both are told (UnitUnreached)."""
         leg = self._conversation(agent_id)
-        if not target.outside:
-            raise TargetError("a three-way call is with a linkage directory entry or a number")
         call = self.book.find(leg.uuid)[0]  # type: ignore[index]
         room = f"hotline-{call.id}"
         moves: list[Effect] = []
@@ -166,14 +164,11 @@ class Connector:
                      ToConference(call.id, room, ("endconf",)), ToConference(leg.uuid, room)]
         elif call.legs[call.three_way.unit].up:
             raise LegStateError(f"{call.legs[call.three_way.unit].party} is already on this three-way call")
-        unit = self.book.add(call, Leg(self.new_uuid(), Role.UNIT, target.label))
+        unit, ring = self._ring(call, agent_id, target, {})
         call.three_way = ThreeWay(room, unit.uuid, agent_leaves)
         self.book.transferring(call.id, TransferTrace(agent_id, target.label, "one_key" if agent_leaves
                                                       else "three_way", self.clock()))
-        return [*moves,
-                Originate(unit.uuid, f"{target.trunk}/{target.number}", self.unit_ring_s,
-                          {"hotline_call": call.id, "hotline_unit": target.label,
-                           "origination_caller_id_number": target.caller_id})]
+        return [*moves, *ring]
 
     def consult(self, agent_id: str, target: Target) -> list[Effect]:
         """Consultation (咨询): the caller is taken aside with music while the unit is rung; once it answers the
@@ -181,20 +176,38 @@ class Connector:
         (back to the caller) or joins all three. A unit that does not answer brings the agent back to the caller."""
         leg = self._conversation(agent_id)
         leg.require("consult while talking to the caller", LegState.BRIDGED)
-        if not target.outside:
-            raise TargetError("a consultation is with a linkage directory entry or a number")
         call = self.book.find(leg.uuid)[0]  # type: ignore[index]
         if call.three_way is not None:
             raise LegStateError("a three-way call is under way: leave it or drop its unit first")
-        unit = self.book.add(call, Leg(self.new_uuid(), Role.UNIT, target.label))
+        unit, ring = self._ring(call, agent_id, target, {"park_after_bridge": "true"})
         call.consult = unit.uuid
         self.book.transferring(call.id, TransferTrace(agent_id, target.label, "consult", self.clock()))
         keep = {"park_after_bridge": "true"}  # every leg outlives the bridges the consultation moves it between
         aside = {**keep, "hotline_consult": target.label}  # for an engine taking the call back after a restart
-        return [SetVars(call.id, aside), SetVars(leg.uuid, keep), Park(call.id), HoldMusic(call.id),
-                Originate(unit.uuid, f"{target.trunk}/{target.number}", self.unit_ring_s,
-                          {"hotline_call": call.id, "hotline_unit": target.label, "park_after_bridge": "true",
-                           "origination_caller_id_number": target.caller_id})]
+        return [SetVars(call.id, aside), SetVars(leg.uuid, keep), Park(call.id), HoldMusic(call.id), *ring]
+
+    def _ring(self, call: Call, agent_id: str, target: Target, variables: dict[str, str]) -> tuple[Leg, list[Effect]]:
+        """The third party of a consultation or three-way call, rung for ``unit_ring_s``: a unit outside through
+        its trunk with its caller ID, or a colleague (``agent:<id>``, a team leader) on their own contact, kept
+        from queue calls meanwhile. Refused before anything is sent: a queue, oneself, a busy or absent colleague."""
+        variables = {"hotline_call": call.id, "hotline_unit": target.label, **variables}
+        effects: list[Effect] = []
+        if target.kind == "queue":
+            raise TargetError("a consultation or three-way call is with a colleague (agent:<id>), a linkage "
+                              "directory entry or a number")
+        if target.kind == "agent":
+            colleague = self.core.agents[target.name]
+            if target.name == agent_id:
+                raise TargetError("an agent cannot call themselves into their own call")
+            if colleague.state not in (AgentState.READY, AgentState.NOT_READY, AgentState.WRAP_UP):
+                raise AgentStateError(f"agent {target.name} is {colleague.state.value}")
+            contact = colleague.contact
+            effects = self._carry(self.core.non_queue_call(target.name, self.clock()))
+        else:
+            contact = f"{target.trunk}/{target.number}"
+            variables["origination_caller_id_number"] = target.caller_id
+        leg = self.book.add(call, Leg(self.new_uuid(), Role.UNIT, target.label))
+        return leg, [*effects, Originate(leg.uuid, contact, self.unit_ring_s, variables)]
 
     def finish_consult(self, agent_id: str, how: str) -> list[Effect]:
         """``complete`` (the caller to the unit, the agent off), ``cancel`` (the unit off, the agent back with the
@@ -366,6 +379,8 @@ class Connector:
                         call.agent_leg = None  # the bridge asked for never happened (the link was down)
                     leg.in_park()
                     effects += self._agent_in_park(call, leg)
+            elif leg.role is Role.UNIT and leg.outcome is None and found.answered and found.application == "park":
+                effects += self.apply(Parked(leg.uuid))  # a unit that answered while the link was down
         for uuid in [uuid for uuid in self.private if channel(uuid) is None]:
             effects += self.apply(HungUp(uuid))
         return effects
@@ -431,7 +446,12 @@ class Connector:
         return self._leg_gone(call, leg) if went else []
 
     def _leg_gone(self, call: Call, leg: Leg) -> list[Effect]:
-        return self._agent_leg_gone(call, leg) if leg.role is Role.AGENT else self._unit_gone(call, leg)
+        if leg.role is Role.AGENT:
+            return self._agent_leg_gone(call, leg)
+        colleague = leg.party.removeprefix("agent:")
+        freed = self._carry(self.core.call_ended(colleague, self.clock())) if colleague in self.core.agents \
+            and leg.party.startswith("agent:") else []
+        return freed + self._unit_gone(call, leg)
 
     # --- agents' own calls -----------------------------------------------------------------------------------
 

@@ -315,7 +315,7 @@ def test_when_the_agent_left_and_110_does_not_answer_the_caller_goes_back_to_the
     assert engine.queueing.core.service_level.total("general").transfers_in == 1
 
 
-def test_a_three_way_target_must_be_outside_and_a_linkage_one_in_the_directory(switch, engine) -> None:
+def test_a_three_way_target_is_no_queue_and_a_linkage_one_is_in_the_directory(switch, engine) -> None:
     caller = answered_by_1001(switch, engine)
     sent = len(switch.received)
     for action, target, says in (("three_way", "queue:general", "linkage directory entry or a number"),
@@ -519,3 +519,42 @@ def test_a_call_key_with_a_target_outside_the_directory_fails_the_configuration(
     with pytest.raises(ValueError, match="hold takes no target"):
         config.Settings.model_validate({**base.model_dump(mode="json"), "switch": {"password": "x" * 16},
                                         "acd": {"call_keys": {"1": {"action": "hold", "to": "110"}}}})
+
+
+
+def test_an_agent_consults_a_colleague_who_is_kept_from_the_queue_and_takes_the_call(switch, engine) -> None:
+    switch.set_endpoint("user/1002", answer_after=0.0)
+    caller = answered_by_1001(switch, engine)
+    agent_leg = caller.bridged_to
+    colleague = engine.queueing.core.agents["1002"]
+    assert api(engine, "POST", "/agents/1001/consult", TOKEN, {"to": "agent:1002"})[0] == 409  # logged out
+    engine.queueing.command("1002", "login")
+    assert api(engine, "POST", "/agents/1001/consult", TOKEN, {"to": "agent:1001"})[0] == 400  # themselves
+    assert api(engine, "POST", "/agents/1001/consult", TOKEN, {"to": "agent:1002"})[0] == 200
+    assert switch.wait(lambda: agent_leg.bridged_to is not None and agent_leg.bridged_to.name == "user/1002",
+                       timeout=5)
+    team_leader = agent_leg.bridged_to
+    assert (colleague.state, colleague.reason) == (AgentState.ON_CALL, "non_queue")  # not offered meanwhile
+    assert api(engine, "POST", "/agents/1001/complete", TOKEN)[0] == 200
+    assert switch.wait(lambda: caller.bridged_to is team_leader and agent_leg.hangup_cause is not None, timeout=5)
+    caller.hangup()
+    record = finished(switch, engine, caller)
+    assert [(t.target, t.kind, t.result) for t in record.transfers] == [("agent:1002", "consult", "done")]
+    assert switch.wait(lambda: colleague.state is AgentState.READY, timeout=5)  # back where they were
+
+
+def test_a_unit_that_answers_while_the_link_is_down_joins_the_room_once_reconciled(switch, engine) -> None:
+    from calls.facts import Channel as SwitchChannel
+
+    switch.set_endpoint(UNIT_110, answer_after=None)
+    caller = answered_by_1001(switch, engine)
+    assert api(engine, "POST", "/agents/1001/three_way", TOKEN, {"to": "110"})[0] == 200
+    call = engine.book.get(caller.uuid)
+    assert switch.wait(lambda: call.three_way is not None and call.legs[call.three_way.unit].state is LegState.RINGING,
+                       timeout=5)
+    unit = call.legs[call.three_way.unit]
+    shown = SwitchChannel(unit.uuid, "outbound", "110", "ACTIVE", "park", 0, "")  # answered and parked, unseen
+    effects = engine.queueing.connector.reconcile(lambda uuid: shown if uuid == unit.uuid else SwitchChannel(
+        uuid, "inbound", "12345", "ACTIVE", "conference", 0, ""))
+    assert [type(e).__name__ for e in effects] == ["ToConference"] and effects[0].flags == ("mintwo",)
+    assert unit.outcome == "answered" and call.record.transfers[-1].result == "done"

@@ -240,3 +240,25 @@ def test_in_call_keys_from_the_agents_phone_mute_unmute_and_hold(live_engine, si
     assert "a=sendonly" in hold and "a=sendonly" not in resume
     record = only_record(engine)
     assert record.held_ms > 0 and record.exit_reason == "answered"
+
+
+def test_a_consultation_with_a_colleague_completed_hands_them_the_caller(live_engine, sipp, tmp_path: Path) -> None:
+    """a1 consults a2 (a team leader, say) on a2's own phone: a2 is kept from the queue meanwhile, takes the caller
+    when a1 completes, and is free again when the caller hangs up."""
+    engine = live_engine(agents=(AGENT_PORT, SECOND_AGENT_PORT))
+    first = sipp.run(sipp.agent(ring_ms=300), tmp_path, "agent", AGENT_PORT, AGENT_MEDIA)
+    second = sipp.run(sipp.agent(ring_ms=300), tmp_path, "agent2", SECOND_AGENT_PORT, SECOND_AGENT_MEDIA)
+    engine.queueing.command("a2", "not_ready", "meal")  # until a1 has the caller
+    citizen = call(sipp, tmp_path, [("", 800), ("1", 0), ("", 7000)])
+    assert eventually(lambda: conversation(engine, "a1") is not None)
+    agent_leg, caller = conversation(engine, "a1"), next(iter(engine.book.calls))
+    assert "error" not in api(engine, "POST", "/agents/a2/ready")
+    assert "error" not in api(engine, "POST", "/agents/a1/consult", {"to": "agent:a2"})
+    assert eventually(lambda: bridged_to(engine, agent_leg) not in (None, caller))
+    assert engine.queueing.core.agents["a2"].reason == "non_queue"  # on the consultation, not offered
+    assert "error" not in api(engine, "POST", "/agents/a1/complete")
+    assert first.wait() == 0  # a1's phone got its BYE
+    assert citizen.wait() == 0 and second.wait() == 0
+    record = only_record(engine)
+    assert [(t.target, t.kind, t.result) for t in record.transfers] == [("agent:a2", "consult", "done")]
+    assert eventually(lambda: engine.queueing.core.agents["a2"].state.value == "ready")
