@@ -89,6 +89,11 @@ CALLER_FIELDS = ("call_id", "queue", "number", "priority", "entered_ms", "seq", 
 
 LOST = "lost"
 """An offer whose leg vanished while the engine could not see the switch: no fault of the agent's, not counted."""
+CAUSES = {
+    "USER_BUSY": "busy", "NO_ANSWER": "no_answer", "NO_USER_RESPONSE": "no_answer", "ALLOTTED_TIMEOUT": "no_answer",
+    "CALL_REJECTED": "rejected", "USER_NOT_REGISTERED": "not_registered", "SUBSCRIBER_ABSENT": "not_registered",
+}
+"""FreeSWITCH hang-up causes of a failed agent leg, as the no-answer policy names them (else ``failed``)."""
 
 CALLER_TIMERS = frozenset({"widen", "max_wait", "announce", "sticky_end"})
 
