@@ -152,8 +152,11 @@ class Queueing:
         return self.connector.registration(registration) if registration is not None else []
 
     def _finished(self, finished: Finished) -> None:
-        if finished.record.queue_entry_ms is None:  # 呼损 (lost in the switch) counts here; the rest live
-            self.core.service_level.count(finished.record)
+        record = finished.record
+        if record.queue_entry_ms is None:  # 呼损 (lost in the switch) counts here; the rest live, but for
+            self.core.service_level.count(record)
+        elif record.answered_ms is not None and record.queue in self.core.queues:  # what only the end tells
+            self.core.service_level.handled(record.queue, record.queue_entry_ms, record.held_ms, record.consult_ms)
 
     def _feature_code(self, event: Event) -> None:
         """An agent dialled a feature code: carry it out, confirm it with a prompt, hang up."""
@@ -312,6 +315,9 @@ class Queueing:
             today = core.service_level.today(name, now)
             views.append({"queue": name, "waiting": len(line), "longest_wait_s": round((now - oldest) / 1000, 1),
                           "answered_today": today.answered, "abandoned_today": today.abandoned,
+                          "transfers_in_today": today.transfers_in,
+                          "average_hold_s_today": round(today.held_ms_total / max(1, today.answered) / 1000, 1),
+                          "average_consult_s_today": round(today.consult_ms_total / max(1, today.answered) / 1000, 1),
                           **{f"answered_within_{t}s_today": today.levels(t)["hotline_12345"]
                              for t in core.service_level.thresholds_s}})
         return 200, views

@@ -38,6 +38,10 @@ class Counts:
     answered_within: dict[int, int] = field(default_factory=dict)
     abandoned_within: dict[int, int] = field(default_factory=dict)
     wait_ms_total: int = 0
+    held_ms_total: int = 0
+    consult_ms_total: int = 0
+    """Time answered callers spent on hold, and aside while their agent consulted someone (counted as each call
+    ends): reported apart from the talk, as the tenders ask."""
 
     def levels(self, threshold_s: int) -> dict[str, float | None]:
         def ratio(numerator: int, denominator: int) -> float | None:
@@ -56,7 +60,9 @@ def kpi_lines(totals: Counts, thresholds_s: tuple[int, ...]) -> list[str]:
     lines = [f"requests {totals.requests}  answered {totals.answered}  abandoned {totals.abandoned} "
              f"(quick {totals.quick_abandons})  timed out {totals.timed_out}  left otherwise {totals.exited}  "
              f"transfers in {totals.transfers_in}",
-             f"average speed of answer {totals.wait_ms_total / max(1, totals.answered) / 1000:.1f} s"]
+             f"average speed of answer {totals.wait_ms_total / max(1, totals.answered) / 1000:.1f} s",
+             f"average time on hold {totals.held_ms_total / max(1, totals.answered) / 1000:.1f} s, in consultation "
+             f"{totals.consult_ms_total / max(1, totals.answered) / 1000:.1f} s (per answered call)"]
     for threshold in thresholds_s:
         levels = totals.levels(threshold)
         shown = "  ".join(f"{name} {value:.1%}" if value is not None else f"{name} -" for name, value in levels.items())
@@ -114,6 +120,12 @@ class ServiceLevel:
         for counts in self._each(queue, entered_ms):
             counts.transfers_in += 1
 
+    def handled(self, queue: str, entered_ms: int, held_ms: int, consult_ms: int) -> None:
+        """An answered call ended: its time on hold and in consultation, counted in the interval of its entry."""
+        for counts in self._each(queue, entered_ms):
+            counts.held_ms_total += held_ms
+            counts.consult_ms_total += consult_ms
+
     def answered(self, queue: str, entered_ms: int, answered_ms: int) -> None:
         wait = answered_ms - entered_ms
         for counts in self._each(queue, entered_ms):
@@ -156,6 +168,7 @@ class ServiceLevel:
                 self.transferred_in(transfer.queue, entered)
         if record.answered_ms is not None:
             self.answered(queue, entered, record.answered_ms)
+            self.handled(queue, entered, record.held_ms, record.consult_ms)
         elif record.exit_reason == "abandoned" and record.hangup_ms is not None:
             self.abandoned(queue, entered, record.hangup_ms)
         elif record.exit_reason == "timeout":
@@ -188,6 +201,8 @@ class ServiceLevel:
             total.quick_abandons += counts.quick_abandons
             total.transfers_in += counts.transfers_in
             total.wait_ms_total += counts.wait_ms_total
+            total.held_ms_total += counts.held_ms_total
+            total.consult_ms_total += counts.consult_ms_total
             for threshold, n in counts.answered_within.items():
                 total.answered_within[threshold] = total.answered_within.get(threshold, 0) + n
             for threshold, n in counts.abandoned_within.items():

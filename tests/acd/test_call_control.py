@@ -61,6 +61,10 @@ def test_an_agent_holds_and_resumes_the_caller_and_the_record_has_the_time_held(
     held = next(r for r in engine.records if r.call_id == caller.uuid)
     assert held.exit_reason == "answered" and 0 < held.held_ms
     assert engine.writer.flush(10) and engine.tickets.get(caller.uuid).held_ms == held.held_ms
+    assert switch.wait(lambda: engine.queueing.core.service_level.total("general").held_ms_total == held.held_ms,
+                       timeout=5)  # reported apart from the talk, in the queue's figures
+    [queue] = api(engine, "GET", "/queues", TOKEN)[1]
+    assert queue["average_hold_s_today"] == round(held.held_ms / 1000, 1)
 
 
 def test_a_caller_who_hangs_up_on_hold_has_the_hold_counted_to_the_hang_up(switch, engine) -> None:
