@@ -28,9 +28,15 @@ from esl import CommandFailed, Event, SwitchLink
 
 
 def conversation(engine: Engine, agent: str) -> str | None:
-    """The agent's leg bridged to its caller, by the engine's book (None if none)."""
-    return next((leg.uuid for _, leg in engine.book.legs() if leg.party == agent and leg.outcome == "answered"
-                 and leg.state is LegState.BRIDGED), None)
+    """The agent's leg bridged to its caller, by the engine's book, once media flows (the caller's recording has
+    grown past its header); None until then. An action in the bridge's first few tens of ms can make FreeSWITCH
+    hang up the agent's leg (switch_ivr_bridge.c: the bridge thread finds its partner gone before it was marked
+    bridged): the engine then puts the caller back in line, but the test would be testing that race."""
+    for call, leg in engine.book.legs():
+        if leg.party == agent and leg.outcome == "answered" and leg.state is LegState.BRIDGED:
+            recording = Path(call.record.recording or "/nonexistent")
+            return leg.uuid if recording.exists() and recording.stat().st_size > 8192 else None
+    return None
 
 
 def call_state(engine: Engine, uuid: str) -> str:
