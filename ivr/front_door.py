@@ -14,6 +14,7 @@ the IVR to a human (by their switch entry time), waiting callers back into their
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -298,9 +299,9 @@ class FrontDoor:
         if channel.var("hotline_consult") not in (None, "over"):  # aside while the agent consulted: to the queue
             call = self.hub.book.restore(record, LegState.ANSWERED)
             self.hub.link.api(f"uuid_break {tokens.uuid(call.id)} all")
-            self._drive(call.id, self.to_queue, call.id, queue if queue in self.settings.acd.queues else
-                        self.flow.tenant(record).queue, record.caller_number, 0, entered or record.switch_entry_ms,
-                        True, True)
+            own = queue if queue in self.settings.acd.queues else self.flow.tenant(record).queue
+            self._drive(call.id, partial(self.to_queue, call.id, own, record.caller_number,
+                                         entered_ms=entered or record.switch_entry_ms, transferred=True))
             return "consulted_callers_to_queue"
         if channel.var("last_bridge_to") is not None:  # the conversation is over: the survey was cut off
             call = self.hub.book.restore(record, LegState.ANSWERED, Stage.AFTER)
@@ -310,9 +311,9 @@ class FrontDoor:
         if queue in self.settings.acd.queues and entered is not None:
             record.queue, record.queue_entry_ms = record.queue or queue, entered
             music = channel.application != "playback"
-            self._drive(call.id, self.to_queue, call.id, queue, record.caller_number,
-                        min(channel.ms_var("hotline_priority") or 0, 9), entered, music,
-                        channel.var("hotline_transferred") == "true")
+            self._drive(call.id, partial(self.to_queue, call.id, queue, record.caller_number,
+                                         min(channel.ms_var("hotline_priority") or 0, 9), entered, music,
+                                         transferred=channel.var("hotline_transferred") == "true"))
             return "waiting_callers_taken_back"
         self._drive(call.id, self.to_human, call, "restarted")
         return "ivr_callers_to_human"
