@@ -562,3 +562,30 @@ def test_a_unit_that_answers_while_the_link_is_down_joins_the_room_once_reconcil
         uuid, "inbound", "12345", "ACTIVE", "conference", 0, ""))
     assert [type(e).__name__ for e in effects] == ["ToConference"] and effects[0].flags == ("mintwo",)
     assert unit.outcome == "answered" and call.record.transfers[-1].result == "done"
+
+
+def test_a_consulted_unit_that_hangs_up_brings_the_agent_back_to_the_caller(switch, engine) -> None:
+    caller, agent_leg, unit = consulting(switch, engine)
+    unit.hangup()  # 110 hangs up on the agent mid-consultation
+    assert switch.wait(lambda: caller.bridged_to is agent_leg, timeout=5)
+    assert agent_leg.variables["park_after_bridge"] == "false"  # as before: the agent ends with the caller
+    caller.hangup()
+    record = finished(switch, engine, caller)
+    assert [(t.kind, t.result) for t in record.transfers] == [("consult", "unit_left")]
+    assert switch.wait(lambda: agent_leg.hangup_cause is not None, timeout=5)
+
+
+def test_a_caller_who_hangs_up_while_the_unit_rings_for_a_three_way_call_cancels_it(switch, engine) -> None:
+    switch.set_endpoint(UNIT_110, answer_after=None)
+    caller = answered_by_1001(switch, engine)
+    agent_leg = caller.bridged_to
+    assert api(engine, "POST", "/agents/1001/three_way", TOKEN, {"to": "110"})[0] == 200
+    assert switch.wait(lambda: in_room(switch, caller, caller, agent_leg), timeout=5)
+    assert switch.wait(lambda: any(ch.name == UNIT_110 for ch in switch.channels.values()), timeout=5)
+    unit = next(ch for ch in switch.channels.values() if ch.name == UNIT_110)
+    caller.hangup()  # endconf ends the room (the agent with it); the ringing unit is the engine's to cancel
+    assert switch.wait(lambda: unit.hangup_cause == "ORIGINATOR_CANCEL" and agent_leg.hangup_cause is not None,
+                       timeout=5)
+    record = finished(switch, engine, caller)
+    assert [(t.kind, t.result) for t in record.transfers] == [("three_way", "caller_left")]
+    assert switch.wait(lambda: engine.queueing.core.agents["1001"].state is not AgentState.ON_CALL, timeout=5)
