@@ -179,11 +179,16 @@ class CallControl:
         """End the consultation: the unit off (if still there), the agent bridged to the caller again."""
         call.consult = None
         self.book.transferred(call.id, "cancelled")
-        effects = self._rejoin(call, agent)
-        if unit.up and not unit.ended_by_engine:
-            unit.ending()
-            effects.append(Kill(unit.uuid, "NORMAL_CLEARING" if unit.outcome == "answered" else "ORIGINATOR_CANCEL"))
-        return effects
+        return self._rejoin(call, agent) + self._end(unit)
+
+    @staticmethod
+    def _end(leg: Leg) -> list[Effect]:
+        """Hang up a leg the engine added: cancelled while it rings, cleared once answered; nothing if it is gone
+        or already being ended."""
+        if not leg.up or leg.ended_by_engine:
+            return []
+        leg.ending()
+        return [Kill(leg.uuid, "NORMAL_CLEARING" if leg.outcome == "answered" else "ORIGINATOR_CANCEL")]
 
     def _rejoin(self, call: Call, agent: Leg) -> list[Effect]:
         """The agent back with the caller, who again outlives the agent only for the survey, and the agent, as
@@ -234,8 +239,7 @@ class CallControl:
         unit = call.legs.get(call.three_way.unit) if call.three_way is not None else None
         if unit is None or not unit.up:
             raise LegStateError(f"agent {agent_id} has no unit on the line to hang up")
-        unit.ending()
-        return [Kill(unit.uuid, "NORMAL_CLEARING" if unit.outcome == "answered" else "ORIGINATOR_CANCEL")]
+        return self._end(unit)
 
     def conversations(self) -> dict[str, dict[str, object]]:
         """Each agent's call as their toolbar shows it, in one pass over the book: the caller, whether held or

@@ -357,9 +357,7 @@ class Connector(CallControl):
             unit = call.legs[call.consult]
             call.consult = None
             self.book.transferred(call.id, "agent_left")
-            if unit.up and not unit.ended_by_engine:
-                unit.ending()
-                effects.append(Kill(unit.uuid, "NORMAL_CLEARING" if unit.outcome == "answered" else "ORIGINATOR_CANCEL"))
+            effects += self._end(unit)
             if call.caller.up:
                 queue = call.record.queue or next(iter(self.core.queues))
                 call.stage = Stage.IVR
@@ -392,12 +390,9 @@ class Connector(CallControl):
         call.gone_ms = now if call.caller.cause is not None else None
         effects: list[Effect] = []
         for leg in call.legs.values():  # a unit still ringing; a party parked, or mid-consultation, with no one
-            if not leg.up or leg.ended_by_engine:  # to go back to
-                continue
             if leg.role is Role.UNIT and leg.outcome is None or \
-                    leg.outcome == "answered" and (leg.parked or call.consult is not None):
-                leg.ending()
-                effects.append(Kill(leg.uuid, "ORIGINATOR_CANCEL" if leg.outcome is None else "NORMAL_CLEARING"))
+                    leg.outcome == "answered" and (leg.parked or call.consult is not None):  # to go back to
+                effects += self._end(leg)
         return effects + (self._carry(self.core.caller_left(call.id, now)) if call.id in self.core.callers else [])
 
     # --- the distributor's decisions ---------------------------------------------------------------------------

@@ -189,7 +189,7 @@ class CallBook:
         if on:
             call.held_since_ms = since_ms or at_ms
         elif call.held_since_ms is not None:
-            call.record.held_ms += max(0, at_ms - call.held_since_ms)
+            call.record.held_ms += _span(call.held_since_ms, at_ms)
             call.held_since_ms = None
             self._journal(call)
 
@@ -201,7 +201,7 @@ class CallBook:
         if on and call.aside_since_ms is None:
             call.aside_since_ms = at_ms
         elif not on and call.aside_since_ms is not None:
-            call.record.consult_ms += max(0, at_ms - call.aside_since_ms)
+            call.record.consult_ms += _span(call.aside_since_ms, at_ms)
             call.aside_since_ms = None
             self._journal(call)
 
@@ -209,10 +209,8 @@ class CallBook:
         """The agent sends the caller on: a hold still open ends now (the agent's leg goes)."""
         if (call := self.calls.get(call_id)) is None:
             return
-        if call.held_since_ms is not None:
-            call.record.held_ms += max(0, transfer.at_ms - call.held_since_ms)
-            call.held_since_ms = None
-        call.handover = handover
+        call.record.held_ms += _span(call.held_since_ms, transfer.at_ms)
+        call.held_since_ms, call.handover = None, handover
         call.record.transfers.append(transfer)
         self._journal(call)
 
@@ -254,10 +252,8 @@ class CallBook:
         call.finished = True
         record, caller = call.record, call.caller
         record.hangup_ms, record.hangup_cause = at_ms, caller.cause
-        if call.held_since_ms is not None and at_ms is not None:  # hung up on hold
-            record.held_ms += max(0, at_ms - call.held_since_ms)
-        if call.aside_since_ms is not None and at_ms is not None:  # hung up while aside
-            record.consult_ms += max(0, at_ms - call.aside_since_ms)
+        record.held_ms += _span(call.held_since_ms, at_ms)  # hung up on hold, or aside
+        record.consult_ms += _span(call.aside_since_ms, at_ms)
         for transfer in record.transfers:
             transfer.result = transfer.result or "caller_left"
         record.parties = [PartyTrace(leg.role.value, leg.party, leg.uuid, leg.created_ms, leg.answered_ms,
@@ -291,6 +287,12 @@ class CallBook:
         self.journal.drop(CALLS, call.id)
         self.sink(record)
         self.settle(call)
+
+
+def _span(since_ms: int | None, at_ms: int | None) -> int:
+    """The length of a span (on hold, aside) open since ``since_ms`` and closing at ``at_ms``; 0 if it is not
+    open or its end is unknown."""
+    return max(0, at_ms - since_ms) if since_ms is not None and at_ms is not None else 0
 
 
 def _ended_by(leg: Leg) -> str:

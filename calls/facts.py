@@ -129,32 +129,32 @@ def from_event(event: Event) -> Fact | None:
     if name == "CHANNEL_CREATE":
         return Created(uuid, event.get("variable_hotline_call"), event.get("variable_hotline_agent"),
                        event.get("variable_user_name") or event.get("variable_dialed_user"),
-                       event.get("Caller-Destination-Number") or "", _us(event, "Event-Date-Timestamp") // 1000)
+                       event.get("Caller-Destination-Number") or "", _ms(event))
     if name == "CHANNEL_ANSWER":
-        return Answered(uuid, _us(event, "Event-Date-Timestamp") // 1000)
+        return Answered(uuid, _ms(event))
     if name == "CHANNEL_PARK":
         referred = event.get("Caller-Destination-Number") if event.get("variable_sip_refer_to") else None
-        return Parked(uuid, int(event.get("Event-Sequence") or 0), referred, _us(event, "Event-Date-Timestamp") // 1000)
+        return Parked(uuid, int(event.get("Event-Sequence") or 0), referred, _ms(event))
     if name in ("CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE"):
         peer = event.get("Other-Leg-Unique-ID") or ""
         seq = int(event.get("Event-Sequence") or 0)
         if name == "CHANNEL_BRIDGE":
-            return Bridged(uuid, peer, seq, _us(event, "Event-Date-Timestamp") // 1000)
+            return Bridged(uuid, peer, seq, _ms(event))
         return Unbridged(uuid, peer, seq)
     if name in ("CHANNEL_HOLD", "CHANNEL_UNHOLD"):
         return Held(uuid, name == "CHANNEL_HOLD", int(event.get("Event-Sequence") or 0),
-                    _us(event, "Event-Date-Timestamp") // 1000, _us(event, "Caller-Channel-Last-Hold") // 1000)
+                    _ms(event), _ms(event, "Caller-Channel-Last-Hold"))
     if name == "CHANNEL_HANGUP_COMPLETE":
         return HungUp(uuid, event.get("Hangup-Cause") or "NORMAL_CLEARING", event.get("variable_sip_hangup_disposition"),
-                      _us(event, "Event-Date-Timestamp") // 1000,
+                      _ms(event),
                       event.get("variable_endpoint_disposition") in ("BLIND_TRANSFER", "ATTENDED_TRANSFER"))
     return None
 
 
-def _us(event: Event, header: str) -> int:
-    """A microsecond count the switch stamps (0 when absent or not a number)."""
+def _ms(event: Event, header: str = "Event-Date-Timestamp") -> int:
+    """A time the switch stamps in microseconds, in ms (0 when absent or not a number)."""
     value = event.get(header) or ""
-    return int(value) if value.isdigit() else 0
+    return int(value) // 1000 if value.isdigit() else 0
 
 
 def originate_result(uuid: str, output: str) -> OriginateResult:

@@ -36,7 +36,8 @@ class Role(str, Enum):
     AGENT = "agent"
     """An offer to an agent, and once answered and bridged, the agent's side of the conversation."""
     UNIT = "unit"
-    """A party outside the centre an agent brought into a three-way call: 110, a department, a number."""
+    """A third party an agent brought into their call (a consultation, a three-way call): 110, a department, a
+    number, or a colleague (``agent:<id>``)."""
 
 
 class LegStateError(RuntimeError):
