@@ -1,10 +1,11 @@
 """What agents do to their own calls (坐席工具条): hold, mute, blind transfer, consultation, three-way calls and
-one-key linkage, and following the softphone's own blind transfers (SIP REFER).
+one-key linkage, and following the softphone's own transfers (SIP REFER: blind, and attended with Replaces).
 
 A part of acd.connector.Connector, kept in its own room: it shares the connector's book, distributor and clock,
 and is just as pure (intentions and facts in, effects out). Every action checks the agent's conversation and its
 target first and raises (TargetError, LegStateError, AgentStateError) before anything reaches the switch; what
-the switch then does comes back as facts the connector hands to the ``_unit_*`` and ``_referred`` methods here.
+the switch then does comes back as facts the connector hands to the ``_unit_*``, ``_referred`` and ``_replaced``
+methods here.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import TYPE_CHECKING, Callable
 from acd.agents import AgentState, AgentStateError
 from calls.book import Call, CallBook, Stage, ThreeWay
 from calls.commands import Connect, Hold, Kill, Mute, Originate, Park, SetVars, ToConference
+from calls.facts import Bridged
 from calls.legs import Leg, LegState, LegStateError, Role
-from calls.notices import Handover, HoldMusic, UnitUnreached
+from calls.notices import Consulting, Handover, HoldMusic, UnitUnreached
 from calls.record import TransferTrace
 from calls.targets import Target, TargetError
 
@@ -38,6 +40,7 @@ class CallControl:
     unit_ring_s: float
     survey: bool
     resolve: Callable[[str], Target]
+    private: dict[str, str]
     _carry: Callable[..., list["Effect"]]
 
     def call_control(self, agent_id: str, action: str) -> list[Effect]:
@@ -51,6 +54,8 @@ class CallControl:
             leg.muted = action == "mute"
             return [Mute(leg.uuid, leg.muted)]
         if action == "hold":
+            if self.book.find(leg.uuid)[0].consult is not None:  # type: ignore[index]
+                raise LegStateError("the caller is aside for the consultation already (complete, cancel or join)")
             leg.require("hold the caller", LegState.BRIDGED)
             return [Hold(leg.uuid, True)]
         if action == "resume":
@@ -145,7 +150,7 @@ class CallControl:
             contact = colleague.contact
             effects = self._carry(self.core.non_queue_call(target.name, self.clock()))
         else:
-            contact = f"{target.trunk}/{target.number}"
+            contact = target.dial
             variables["origination_caller_id_number"] = target.caller_id
         leg = self.book.add(call, Leg(self.new_uuid(), Role.UNIT, target.label))
         return leg, [*effects, Originate(leg.uuid, contact, self.unit_ring_s, variables)]
@@ -164,16 +169,17 @@ class CallControl:
             raise LegStateError(f"{unit.party} has not answered: cancel, or wait")
         call.consult = None
         self.book.transferred(call.id, "done" if how == "complete" else "joined", unit.uuid)
+        over = Consulting(call.id, unit.uuid, False)  # the caller's recording takes it from here
         if how == "complete":  # the caller's end is the unit's now: nothing to stay up for after it
             call.handed_over = True
             leg.ending()
-            return [SetVars(call.id, {"park_after_bridge": "false", "hotline_consult": "over"}),
+            return [over, SetVars(call.id, {"park_after_bridge": "false", "hotline_consult": "over"}),
                     Connect(call.id, unit.uuid), Kill(leg.uuid)]
         room = f"hotline-{call.id}"
         call.three_way = ThreeWay(room, unit.uuid, agent_leaves=False)
         self.book.aside(call.id, False, self.clock())  # into the room: no event the engine reads says when
-        return [SetVars(call.id, {"hotline_consult": "over"}), ToConference(call.id, room, ("endconf",)), ToConference(leg.uuid, room),
-                ToConference(unit.uuid, room, ("mintwo",))]
+        return [over, SetVars(call.id, {"hotline_consult": "over"}), ToConference(call.id, room, ("endconf",)),
+                ToConference(leg.uuid, room), ToConference(unit.uuid, room, ("mintwo",))]
 
     def _back_to_caller(self, call: Call, agent: Leg, unit: Leg) -> list[Effect]:
         """End the consultation: the unit off (if still there), the agent bridged to the caller again."""
@@ -203,13 +209,11 @@ class CallControl:
         if call.handover is not None or (call.agent_leg is None and call.referred_by is None):
             return []  # a park repeated, the transfer already under way, or no agent's call
         agent = call.legs.get(call.agent_leg or "")
-        by = call.referred_by or (agent.party if agent is not None else "")
+        by = self._referrer(call)
         queue = call.record.queue or next(iter(self.core.queues))
-        colleague = self.phones.agents.get(number)
-        target: Target | None = Target("agent", colleague) if colleague is not None else None
+        target = self._named(number)
         try:
-            target = target or self.resolve(number)
-            queue = self._transfer_queue(call, by, target)
+            queue = self._transfer_queue(call, by, target) if target is not None else queue
         except (TargetError, AgentStateError):
             target = None
         self.book.transferring(call.id, TransferTrace(by, target.label if target else f"number:{number}", "refer",
@@ -222,6 +226,38 @@ class CallControl:
             return []  # the agent's hang-up, next, carries it out
         call.stage = Stage.IVR
         return [call.handover]
+
+    def _replaced(self, call: Call, bridged: Bridged) -> list[Effect]:
+        """The agent's softphone completed an attended transfer (SIP REFER with Replaces, after its own call to the
+        unit): the switch bridged the caller to the far end of that call. That leg joins the call as its unit (a
+        party of the record, whose hang-up ends the call) and the transfer is done; the caller now ends with the
+        unit, with no survey of a conversation the centre handed on. The agent's leg, which the switch hangs up,
+        frees the agent."""
+        target = self._named(bridged.peer_number)
+        label = target.label if target is not None else f"number:{bridged.peer_number}"
+        by = self._referrer(call)
+        self.private.pop(bridged.peer, None)  # a colleague's own call is now this call's leg, and frees them so
+        self.book.add(call, Leg(bridged.peer, Role.UNIT, label, LegState.BRIDGED, peer=call.id, outcome="answered",
+                                created_ms=bridged.peer_created_ms or None, answered_ms=bridged.peer_answered_ms or None))
+        self.book.transferring(call.id, TransferTrace(by, label, "refer_attended", bridged.at_ms or self.clock()))
+        self.book.transferred(call.id, "done", bridged.peer)
+        call.referred_by, call.handed_over, call.stage = None, True, Stage.CONNECTED
+        return [SetVars(call.id, {"park_after_bridge": "false"})]
+
+    def _referrer(self, call: Call) -> str:
+        """The agent whose softphone transferred the caller: the one it said, or the one talking with them."""
+        agent = call.legs.get(call.agent_leg or "")
+        return call.referred_by or (agent.party if agent is not None else "")
+
+    def _named(self, number: str) -> Target | None:
+        """What a number a softphone transferred to stands for: a colleague by their SIP user, a directory entry
+        or a plain number; None for anything else."""
+        if (colleague := self.phones.agents.get(number)) is not None:
+            return Target("agent", colleague)
+        try:
+            return self.resolve(number)
+        except TargetError:
+            return None
 
     def leave(self, agent_id: str) -> list[Effect]:
         """The agent leaves a three-way call; the caller and the unit talk on."""
@@ -269,7 +305,7 @@ class CallControl:
         agent = call.legs.get(call.agent_leg or "")
         if call.consult == leg.uuid and leg.outcome is None and call.caller.up and agent is not None and agent.up:
             leg.outcome = "answered"
-            return [Connect(agent.uuid, leg.uuid)]
+            return [Consulting(call.id, leg.uuid, True), Connect(agent.uuid, leg.uuid)]  # recorded from the start
         three_way = call.three_way
         if leg.outcome is not None or three_way is None or three_way.unit != leg.uuid or not call.caller.up:
             moving = leg.outcome == "answered" and call.caller.up and (three_way is not None or call.consult == leg.uuid)

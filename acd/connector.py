@@ -26,11 +26,12 @@ from calls.commands import BindKeys, Bridge, Command, Kill, Originate, Park
 from calls.facts import (Answered, BridgeResult, Bridged, Channel, Created, Fact, Held, HungUp, OriginateResult, Parked,
                          Unbridged)
 from calls.legs import Leg, LegState, Role
-from calls.notices import (AgentLeft, Announcement, Connecting, Handover, HoldMusic, LeftQueue, ToQueue,
-                           UnitUnreached)
+from calls.notices import (AgentLeft, Announcement, Connecting, Consulting, Handover, HoldMusic, LeftQueue,
+                           ToQueue, UnitUnreached)
 from calls.targets import Target
 
-Effect = Command | Connecting | AgentLeft | Handover | HoldMusic | LeftQueue | Announcement | UnitUnreached
+Effect = (Command | Connecting | Consulting | AgentLeft | Handover | HoldMusic | LeftQueue | Announcement
+          | UnitUnreached)
 
 
 class Connector(CallControl):
@@ -214,7 +215,8 @@ class Connector(CallControl):
             self.book.finish(call, call.gone_ms)
             return effects
         if leg.role is Role.AGENT and leg.outcome == "answered" and fact.referred and leg.uuid == call.agent_leg:
-            call.referred_by = leg.party  # the phone transferred the caller (REFER) before its BYE
+            if not call.handed_over:  # else the caller's bridge to the transfer's target came first
+                call.referred_by = leg.party  # the phone transferred the caller (REFER) before its BYE
         elif leg.role is Role.AGENT and leg.outcome == "answered" and leg.hung_up_by_party:  # the agent's BYE
             self.book.ending(call.id, "agent")
         return self._leg_gone(call, leg) if went else []
@@ -306,6 +308,9 @@ class Connector(CallControl):
             self.book.aside(call.id, False, fact.at_ms or self.clock())
         if leg.role is Role.AGENT and call.agent_leg == leg.uuid and peer == call.id:
             return self._connected(call, leg)
+        if leg.role is Role.CALLER and peer not in call.legs and call.handover is None and call.three_way is None \
+                and (call.referred_by is not None or call.agent_leg is not None):
+            return self._replaced(call, fact)  # the agent's softphone transferred them, attended
         if leg.role is Role.CALLER and call.handover is not None and call.handover.target.outside \
                 and peer not in call.legs:
             call.stage, call.handed_over = Stage.CONNECTED, True  # the unit answered: the call is theirs now

@@ -231,6 +231,12 @@ class CallBook:
                 setattr(call.record, name, value)
             self._journal(call)
 
+    def consult_recorded(self, call_id: str, path: str) -> None:
+        """The consultation under way is recorded in ``path`` (its transfer references it)."""
+        if (call := self.calls.get(call_id)) is not None and call.record.transfers:
+            call.record.transfers[-1].recording = path
+            self._journal(call)
+
     def exited(self, call_id: str, reason: str) -> None:
         """The caller left the queue, or the IVR, without a human (the first reason given stands)."""
         if (call := self.calls.get(call_id)) is not None and call.record.exit_reason is None:

@@ -50,6 +50,12 @@ class Bridged:
     peer: str
     seq: int = 0
     at_ms: int = 0
+    peer_number: str = ""
+    """What the peer's leg dialled (``Other-Leg-Destination-Number``): who a softphone's attended transfer
+    brought in, on a leg the engine did not originate."""
+    peer_created_ms: int = 0
+    peer_answered_ms: int = 0
+    """When the peer's leg was created and answered, by the switch's clock."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +90,8 @@ class HungUp:
     at_ms: int = 0
     referred: bool = False
     """The phone transferred its partner away first (SIP REFER: ``endpoint_disposition`` BLIND_TRANSFER or
-    ATTENDED_TRANSFER), then hung up."""
+    ATTENDED_TRANSFER), then hung up; or, with Replaces (an attended transfer), the switch bridged its partner to
+    the far end of the phone's other call and hung this leg up (``transfer_to`` att:<uuid>, as captured)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +146,8 @@ def from_event(event: Event) -> Fact | None:
         peer = event.get("Other-Leg-Unique-ID") or ""
         seq = int(event.get("Event-Sequence") or 0)
         if name == "CHANNEL_BRIDGE":
-            return Bridged(uuid, peer, seq, _ms(event))
+            return Bridged(uuid, peer, seq, _ms(event), event.get("Other-Leg-Destination-Number") or "",
+                           _ms(event, "Other-Leg-Channel-Created-Time"), _ms(event, "Other-Leg-Channel-Answered-Time"))
         return Unbridged(uuid, peer, seq)
     if name in ("CHANNEL_HOLD", "CHANNEL_UNHOLD"):
         return Held(uuid, name == "CHANNEL_HOLD", int(event.get("Event-Sequence") or 0),
@@ -147,7 +155,8 @@ def from_event(event: Event) -> Fact | None:
     if name == "CHANNEL_HANGUP_COMPLETE":
         return HungUp(uuid, event.get("Hangup-Cause") or "NORMAL_CLEARING", event.get("variable_sip_hangup_disposition"),
                       _ms(event),
-                      event.get("variable_endpoint_disposition") in ("BLIND_TRANSFER", "ATTENDED_TRANSFER"))
+                      event.get("variable_endpoint_disposition") in ("BLIND_TRANSFER", "ATTENDED_TRANSFER")
+                      or (event.get("variable_transfer_to") or "").startswith("att:"))
     return None
 
 

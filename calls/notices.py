@@ -57,6 +57,16 @@ class Connecting:
 
 
 @dataclass(frozen=True, slots=True)
+class Consulting:
+    """The agent talks with the consulted unit ``unit`` (a leg), which the caller does not hear (``on``), or that
+    talk is over and the unit goes on with the caller or into the room (off): it is recorded on its own."""
+
+    call_id: str
+    unit: str
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
 class AgentLeft:
     """The agent hung up first and the caller is still on the line (the survey follows)."""
 

@@ -37,6 +37,8 @@ class TransferTrace:
     """The queue the caller waited in again (a transfer to a queue or an agent)."""
     leg: str | None = None
     """The unit's leg, by its UUID: how the unit's own record of the call is found."""
+    recording: str | None = None
+    """A consultation's own recording: the agent and the unit, while the caller, aside, did not hear them."""
 
 
 @dataclass

@@ -37,6 +37,11 @@ class Target:
         """Dialled through a trunk (a directory entry or a number), not a queue or agent of the centre's."""
         return self.kind in ("directory", "number")
 
+    @property
+    def dial(self) -> str:
+        """The dial string of a unit outside: its number through its trunk."""
+        return f"{self.trunk}/{self.number}"
+
 
 def resolve(text: str, settings: Settings) -> Target:
     kind, colon, name = text.partition(":")

@@ -98,6 +98,8 @@ class Channel:
         """The application running now ("" between applications)."""
         self.meta_apps: dict[str, str] = {}
         """``bind_meta_app``: digit after ``*`` -> the application (``app::args``) it runs."""
+        self.recordings: dict[str, Callable[[object], None]] = {}
+        """``uuid_record`` files being written: path -> what stops it."""
         self.muted = False
         """``uuid_audio ... start read mute``: what its phone sends is dropped."""
         self.park_next = False
@@ -238,7 +240,10 @@ class Channel:
                 self.switch.fire("CHANNEL_EXECUTE", leg, [("Application", "uuid_bridge"),
                                                           ("Application-Data", peer.uuid), ("Application-UUID", None)])
         self.switch.fire("CHANNEL_BRIDGE", self, [("Bridge-A-Unique-ID", self.uuid), ("Bridge-B-Unique-ID", other.uuid),
-                                                  ("Other-Leg-Unique-ID", other.uuid)])
+                                                  ("Other-Leg-Unique-ID", other.uuid),
+                                                  ("Other-Leg-Destination-Number", other.destination),
+                                                  ("Other-Leg-Channel-Created-Time", str(other.created_us)),
+                                                  ("Other-Leg-Channel-Answered-Time", str(other.answered_us))])
         other.state = "CS_EXCHANGE_MEDIA"
 
     def transfer_to(self, extension: str) -> None:
@@ -498,6 +503,8 @@ def _bridge(ch: Channel, arg: str) -> str:
     ch.answer()
     ch.bridge(result)
     gevent.wait([ch.gone, result.gone], count=1)
+    if ch.parked:  # taken out of the bridge into park (an attended transfer replaced it): there until hung up
+        ch.gone.wait()
     if ch.hangup_cause is None and ch.variables.get("hangup_after_bridge") == "true":
         ch.hangup("NORMAL_CLEARING", by_party=False)
     return "_none_"

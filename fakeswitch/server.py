@@ -137,6 +137,29 @@ class FakeSwitch:
         leg.hangup()
         partner.transfer_to(number)
 
+    def refer_replacing(self, leg: Channel, replaced: Channel) -> None:
+        """The phone on ``leg`` completes an attended transfer (SIP REFER with Replaces naming its own other call,
+        ``replaced``), as captured on 1.10.12 (tests/captures/esl_plain_refer_attended): the replaced leg leaves its
+        bridge (ATTENDED_TRANSFER) and parks; ``leg`` is marked with the partner's new peer (``transfer_to``
+        att:<uuid>) and hung up by the switch, with no CHANNEL_UNBRIDGE of its own; its old partner is unbridged
+        and bridged to the replaced leg's partner (uuid_bridge); the replaced leg is hung up after its
+        ``park_timeout`` (ATTENDED_TRANSFER)."""
+        partner, far = leg.bridged_to, replaced.bridged_to
+        if partner is None or far is None:
+            raise ValueError("an attended transfer needs both calls bridged (else FreeSWITCH answers 403 Forbidden)")
+        replaced.variables.update(endpoint_disposition="ATTENDED_TRANSFER", transfer_disposition="replaced")
+        replaced.bridged_to = far.bridged_to = None
+        originator, legs = replaced._bridge_ends(far)
+        self.fire("CHANNEL_UNBRIDGE", originator, legs)
+        replaced.park_again()
+        leg.variables.update(transfer_disposition="recv_replace", refer_uuid=replaced.uuid, transfer_to=f"att:{far.uuid}")
+        leg.bridged_to = partner.bridged_to = None
+        leg.hangup(by_party=False)
+        self.fire("CHANNEL_UNBRIDGE", partner, [("Bridge-A-Unique-ID", partner.uuid), ("Bridge-B-Unique-ID", leg.uuid),
+                                                ("Other-Leg-Unique-ID", far.uuid)])  # its peer already the new one
+        partner.bridge(far, by_api=True)
+        self.schedule(replaced.uuid, 2, lambda: replaced.hangup("ATTENDED_TRANSFER", by_party=False))
+
     def register(self, user: str) -> None:
         """SIP user ``user``'s phone registers (a configured ``user/`` endpoint is one that has)."""
         if user not in self.registrations:
@@ -842,18 +865,26 @@ def _answer(ch: Channel, words: list[str]) -> str:
 
 
 def _uuid_record(ch: Channel, words: list[str]) -> str:
-    """``uuid_record <uuid> start <path>``: like FreeSWITCH, the file is written when the call ends (here as
-    silence of the call's length, two channels when RECORD_STEREO is true)."""
-    if len(words) < 2 or words[0] != "start":
+    """``uuid_record <uuid> start|stop <path>`` (stop: ``all`` too): like FreeSWITCH, the file is written when the
+    recording stops or the call ends (here as silence of its length, two channels when RECORD_STEREO is true)."""
+    if len(words) < 2 or words[0] not in ("start", "stop"):
         return "-ERR Usage: uuid_record <uuid> start <path>\n"
+    if words[0] == "stop":
+        stopping = [path for path in ch.recordings if words[1] in ("all", path)]
+        for path in stopping:
+            ch.recordings.pop(path)(None)
+        return "+OK Success\n" if stopping else "-ERR Cannot stop record session!\n"
     path, started = words[1], time.monotonic()
     channels = 2 if ch.variables.get("RECORD_STEREO") == "true" else 1
     ch.switch.fire("RECORD_START", ch, [("Record-File-Path", path)])
 
     def stop(_: object) -> None:
+        ch.gone.unlink(stop)
+        ch.recordings.pop(path, None)
         write_silence(path, (time.monotonic() - started) / ch.switch.time_scale, channels)
         ch.switch.fire("RECORD_STOP", ch, [("Record-File-Path", path)])
 
+    ch.recordings[path] = stop
     ch.gone.rawlink(stop)
     return "+OK Success\n"
 
@@ -1079,12 +1110,15 @@ def _hupall(sw: FakeSwitch, arg: str) -> str:
 
 
 def _conference_api(sw: FakeSwitch, arg: str) -> str:
-    """``conference <room> play <file>`` as mod_conference 1.10.12 answers it (conference_api.c)."""
+    """``conference <room> play <file>`` and ``conference <room> list count`` as mod_conference 1.10.12 answers
+    them (conference_api.c: the count bare, with no newline)."""
     words = arg.split()
-    if len(words) < 3 or words[1] != "play":
+    if words[1:3] != ["list", "count"] and (len(words) < 3 or words[1] != "play"):
         return "-ERR Usage\n"
     if words[0] not in sw.rooms:
         return f"-ERR Conference {words[0]} not found\n"
+    if words[1] == "list":
+        return str(len(sw.rooms[words[0]].members))
     return f"+OK (play) Playing file {words[2]}\n"
 
 

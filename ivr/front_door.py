@@ -28,7 +28,7 @@ from calls.record import CallTimeline
 from config import Settings
 from config.ivr import ANNOUNCED_UP_TO
 from engine.capability import Hub
-from engine.reconcile import Channel, Reconciling
+from engine.reconcile import Channel, Reconciling, SwitchView
 from esl import CommandFailed, EslError, Event, tokens, workers
 from ivr.blacklist import Blacklist
 from ivr.call_flow import CallFlow
@@ -258,7 +258,7 @@ class FrontDoor:
                     self._follow(channel, view.records.get(channel.uuid), "transferred")  # to 110, a department
                     view.fixed["transfers_followed"] += 1
             else:
-                view.fixed[self._adopt(channel, view.records.get(channel.uuid))] += 1
+                view.fixed[self._adopt(channel, view)] += 1
         for call_id, record in view.records.items():
             if book.find(call_id) is None and view.details(call_id) is None:  # ended while no engine could see it
                 book.finish(book.restore(record, LegState.GONE), None)
@@ -272,9 +272,10 @@ class FrontDoor:
         if self._claim(call, new=False):
             self.to_human(call, "resumed")
 
-    def _adopt(self, channel: Channel, saved: CallTimeline | None) -> str:
+    def _adopt(self, channel: Channel, view: SwitchView) -> str:
         """A caller on a service number the book does not hold (dialled while no engine ran, or a previous
         engine's): what the channel says decides. Returns what was done, for the reconciliation's log line."""
+        saved = view.records.get(channel.uuid)
         record = saved or CallTimeline(channel.uuid, channel.caller_number, channel.destination, channel.created_ms)
         queue, entered = channel.var("hotline_queue"), channel.ms_var("hotline_entered")
         if not channel.answered:
@@ -293,15 +294,14 @@ class FrontDoor:
                 return "ivr_callers_to_human"
             self._spawn(call.id, self._hand_over, call.handover)
             return "transfers_resumed"
-        if channel.application == "conference":  # a three-way call goes on in its room: followed to its end
-            self.hub.book.restore(record, LegState.ANSWERED, Stage.CONNECTED)
+        if channel.application == "conference" and not self._alone_in_room(channel, view):
+            self.hub.book.restore(record, LegState.ANSWERED, Stage.CONNECTED)  # the three-way call goes on: followed
             return "rooms_followed"
+        if channel.application == "conference":  # its agent left, its unit never came in: back in line
+            self._back_in_line(record, "uuid_park {uuid}", queue, entered)
+            return "lone_room_callers_to_queue"
         if channel.var("hotline_consult") not in (None, "over"):  # aside while the agent consulted: to the queue
-            call = self.hub.book.restore(record, LegState.ANSWERED)
-            self.hub.link.api(f"uuid_break {tokens.uuid(call.id)} all")
-            own = queue if queue in self.settings.acd.queues else self.flow.tenant(record).queue
-            self._drive(call.id, partial(self.to_queue, call.id, own, record.caller_number,
-                                         entered_ms=entered or record.switch_entry_ms, transferred=True))
+            self._back_in_line(record, "uuid_break {uuid} all", queue, entered)
             return "consulted_callers_to_queue"
         if channel.var("last_bridge_to") is not None:  # the conversation is over: the survey was cut off
             call = self.hub.book.restore(record, LegState.ANSWERED, Stage.AFTER)
@@ -317,6 +317,28 @@ class FrontDoor:
             return "waiting_callers_taken_back"
         self._drive(call.id, self.to_human, call, "restarted")
         return "ivr_callers_to_human"
+
+    def _back_in_line(self, record: CallTimeline, release: str, queue: str | None, entered: int | None) -> None:
+        """A caller their agent had left aside or alone: ``release`` (an API command on ``{uuid}``) takes them off
+        what they hear, then they wait in their queue again, place kept, as a transfer in."""
+        call = self.hub.book.restore(record, LegState.ANSWERED)
+        self.hub.link.api(release.format(uuid=tokens.uuid(call.id)))
+        own = queue if queue in self.settings.acd.queues else self.flow.tenant(record).queue
+        self._drive(call.id, partial(self.to_queue, call.id, own, record.caller_number,
+                                     entered_ms=entered or record.switch_entry_ms, transferred=True))
+
+    def _alone_in_room(self, caller: Channel, view: SwitchView) -> bool:
+        """Whether the caller is the only one left in their three-way room; if so, a unit still ringing for it
+        is called off (no engine would put it in the room now)."""
+        try:
+            alone = self.hub.link.api(f"conference hotline-{tokens.uuid(caller.uuid)} list count").strip() == "1"
+        except EslError:  # the room is gone already: the caller's hang-up or park is on its way
+            return False
+        for uuid in view.listed if alone else ():
+            leg = view.details(uuid)
+            if leg is not None and leg.var("hotline_call") == caller.uuid and leg.var("hotline_unit") is not None:
+                self.hub.link.api(f"uuid_kill {tokens.uuid(leg.uuid)} ORIGINATOR_CANCEL")
+        return alone
 
     def _follow(self, channel: Channel, saved: CallTimeline | None, reason: str) -> None:
         """A call the engine does not drive but records: followed to its hang-up."""

@@ -16,6 +16,7 @@ from xml.sax.saxutils import escape
 
 from acd import feature_codes
 from acd.phones import sip_user
+from calls.targets import resolve
 from config import Settings
 from ivr.front_door import NET_EXTENSION, NET_MARK
 from ivr.prompts import PromptLibrary
@@ -100,11 +101,17 @@ def _parking(settings: Settings) -> list[tuple[str, str]]:
 
 def _agent_dialplan(settings: Settings) -> ET.Element:
     """Agents' softphones (the default context) park feature codes for the engine; they may also dial the
-    service numbers, to test the line as a citizen would."""
+    service numbers, to test the line as a citizen would, and the linkage directory's numbers, which go out
+    through the entry's trunk with its caller ID, as the toolbar's transfers do: a softphone's own consultation
+    with 110, followed by its attended transfer (REFER with Replaces), then reaches 110 the same way."""
     root = ET.Element("include")
     _referred(root)
     _extension(root, "hotline_feature_codes", sorted(feature_codes.numbers(settings.acd)), [("park", "")])
     _extension(root, "hotline_service_numbers", settings.centre.service_numbers, _parking(settings))
+    for key in settings.linkage.directory:
+        unit = resolve(key, settings)
+        _extension(root, f"hotline_linkage_{key}", [unit.number],
+                   [("set", f"effective_caller_id_number={unit.caller_id}"), ("bridge", unit.dial)])
     return root
 
 

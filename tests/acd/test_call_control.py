@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import wave
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from calls.legs import LegState
 from cli import main
 from config.acd import Token
 from esl.protocol import EVENT_TYPES, iter_frames, parse_event
+from switch_conf.render import AGENT_DIALPLAN, render
 from tests.acd.test_api import call as api
 from tests.acd.test_queueing import queued_caller
 
@@ -356,9 +358,15 @@ def test_a_consultation_plays_the_caller_music_then_completes_to_the_unit(switch
     assert api(engine, "POST", "/agents/1001/complete", TOKEN)[0] == 200
     assert switch.wait(lambda: caller.bridged_to is unit and agent_leg.hangup_cause is not None, timeout=5)
     assert switch.wait(lambda: engine.queueing.core.agents["1001"].state is not AgentState.ON_CALL, timeout=5)
+    consult = Path(engine.book.get(caller.uuid).record.transfers[0].recording)
+    assert switch.wait(lambda: not unit.recordings and consult.exists(), timeout=5)  # stopped as the caller came
+    with wave.open(str(consult)) as audio:
+        assert (audio.getnchannels(), consult.name) == (2, f"{caller.uuid}-consult-{unit.uuid[:8]}.wav")
     unit.hangup()  # 110 ends the call: the caller is not kept for a survey
     record = finished(switch, engine, caller)
-    assert [(t.kind, t.target, t.result, t.leg) for t in record.transfers] == [("consult", "110", "done", unit.uuid)]
+    assert [(t.kind, t.target, t.result, t.leg, t.recording) for t in record.transfers] == [
+        ("consult", "110", "done", unit.uuid, str(consult))]
+    assert Path(record.recording).exists() and record.recording != str(consult)  # the caller's own goes on
     assert (record.hangup_side, record.survey) == ("unit", None)
     assert {p.role: p.ended_by for p in record.parties} == {"agent": "engine", "unit": "self"}
 
@@ -374,6 +382,7 @@ def test_a_cancelled_consultation_brings_the_agent_back_to_the_caller(switch, en
     caller.hangup()
     record = finished(switch, engine, caller)
     assert [(t.kind, t.result) for t in record.transfers] == [("consult", "cancelled")]
+    assert Path(record.transfers[0].recording).exists()  # the talk the caller did not hear, ended with 110's leg
     assert record.hangup_side == "caller" and record.agent == "1001"
     assert switch.wait(lambda: agent_leg.hangup_cause is not None, timeout=5)  # not left parked
 
@@ -466,6 +475,34 @@ def test_a_softphone_refer_to_a_colleague_or_nowhere_keeps_the_callers_place(swi
     assert [(t.by, t.target, t.kind, t.result) for t in record.transfers] == [
         ("1001", "agent:1002", "refer", "done"), ("1002", "number:nobody", "refer", "failed")]
     assert record.answered_ms == record.offers[0].ring_end_ms
+
+
+def test_a_softphone_attended_transfer_to_110_hands_the_caller_over(switch, engine, tmp_path: Path) -> None:
+    """The agent's phone calls 110 itself (the rendered linkage route: the agent stays on their queue call), talks,
+    then transfers attended (REFER with Replaces): the caller is 110's and ends with 110, no survey; the agent is
+    free; the record has the transfer and 110's part by the switch's clock."""
+    render(engine.settings, tmp_path)
+    switch.load_dialplan(str(tmp_path / AGENT_DIALPLAN))
+    switch.set_endpoint(UNIT_110, answer_after=0.0)
+    caller = answered_by_1001(switch, engine)
+    agent_leg = caller.bridged_to
+    own = switch.place_call("1001", "110", user="1001")
+    assert switch.wait(lambda: own.bridged_to is not None, timeout=5)
+    unit = own.bridged_to
+    assert unit.name == UNIT_110 and engine.queueing.core.agents["1001"].state is AgentState.ON_CALL
+    switch.refer_replacing(agent_leg, own)
+    assert switch.wait(lambda: caller.bridged_to is unit, timeout=5)
+    assert switch.wait(lambda: engine.queueing.core.agents["1001"].state is not AgentState.ON_CALL, timeout=5)
+    assert switch.wait(lambda: caller.variables.get("park_after_bridge") == "false", timeout=5)
+    unit.hangup()
+    record = finished(switch, engine, caller)
+    assert [(t.by, t.target, t.kind, t.result, t.leg) for t in record.transfers] == [
+        ("1001", "110", "refer_attended", "done", unit.uuid)]
+    assert (record.exit_reason, record.hangup_side, record.survey) == ("answered", "unit", None)
+    [party] = [p for p in record.parties if p.role == "unit"]
+    assert (party.who, party.leg, party.answered_ms) == ("110", unit.uuid, unit.answered_us // 1000)
+    assert caller.hangup_cause is not None  # nothing left behind: the phone's own call ends after its park_timeout
+    assert switch.wait(lambda: own.hangup_cause == "ATTENDED_TRANSFER", timeout=5)
 
 
 def test_an_agent_mutes_and_unmutes_in_a_bridge_and_in_a_room(switch, engine) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from acd.agents import Agent, AgentState, AgentStateError
@@ -304,10 +305,8 @@ def test_no_agent_leg_or_caller_is_left_behind(data: st.DataObject, agents: int,
         assert (record.exit_reason == "answered") == (record.agent is not None), record
 
 
-def test_the_callers_hang_up_is_theirs_whichever_leg_is_heard_first() -> None:
-    """The caller hangs up a conversation; the switch then sends the agent the BYE. The agent leg's hang-up can
-    reach the engine first (seen on FreeSWITCH 1.10.12 after an engine restart): the record still says the caller
-    ended it. The property test above checks the same over random orders, where this one is rare."""
+def in_conversation() -> tuple[Switch, Engine]:
+    """Caller c0 talking with agent a0, every fact delivered in order."""
     switch, engine = Switch(["answers"]), Engine(1, Strategy.TOP_DOWN)
     engine.run(switch, engine.connector.command("a0", "login"))
     switch.channels["c0"] = Leg("c0", caller=True, answered=True)
@@ -315,6 +314,14 @@ def test_the_callers_hang_up_is_theirs_whichever_leg_is_heard_first() -> None:
     engine.run(switch, engine.connector.enqueue(ToQueue("c0", "general", "13800138000", engine.clock())))
     while switch.pending:
         engine.run(switch, engine.connector.apply(switch.pending.pop(0)))
+    return switch, engine
+
+
+def test_the_callers_hang_up_is_theirs_whichever_leg_is_heard_first() -> None:
+    """The caller hangs up a conversation; the switch then sends the agent the BYE. The agent leg's hang-up can
+    reach the engine first (seen on FreeSWITCH 1.10.12 after an engine restart): the record still says the caller
+    ended it. The property test above checks the same over random orders, where this one is rare."""
+    switch, engine = in_conversation()
     assert switch.channels["c0"].peer is not None
     switch.hang_up("c0", by_party=True)
     for fact in sorted(switch.pending, key=lambda fact: isinstance(fact, HungUp) and fact.uuid == "c0"):
@@ -322,3 +329,28 @@ def test_the_callers_hang_up_is_theirs_whichever_leg_is_heard_first() -> None:
     [record] = engine.records
     assert (record.exit_reason, record.hangup_side) == ("answered", "caller")
     assert engine.core.agents["a0"].state is AgentState.READY
+
+
+@pytest.mark.parametrize("bridge_first", [False, True])
+def test_a_softphone_attended_transfer_is_followed_whichever_is_heard_first(bridge_first: bool) -> None:
+    """The agent's phone called 110 itself, then transferred the caller attended (REFER with Replaces): the switch
+    bridges the caller to 110's leg and hangs up the agent's (tests/captures/esl_plain_refer_attended). Threads of
+    the switch announce the two in either order; either way the agent is free, the caller is 110's, and the record
+    says so."""
+    switch, engine = in_conversation()
+    agent_leg = switch.channels["c0"].peer
+    facts = [Unbridged("c0", "u110", 90), Bridged("c0", "u110", 91, 5000, "110", 3000, 3200),
+             HungUp(agent_leg, "NORMAL_CLEARING", "send_bye", 5000, referred=True)]
+    for fact in (facts[1:] + facts[:1]) if bridge_first else facts[2:] + facts[:2]:
+        effects = engine.connector.apply(fact)
+        assert not any(isinstance(effect, Kill) for effect in effects), "the transferred call was cut"
+    assert engine.core.agents["a0"].state is AgentState.READY
+    engine.connector.apply(HungUp("u110", "NORMAL_CLEARING", "recv_bye", 9000))
+    engine.connector.apply(HungUp("c0", "NORMAL_CLEARING", "send_bye", 9000))
+    [record] = engine.records
+    [transfer] = record.transfers
+    assert (transfer.by, transfer.target, transfer.kind, transfer.result, transfer.leg) == (
+        "a0", "number:110", "refer_attended", "done", "u110")
+    unit = next(party for party in record.parties if party.role == "unit")
+    assert (unit.leg, unit.joined_ms, unit.answered_ms, unit.left_ms, unit.ended_by) == ("u110", 3000, 3200, 9000, "self")
+    assert (record.exit_reason, record.hangup_side) == ("answered", "unit")

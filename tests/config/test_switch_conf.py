@@ -83,6 +83,11 @@ def test_service_numbers_110_and_feature_codes_are_parked_for_the_engine(tmp_pat
     import re
     assert all(re.fullmatch(expression, code) for code in ("*20", "*21", "*222", "*23"))
     assert not re.fullmatch(expression, "*2299") and not re.fullmatch(expression, "12345")
+    # a softphone dialling a unit (its own consultation, before an attended transfer) goes out as the toolbar would
+    to_110 = next(ext for ext in default.iter("extension") if ext.get("name") == "hotline_linkage_110")
+    assert to_110.find("condition").get("expression") == "^(110)$"
+    assert [(a.get("application"), a.get("data")) for a in to_110.iter("action")] == [
+        ("set", "effective_caller_id_number=12345"), ("bridge", "sofia/gateway/pstn/110")]
 
 
 def test_agents_with_a_password_become_sip_users_and_nothing_escapes_its_attribute(tmp_path: Path) -> None:

@@ -261,3 +261,41 @@ def test_a_three_way_call_and_a_consultation_under_way_survive_a_restart(switch,
     assert (record.agent, record.exit_reason) == ("1001", "answered")
     assert [t.kind for t in record.transfers] == ["three_way"]  # from the first engine's journal
     aside.hangup()
+
+
+def test_a_caller_left_alone_in_a_room_goes_back_in_line_after_a_restart(switch, make_engine, redis_url: str,
+                                                                         prefix: str) -> None:
+    """The agent left a three-way call while 110 still rang, then the engine died: the next engine finds the caller
+    alone in the room (no engine would bring 110 in now), calls 110's ring off and puts the caller back in line,
+    place kept, rather than leaving them with the room's music."""
+    from calls.targets import resolve
+
+    state = {"backend": "redis", "redis_url": redis_url, "prefix": prefix}
+    switch.set_endpoint("user/1001", answer_after=0.0)
+    switch.set_endpoint("sofia/gateway/pstn/110", answer_after=None)  # rings on
+    first = make_engine(state=state, wrap_up=0, strategy="top-down")
+    first.queueing.command("1001", "login")
+    caller = switch.place_call(caller_id_number="13800001001", destination_number="12345", dtmf="1")
+    assert switch.wait(lambda: caller.bridged_to is not None and caller.bridged_to.name == "user/1001", timeout=10)
+    agent_leg = caller.bridged_to
+    assert switch.wait(lambda: first.book.find(agent_leg.uuid)[1].state.value == "bridged", timeout=5)
+    first.hub.run(first.queueing.connector.three_way("1001", resolve("110", first.settings)))
+    room = f"hotline-{caller.uuid}"
+    assert switch.wait(lambda: len(switch.rooms.get(room, Room("")).members) == 2, timeout=5)
+    ringing = lambda: [ch for ch in switch.channels.values() if ch.name == "sofia/gateway/pstn/110"]  # noqa: E731
+    assert switch.wait(lambda: len(ringing()) == 1, timeout=5)
+    [unit] = ringing()
+    first.hub.run(first.queueing.connector.leave("1001"))
+    assert switch.wait(lambda: agent_leg.hangup_cause is not None and len(switch.rooms[room].members) == 1, timeout=5)
+    entered = first.book.get(caller.uuid).record.queue_entry_ms
+    assert first.journal.flush(5)
+    first.stop()
+
+    second = make_engine(state=state, wrap_up=0)
+    assert switch.wait(lambda: caller.uuid in second.queueing.core.callers, timeout=10)  # back in line
+    assert unit.hangup_cause == "ORIGINATOR_CANCEL" and caller.hangup_cause is None and room not in switch.rooms
+    assert second.queueing.core.callers[caller.uuid].entered_ms == entered  # the place kept
+    caller.hangup()
+    assert switch.wait(lambda: any(r.call_id == caller.uuid for r in second.records), timeout=10)
+    record = next(r for r in second.records if r.call_id == caller.uuid)
+    assert (record.agent, record.answered_ms is not None) == ("1001", True)  # answered once, by 1001

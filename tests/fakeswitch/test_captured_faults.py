@@ -497,6 +497,64 @@ def test_uuid_park_takes_a_member_out_of_its_conference_into_park(switch: FakeSw
         assert not [e for e in events[done:park] if e.name == "CHANNEL_EXECUTE" and e.uuid == cc]
 
 
+def refer_attended(events: list[Event], c: str, a1: str, a2: str, u: str) -> None:
+    """The agent's phone on A1 (bridged to the caller C) sends REFER with Replaces naming its own call A2 (bridged
+    to the unit U): A2 leaves its bridge (ATTENDED_TRANSFER) and parks; A1 is hung up by the switch, marked
+    ``transfer_to`` att:U, with no CHANNEL_UNBRIDGE of its own; C is unbridged, its peer already U, then bridged
+    to U, whose number and answer time the bridge shows; A2 is hung up later (ATTENDED_TRANSFER)."""
+    a2_out = next(i for i, e in enumerate(events) if e.name == "CHANNEL_UNBRIDGE" and e.uuid == a2)
+    assert events[a2_out]["Other-Leg-Unique-ID"] == u
+    assert events[a2_out]["variable_endpoint_disposition"] == "ATTENDED_TRANSFER"
+    a2_park = next(i for i, e in enumerate(events) if i > a2_out and e.name == "CHANNEL_PARK" and e.uuid == a2)
+    c_out = next(i for i, e in enumerate(events) if e.name == "CHANNEL_UNBRIDGE" and e.uuid == c)
+    c_in = next(i for i, e in enumerate(events) if e.name == "CHANNEL_BRIDGE" and e.uuid == c
+                and e["Other-Leg-Unique-ID"] == u)
+    a1_gone = _index(events, "CHANNEL_HANGUP", a1)
+    assert a2_park < a1_gone < c_out < c_in < _index(events, "CHANNEL_HANGUP", a2)
+    assert events[c_out]["Other-Leg-Unique-ID"] == u
+    assert not [e for e in events if e.name == "CHANNEL_UNBRIDGE" and e.uuid == a1]
+    complete = events[_index(events, "CHANNEL_HANGUP_COMPLETE", a1)]
+    assert complete["variable_transfer_to"] == f"att:{u}" and complete["variable_refer_uuid"] == a2
+    assert complete.get("variable_endpoint_disposition") not in ("BLIND_TRANSFER", "ATTENDED_TRANSFER")  # as answered
+    assert disposition(events, a1) == "send_bye"
+    assert events[c_in]["Other-Leg-Destination-Number"] == "110"
+    assert int(events[c_in]["Other-Leg-Channel-Answered-Time"]) > 0
+    assert events[_index(events, "CHANNEL_HANGUP_COMPLETE", a2)]["Hangup-Cause"] == "ATTENDED_TRANSFER"
+
+
+def test_an_attended_refer_runs_as_captured(switch: FakeSwitch) -> None:
+    """The softphone's attended transfer (tests/captures/esl_plain_refer_attended) holds the same predicate on
+    the real events and on the double's: the caller and the agent bridged over ESL, the phone's own call to 110
+    through the dialplan, then ``FakeSwitch.refer_replacing``."""
+    real = events_of(received("esl_plain_refer_attended"))
+    c, a1 = (p.command.split("origination_uuid=")[1][:36] for p in sent("esl_plain_refer_attended")[2:4])
+    created = [e for e in real if e.name == "CHANNEL_CREATE" and e.uuid not in (c, a1)]
+    a2 = next(e.uuid for e in created if e["Call-Direction"] == "inbound")
+    u = next(e.uuid for e in created if e["Call-Direction"] == "outbound")
+    refer_attended(real, c, a1, a2, u)
+
+    ours: list[Event] = []
+    conn = Connection.open(*switch.address, timeout=5, on_event=ours.append, name="attended")
+    conn.login(switch.password, timeout=5)
+    conn.request(packet("event plain ALL"), timeout=5)
+    unit = "sofia/gateway/units/110"
+    switch.set_endpoint(LAB_PHONES[1], answer_after=0.0)
+    switch.set_endpoint(unit, answer_after=0.0)
+    switch.dialplan["110"] = [("bridge", unit)]
+    switch.time_scale = 0.01  # the replaced leg's park_timeout
+    caller = switch.place_call("13800138000", "citizen")
+    agent = conn.request(packet(f"api originate {{hotline_agent=1001}}{LAB_PHONES[1]} &park()"), 5).body.split()[1]
+    assert conn.request(packet(f"api uuid_bridge {caller.uuid} {agent.decode()}"), 5).body.startswith(b"+OK")
+    agent = agent.decode()
+    own = switch.place_call("1005", "110", user="1005")
+    assert switch.wait(lambda: own.bridged_to is not None, timeout=5)
+    far = own.bridged_to
+    switch.refer_replacing(switch.channels[agent], own)
+    assert switch.wait(lambda: own.hangup_cause is not None and any(
+        e.name == "CHANNEL_HANGUP_COMPLETE" and e.uuid == own.uuid for e in ours), timeout=5)
+    refer_attended(ours, caller.uuid, agent, own.uuid, far.uuid)
+
+
 @pytest.mark.parametrize("capture", list(ORDERS))
 def test_event_orders_hold_on_the_capture_and_on_the_double(switch: FakeSwitch, capture: str) -> None:
     """The same predicates, on the real events and on the double's from the replay of the same packets."""

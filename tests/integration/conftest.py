@@ -77,7 +77,8 @@ def live_link() -> Iterator[SwitchLink]:
 
 sys.path.insert(0, HERE)  # the modules beside this file: scenarios (shared with bench/vs_mod_callcenter.py), live
 from live import AGENT_PORT, SUPERVISOR_TOKEN  # noqa: E402
-from scenarios import agent, agent_keying, busy_agent, citizen, unanswered_agent  # noqa: E402
+from scenarios import (agent, agent_keying, agent_transferring, busy_agent, citizen, phone_call,  # noqa: E402
+                       unanswered_agent)
 
 SIPP = shutil.which("sipp")
 
@@ -93,7 +94,8 @@ def sipp() -> Iterator[SimpleNamespace]:
         return started[-1]
 
     yield SimpleNamespace(citizen=citizen, agent=agent, agent_keying=agent_keying, busy_agent=busy_agent,
-                          unanswered_agent=unanswered_agent, run=start)
+                          unanswered_agent=unanswered_agent, agent_transferring=agent_transferring,
+                          phone_call=phone_call, run=start)
     for process in started:
         if process.process.poll() is None:
             process.process.kill()
@@ -132,8 +134,9 @@ class Sipp:
 
 
 def run(scenario: str, workdir: Path, name: str, port: int, media_port: int, target: str = "",
-        service: str = "12345", calls: int = 1) -> Sipp:
-    """Start sipp on ``port`` with ``scenario``: one call, against ``target`` (a UAC) or waiting for one (a UAS)."""
+        service: str = "12345", calls: int = 1, extra: tuple[str, ...] = ()) -> Sipp:
+    """Start sipp on ``port`` with ``scenario``: one call, against ``target`` (a UAC) or waiting for one (a UAS);
+    ``extra``: more of sipp's options (a fixed Call-ID, digest credentials)."""
     assert SIPP, "sipp is not installed: apt install sip-tester"
     path = workdir / f"{name}.xml"
     path.write_text(scenario, encoding="utf-8")
@@ -141,7 +144,7 @@ def run(scenario: str, workdir: Path, name: str, port: int, media_port: int, tar
     args = [SIPP, *([target] if target else []), "-sf", str(path), "-i", "127.0.0.1", "-p", str(port),
             "-mi", "127.0.0.1", "-mp", str(media_port), "-m", str(calls), "-s", service, "-timeout", "90s",
             "-timeout_error", "-nostdin", "-trace_err", "-error_file", str(log),
-            "-trace_msg", "-message_file", str(log.with_name(f"{name}_messages.log"))]
+            "-trace_msg", "-message_file", str(log.with_name(f"{name}_messages.log")), *extra]
     return Sipp(subprocess.Popen(args, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT), log)
 
 

@@ -17,6 +17,8 @@ from tickets.store import TicketStore
 AGENT_PORT, AGENT_MEDIA, CITIZEN_PORT, CITIZEN_MEDIA = 5091, 6091, 5071, 6071
 SECOND_AGENT_PORT, SECOND_AGENT_MEDIA = 5092, 6092
 UNIT_PORT, UNIT_MEDIA = 5093, 6097  # sipp takes a media port and the two above it
+OWN_CALL_PORT, OWN_CALL_MEDIA = 5094, 6111
+"""An agent phone's own call (to the switch's internal profile, as a SIP user), made beside its queue call."""
 UNITS = {"directory": {"110": {"name": "公安 110", "number": "110", "trunk": "sofia/gateway/units",
                                "caller_id": "12345", "mode": "handover"}}}
 """A linkage directory whose 110 is the sipp UAS on UNIT_PORT, behind the switch's gateway ``units``."""

@@ -104,17 +104,103 @@ def agent(ring_ms: int, talk_ms: int | None = None) -> str:
          '[last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n      Content-Length: 0\n    ]]></send>'
          '<nop next="3"/><label id="2"/>' + _respond("200 OK", extra=_CONTACT + _SDP_TYPE, body=_SDP, to="[last_To:]")
          + '<recv request="ACK" next="1"/><label id="3"/>')
-    remember = ('<action><ereg regexp=".*" search_in="hdr" header="From:" assign_to="caller"/>'
-                '<ereg regexp="sip:[^&gt;]*" search_in="hdr" header="Contact:" assign_to="contact"/></action>') \
-        if talk_ms is not None else ""  # sipp refuses variables a scenario never uses
+    return _answering("agent", ring_ms, ending, remember=talk_ms is not None)  # sipp refuses unused variables
+
+
+_REMEMBER = ('<action><ereg regexp=".*" search_in="hdr" header="From:" assign_to="caller"/>'
+             '<ereg regexp="sip:[^&gt;]*" search_in="hdr" header="Contact:" assign_to="contact"/></action>')
+"""Keep the switch's From and Contact of the INVITE, to send requests of the phone's own in the dialog."""
+
+
+def _answering(name: str, ring_ms: int, then: str, remember: bool) -> str:
+    """An agent phone's scenario: the INVITE rings ``ring_ms``, is answered, then ``then``."""
     return f"""<?xml version="1.0" encoding="UTF-8"?>
-<scenario name="agent">
-  <recv request="INVITE" rrs="true">{remember}</recv>
+<scenario name="{name}">
+  <recv request="INVITE" rrs="true">{_REMEMBER if remember else ""}</recv>
   {_respond("180 Ringing", extra=_CONTACT)}
   <pause milliseconds="{ring_ms}"/>
   {_respond("200 OK", extra=_CONTACT + _SDP_TYPE, body=_SDP)}
   <recv request="ACK" optional="false"/>
-  {ending}
+  {then}
+</scenario>
+"""
+
+
+PHONE_TAG = "hotline-own-call"
+"""The From tag of an agent phone's own call (``phone_call``), which its attended transfer names in Replaces."""
+
+
+def agent_transferring(ring_ms: int, talk_ms: int, replaces: str) -> str:
+    """An agent's phone that answers, talks ``talk_ms``, then transfers the caller attended: a REFER whose Refer-To
+    names its own other call (Call-ID ``replaces``, made by ``phone_call``) in Replaces, as a softphone's transfer
+    key does after a consultation; it takes the switch's NOTIFY and BYE, as a phone whose call was replaced."""
+    refer_to = f"sip:110@[local_ip]?Replaces={replaces.replace('@', '%40')}%3Bto-tag%3D0%3Bfrom-tag%3D{PHONE_TAG}"
+    in_dialog = ("      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
+                 "      From: <sip:agent@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]\n      To:[$caller]\n"
+                 "      [last_Call-ID:]\n")
+    refer = (f'<pause milliseconds="{talk_ms}"/><send><![CDATA[\n      REFER [$contact] SIP/2.0\n{in_dialog}'
+             f'      CSeq: 2 REFER\n      Contact: <sip:agent@[local_ip]:[local_port]>\n      Refer-To: <{refer_to}>\n'
+             '      Max-Forwards: 70\n      Content-Length: 0\n    ]]></send><recv response="202"/>'
+             '<label id="1"/><recv request="NOTIFY" optional="true" next="2"/><recv request="BYE"/>'
+             + _respond("200 OK", to="[last_To:]") + '<nop next="3"/><label id="2"/>' + _respond("200 OK", to="[last_To:]")
+             + '<nop next="1"/><label id="3"/>')
+    return _answering("agent transferring attended", ring_ms, refer, remember=True)
+
+
+def phone_call(number: str, user: str) -> str:
+    """An agent's phone calling ``number`` itself as SIP user ``user`` (digest authentication with sipp's -au/-ap):
+    the consultation before an attended transfer. It waits for the switch's BYE, as a call an attended transfer
+    replaced ends."""
+    def invite(cseq: int, auth: str = "") -> str:
+        return f"""<send retrans="500"><![CDATA[
+      INVITE sip:{number}@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{user}@[remote_ip]>;tag={PHONE_TAG}
+      To: <sip:{number}@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: {cseq} INVITE
+      Contact: <sip:{user}@[local_ip]:[local_port]>
+{auth}      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+{_SDP}    ]]></send>"""
+
+    def ack(cseq: int, uri: str, branch: str) -> str:
+        return f"""<send><![CDATA[
+      ACK {uri} SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch={branch}
+      From: <sip:{user}@[remote_ip]>;tag={PHONE_TAG}
+      To: <sip:{number}@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: {cseq} ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]></send>"""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="agent phone's own call">
+  {invite(1)}
+  <recv response="100" optional="true"/>
+  <recv response="401" auth="true" optional="true" next="1"/>
+  <recv response="407" auth="true"/>
+  <label id="1"/>
+  {ack(1, f"sip:{number}@[remote_ip]:[remote_port]", "[branch-4]")}
+  {invite(2, "      [authentication]" + chr(10))}
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rrs="true"/>
+  {ack(2, "[next_url]", "[branch]")}
+  <recv request="BYE"/>
+  <send><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]></send>
 </scenario>
 """
 

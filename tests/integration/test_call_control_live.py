@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import json
 import os
+import uuid as uuidlib
 import wave
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from live import (AGENT_MEDIA, AGENT_PORT, SECOND_AGENT_MEDIA, SECOND_AGENT_PORT, UNIT_MEDIA, UNIT_PORT, api, call,
-                  only_record, with_units)
-from softphone import eventually
+from live import (AGENT_MEDIA, AGENT_PORT, OWN_CALL_MEDIA, OWN_CALL_PORT, SECOND_AGENT_MEDIA, SECOND_AGENT_PORT,
+                  UNIT_MEDIA, UNIT_PORT, api, call, only_record, with_units)
+from softphone import PASSWORD as SIP_PASSWORD, eventually
 
 from calls.legs import LegState
 from engine.process import Engine
@@ -32,9 +33,9 @@ def conversation(engine: Engine, agent: str) -> str | None:
     grown past its header); None until then. An action in the bridge's first few tens of ms can make FreeSWITCH
     hang up the agent's leg (switch_ivr_bridge.c: the bridge thread finds its partner gone before it was marked
     bridged): the engine then puts the caller back in line, but the test would be testing that race."""
-    for call, leg in engine.book.legs():
+    for held, leg in engine.book.legs():
         if leg.party == agent and leg.outcome == "answered" and leg.state is LegState.BRIDGED:
-            recording = Path(call.record.recording or "/nonexistent")
+            recording = Path(held.record.recording or "/nonexistent")
             return leg.uuid if recording.exists() and recording.stat().st_size > 8192 else None
     return None
 
@@ -109,6 +110,45 @@ def test_a_blind_transfer_to_110_hands_the_caller_to_the_unit(live_engine, sipp,
     assert (transfer.target, transfer.result, transfer.queue) == ("110", "done", None) and transfer.leg
     assert (record.agent, record.exit_reason, record.hangup_side) == ("a1", "answered", "unit")
     assert record.survey is None
+
+
+def test_an_attended_transfer_from_the_agents_phone_hands_the_caller_to_110(live_engine, sipp,
+                                                                            tmp_path: Path) -> None:
+    """The agent's phone calls 110 itself (the rendered linkage route in the default context, out through the
+    gateway), talks, then transfers attended (REFER with Replaces naming that call): the switch bridges the caller
+    to 110's leg and hangs up both of the phone's calls; the engine follows, the agent is free, and the record has
+    the transfer and 110's part."""
+    engine = with_units(live_engine)
+    if "hotline_linkage_110" not in engine.link.api("xml_locate dialplan context name default"):
+        pytest.skip("the switch's default context has no rendered linkage route (hotline switch-conf render)")
+    own_call = f"own-{uuidlib.uuid4().hex[:12]}@127.0.0.1"
+    agent = sipp.run(sipp.agent_transferring(ring_ms=300, talk_ms=4000, replaces=own_call), tmp_path, "agent",
+                     AGENT_PORT, AGENT_MEDIA)
+    unit = sipp.run(sipp.agent(ring_ms=300), tmp_path, "unit110", UNIT_PORT, UNIT_MEDIA)
+    citizen = call(sipp, tmp_path, [("", 800), ("1", 0), ("", 9000)])
+    assert eventually(lambda: conversation(engine, "a1") is not None)
+    agent_leg = conversation(engine, "a1")
+    phone = sipp.run(sipp.phone_call("110", "1005"), tmp_path, "own_call", OWN_CALL_PORT, OWN_CALL_MEDIA,
+                     target="127.0.0.1:5060", extra=("-cid_str", own_call, "-au", "1005", "-ap", SIP_PASSWORD))
+    [transferred] = engine.book.calls.values()
+    unit_legs = lambda: [leg.uuid for leg in transferred.legs.values() if leg.party == "110"]  # noqa: E731
+    assert eventually(lambda: len(unit_legs()) == 1, timeout=20)  # the switch's bridge to 110's leg, followed
+    [unit_leg] = unit_legs()
+    assert bridged_to(engine, transferred.id) == unit_leg  # the switch agrees
+    assert eventually(lambda: engine.queueing.core.agents["a1"].state.value != "on_call")
+    assert eventually(lambda: call_state(engine, agent_leg) == "")  # the agent's leg is gone
+    assert citizen.wait() == 0 and agent.wait() == 0 and phone.wait() == 0 and unit.wait() == 0
+    [(_, invite)] = unit.messages_of("received", "INVITE")
+    assert "sip:12345@" in invite.split("From:")[1].split("\n")[0]  # the directory's caller ID, as the toolbar's
+    [(_, refer_notify)] = agent.messages_of("received", "NOTIFY")
+    assert "SIP/2.0 200 OK" in refer_notify  # the switch took the transfer
+    record = only_record(engine)
+    [transfer] = record.transfers
+    assert (transfer.by, transfer.target, transfer.kind, transfer.result, transfer.leg) == (
+        "a1", "110", "refer_attended", "done", unit_leg)
+    assert (record.agent, record.exit_reason, record.hangup_side, record.survey) == ("a1", "answered", "caller", None)
+    [party] = [p for p in record.parties if p.role == "unit"]
+    assert party.leg == unit_leg and party.answered_ms and party.answered_ms < transfer.at_ms
 
 
 def members(engine: Engine, caller: str) -> int:
@@ -200,6 +240,8 @@ def test_a_consultation_with_110_then_complete_or_cancel(live_engine, sipp, tmp_
     unit_leg = next(leg.uuid for _, leg in engine.book.legs() if leg.party == "110")
     assert eventually(lambda: bridged_to(engine, agent_leg) == unit_leg)  # the agent talks to 110 ...
     assert bridged_to(engine, caller) is None and channel_of(engine, caller)["application"] == "playback"  # aside
+    consulted = lambda: Path(engine.book.get(caller).record.transfers[0].recording or "/nonexistent")  # noqa: E731
+    assert eventually(lambda: consulted().exists() and consulted().stat().st_size > 8192)  # their talk is recorded
     assert "error" not in api(engine, "POST", f"/agents/a1/{how}")
     if how == "complete":
         assert eventually(lambda: bridged_to(engine, caller) == unit_leg) and agent.wait() == 0
@@ -213,6 +255,9 @@ def test_a_consultation_with_110_then_complete_or_cancel(live_engine, sipp, tmp_
     # aside from its park to its next bridge, by the switch's clock: at least while 110 rang (sipp: 500 ms)
     assert record.consult_ms >= 500 and record.held_ms == 0 and record.consult_ms < record.hangup_ms - record.answered_ms
     assert {p.role: p.ended_by for p in record.parties}["agent"] == ("engine" if how == "complete" else "switch")
+    with wave.open(record.transfers[0].recording) as audio:  # from 110's answer to the caller's return, both sides
+        seconds = audio.getnframes() / audio.getframerate()
+        assert audio.getnchannels() == 2 and 0 < seconds * 1000 <= record.consult_ms + 100
 
 
 def channel_of(engine: Engine, uuid: str) -> dict[str, str]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import gevent
 import pytest
 from softphone import PASSWORD, TONE, Softphone, eventually, peak
 
