@@ -305,9 +305,9 @@ def test_no_agent_leg_or_caller_is_left_behind(data: st.DataObject, agents: int,
         assert (record.exit_reason == "answered") == (record.agent is not None), record
 
 
-def in_conversation() -> tuple[Switch, Engine]:
-    """Caller c0 talking with agent a0, every fact delivered in order."""
-    switch, engine = Switch(["answers"]), Engine(1, Strategy.TOP_DOWN)
+def in_conversation(agents: int = 1) -> tuple[Switch, Engine]:
+    """Caller c0 talking with agent a0 (of ``agents``, the others not logged in), every fact delivered in order."""
+    switch, engine = Switch(["answers"]), Engine(agents, Strategy.TOP_DOWN)
     engine.run(switch, engine.connector.command("a0", "login"))
     switch.channels["c0"] = Leg("c0", caller=True, answered=True)
     engine.book.open("c0", "13800138000", "12345", engine.clock())
@@ -354,3 +354,24 @@ def test_a_softphone_attended_transfer_is_followed_whichever_is_heard_first(brid
     unit = next(party for party in record.parties if party.role == "unit")
     assert (unit.leg, unit.joined_ms, unit.answered_ms, unit.left_ms, unit.ended_by) == ("u110", 3000, 3200, 9000, "self")
     assert (record.exit_reason, record.hangup_side) == ("answered", "unit")
+
+
+def test_a_softphone_attended_transfer_to_a_colleague_hands_them_the_call() -> None:
+    """The agent's phone called a colleague's phone (their own call: they are kept from the queue), then
+    transferred attended: the colleague's leg becomes the call's, which frees them when it ends."""
+    switch, engine = in_conversation(agents=2)
+    engine.run(switch, engine.connector.command("a1", "login"))
+    engine.connector.apply(Created("a1-leg", user="a1", dialled="a1", at_ms=4000))  # a0's call rings a1's phone
+    assert engine.core.agents["a1"].state is AgentState.ON_CALL
+    agent_leg = switch.channels["c0"].peer
+    engine.connector.apply(Bridged("c0", "a1-leg", 91, 5000, "a1", 4000, 4100))
+    engine.connector.apply(HungUp(agent_leg, "NORMAL_CLEARING", "send_bye", 5000, referred=True))
+    assert engine.core.agents["a0"].state is AgentState.READY
+    assert engine.core.agents["a1"].state is AgentState.ON_CALL  # talking with the caller now
+    engine.connector.apply(HungUp("a1-leg", "NORMAL_CLEARING", "recv_bye", 9000))
+    assert engine.core.agents["a1"].state is AgentState.READY  # free again once the caller's call with them ends
+    engine.connector.apply(HungUp("c0", "NORMAL_CLEARING", "send_bye", 9020))
+    [record] = engine.records
+    assert [(t.by, t.target, t.kind) for t in record.transfers] == [("a0", "agent:a1", "refer_attended")]
+    [colleague] = [party for party in record.parties if party.role == "unit"]
+    assert (colleague.who, colleague.left_ms, colleague.ended_by, record.hangup_side) == ("agent:a1", 9000, "self", "unit")
