@@ -19,6 +19,7 @@ import uuid as uuidlib
 from typing import Callable, Iterable
 
 from acd.call_control import CallControl
+from acd.supervision import Supervision
 from acd.distributor import CAUSES, LOST, Action, Announce, CancelOffer, Distributor, Leave, Offer
 from acd.phones import Phones, Registration
 from calls.book import Call, CallBook, Stage
@@ -34,7 +35,7 @@ Effect = (Command | Connecting | Consulting | AgentLeft | Handover | HoldMusic |
           | UnitUnreached)
 
 
-class Connector(CallControl):
+class Connector(CallControl, Supervision):
     def __init__(self, core: Distributor, book: CallBook, clock: Callable[[], int],
                  feature_codes: frozenset[str] = frozenset(),
                  new_uuid: Callable[[], str] = lambda: str(uuidlib.uuid4()), unit_ring_s: float = 30,
@@ -198,6 +199,8 @@ class Connector(CallControl):
                 return []
             if not leg.in_park(seq):
                 return []
+            if leg.role is Role.SUPERVISOR:
+                return self._supervisor_answered(call, leg)
             return self._agent_in_park(call, leg) if leg.role is Role.AGENT else self._unit_answered(call, leg)
         if isinstance(fact, (HungUp, OriginateResult)):  # a failed originate: the leg is gone
             effects = self._hung_up(call, leg, fact) if isinstance(fact, HungUp) else (
@@ -224,6 +227,8 @@ class Connector(CallControl):
     def _leg_gone(self, call: Call, leg: Leg) -> list[Effect]:
         if leg.role is Role.AGENT:
             return self._agent_leg_gone(call, leg)
+        if leg.role is Role.SUPERVISOR:
+            return self._supervisor_gone(call, leg)
         colleague = leg.party.removeprefix("agent:")
         freed = self._carry(self.core.call_ended(colleague, self.clock())) if colleague in self.core.agents \
             and leg.party.startswith("agent:") else []
@@ -354,7 +359,8 @@ class Connector(CallControl):
         if leg.outcome != "answered" or call.agent_leg != leg.uuid:
             return []
         call.agent_leg = None
-        moved_on = call.handover is not None or call.three_way is not None or call.handed_over or call.consult
+        moved_on = call.handover is not None or call.three_way is not None or call.handed_over or call.consult \
+            or call.taken_over_by
         if call.caller.up and leg.ended_by_engine and not moved_on:  # taken off by the engine for no party
             self.book.ending(call.id, "system")
         effects = self._carry(self.core.call_ended(leg.party, self.clock()))
@@ -368,7 +374,7 @@ class Connector(CallControl):
                 call.stage = Stage.IVR
                 effects.append(Handover(call.id, Target("queue", queue), queue))
             return effects
-        if call.handed_over:
+        if call.handed_over or call.taken_over_by:  # the caller talks to a unit, or to the supervisor, now
             return effects
         if call.referred_by is not None and call.handover is None:  # the caller's park will say where to
             call.stage = Stage.IVR

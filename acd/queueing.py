@@ -18,7 +18,7 @@ import structlog
 from gevent.event import Event as Flag
 
 from acd import agents as agents_module
-from acd import distributor, feature_codes, phones, queues
+from acd import distributor, feature_codes, phones, queues, scope
 from acd.agents import AgentStateError
 from acd.connector import Connector, Effect
 from acd.distributor import Distributor
@@ -27,7 +27,7 @@ from calls.book import Stage, ThreeWay
 from calls.commands import CALL_KEY_EVENT, Kill
 from calls.facts import (Answered, BridgeResult, Bridged, Created, Held, HungUp, OriginateResult, Parked, Unbridged)
 from calls.legs import Leg, LegState, LegStateError, Role
-from calls.notices import Finished, ToQueue
+from calls.notices import Audited, Finished, ToQueue
 from calls.record import CallTimeline
 from calls.targets import TargetError, resolve
 from config import Settings
@@ -35,6 +35,7 @@ from config.acd import Acd, CallAction
 from engine.capability import Hub, Request
 from engine.reconcile import Channel, LinkLost, Reconciled, Reconciling, SwitchView
 from esl import EslError, Event
+from tickets.audit import AuditEntry
 
 log = structlog.get_logger(__name__)
 
@@ -254,14 +255,39 @@ class Queueing:
 
     def _agents(self, request: Request) -> tuple[int, object]:
         calls = self.connector.conversations()
-        return 200, [self._agent_view(a, calls) for a in self.core.agents if request.role != "agent" or a == request.agent]
+        return 200, [self._agent_view(a, calls) for a in self.core.agents
+                     if scope.allows(self.settings, request, a, self.queue_of(a))]
+
+    def queue_of(self, agent_id: str) -> str | None:
+        """The queue of the call the agent is on, if any."""
+        for call, leg in self.hub.book.legs():
+            if leg.party == agent_id and leg.role is Role.AGENT and leg.uuid == call.agent_leg:
+                return call.record.queue
+        return None
+
+    def audited(self, request: Request, agent_id: str, action: str,
+                act: Callable[[Request, str, str], tuple[int, object]]) -> tuple[int, object]:
+        """``act`` on the agent; what a supervisor or engineer did, on which call, and what came of it, to the
+        audit log (an agent acting on themselves is not audited). Returns what ``act`` answered."""
+        call = (self.connector.conversations().get(agent_id) or {}).get("call")
+        status, body = answer = act(request, agent_id, action)
+        if request.role != "agent":
+            result = "done" if status == 200 else str(body.get("error", status)) if isinstance(body, dict) else str(status)
+            detail = str(request.body().get("reason") or request.body().get("to") or "")
+            self.hub.run([Audited(AuditEntry(self.hub.clock(), scope.actor(request), action, agent_id, call,  # type: ignore[arg-type]
+                                             result, detail))])
+        return answer
 
     def _act(self, request: Request) -> tuple[int, object]:
         agent_id, action = request.params["agent"], request.params["action"]
         if agent_id not in self.core.agents:
             return 404, {"error": f"no agent {agent_id!r}"}
-        if request.role == "agent" and request.agent != agent_id:
-            return 403, {"error": "an agent token acts only on its own agent"}
+        return self.audited(request, agent_id, action, self._act_on)
+
+    def _act_on(self, request: Request, agent_id: str, action: str) -> tuple[int, object]:
+        if not scope.allows(self.settings, request, agent_id, self.queue_of(agent_id)):
+            return 403, {"error": "an agent token acts only on its own agent" if request.role == "agent" else
+                         f"agent {agent_id} is not in your teams or queues"}
         if action not in ACTIONS:
             return 404, {"error": f"unknown action {action!r}; one of {', '.join(ACTIONS)}"}
         reason = ""

@@ -71,6 +71,10 @@ class Call:
     handover: Handover | None = None
     """Where the agent's blind transfer sends the caller, from the transfer until a queue has them again, or for
     good once a unit outside has them."""
+    supervised: dict[str, str] = field(default_factory=dict)
+    """Supervisors' legs on the call -> the mode asked for (listen, whisper, barge)."""
+    taken_over_by: str | None = None
+    """The supervisor who took the call from its agent (intercept)."""
     interrupted: bool = False
     """What drove the call (the IVR, the survey) stopped because the link failed: reconciliation resumes it."""
     finished: bool = False

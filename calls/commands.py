@@ -91,6 +91,27 @@ class Mute:
     on: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Eavesdrop:
+    """Leg ``uuid`` (a supervisor's phone) listens in on the agent's leg ``agent`` (``uuid_transfer ...
+    eavesdrop:<agent> inline``), in ``mode``: listen, whisper (the agent hears the supervisor, the caller does not)
+    or barge (both do); or, already listening, switches to ``mode`` (``agent`` empty): eavesdrop's own key for it
+    (0, 2, 3), given as if the phone pressed it, which the supervisor's phone may do as well."""
+
+    uuid: str
+    agent: str
+    mode: str
+
+
+@dataclass(frozen=True, slots=True)
+class Intercept:
+    """Leg ``uuid`` (a supervisor's phone) takes the caller ``call_id`` over (``intercept``): bridged to them, the
+    agent's leg hung up by the switch (PICKED_OFF)."""
+
+    uuid: str
+    call_id: str
+
+
 CALL_KEY_EVENT = "hotline::call_key"
 """The event an agent's in-call key fires (its digit in ``hotline_key``), bound by BindKeys."""
 
@@ -104,4 +125,5 @@ class BindKeys:
     digits: tuple[str, ...]
 
 
-Command = Originate | Bridge | Kill | Hold | SetVars | ToConference | Park | Connect | Mute | BindKeys
+Command = (Originate | Bridge | Kill | Hold | SetVars | ToConference | Park | Connect | Mute | BindKeys | Eavesdrop
+           | Intercept)

@@ -38,6 +38,9 @@ class Role(str, Enum):
     UNIT = "unit"
     """A third party an agent brought into their call (a consultation, a three-way call): 110, a department, a
     number, or a colleague (``agent:<id>``)."""
+    SUPERVISOR = "supervisor"
+    """A supervisor's phone listening in on the agent's leg (eavesdrop), or talking with the caller after taking
+    the call over (intercept)."""
 
 
 class LegStateError(RuntimeError):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from calls.record import CallTimeline
 from calls.targets import Target
+from tickets.audit import AuditEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,13 @@ class UnitUnreached:
 
     call_id: str
     room: str
+
+
+@dataclass(frozen=True, slots=True)
+class Audited:
+    """A supervisor acted, or a state was forced on an agent: to the audit log (through the record spool)."""
+
+    entry: AuditEntry
 
 
 @dataclass(frozen=True, slots=True)

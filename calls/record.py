@@ -84,7 +84,8 @@ class CallTimeline:
     hangup_ms: int | None = None
     """None when the call ended while the engine could not see it (link down, engine restarting)."""
     hangup_side: str | None = None
-    """caller, agent, unit (the unit a transfer handed the caller to) or system (the engine or the switch)."""
+    """caller, agent, unit (the unit a transfer handed the caller to), supervisor (who took the call over, or
+    force-ended it: ``forced_by``) or system (the engine or the switch)."""
     hangup_cause: str | None = None
     exit_reason: str | None = None
     """answered, abandoned, timeout, overflow, exit_key, queue_full, no_agents, callback, system_failure; or,
@@ -98,6 +99,8 @@ class CallTimeline:
     """Satisfaction by dimension (attitude, efficiency, result): a 好差评 level, or "not_rated"."""
     origin: str | None = None
     """110: transferred in by 110 on its own route (联动), not dialled by the citizen."""
+    forced_by: str | None = None
+    """The supervisor who force-ended the call (强拆); ``hangup_side`` is then supervisor."""
 
     def to_json(self) -> str:
         """One line of JSON (the spool's and the live journal's format), written at every change of a live call:

@@ -107,6 +107,27 @@ class Agent(Section):
     """Log in ready when the engine starts (a demo or a fixed desk); agents otherwise log in themselves."""
     sip_password: Annotated[SecretStr, AfterValidator(_sip_password)] | None = None
     """For a ``user/<id>`` contact: rendered into FreeSWITCH's directory by ``hotline switch-conf render``."""
+    team: Name | None = None
+    """The team (班组) whose supervisors may watch and act on this agent."""
+
+
+class Supervisor(Section):
+    """A supervisor (班长): the phone they listen on, and what they may see and act on. A call is theirs to
+    watch if its agent is in one of ``teams`` or it came through one of ``queues``."""
+
+    name: Annotated[str, AfterValidator(_display_name)] = ""
+    contact: Annotated[str, AfterValidator(_contact)]
+    """Their SIP phone, rung to listen in (``user/1901``, or a dial string)."""
+    teams: list[Name] = []
+    queues: list[Name] = []
+    centre: bool = False
+    """Every team and queue (a duty manager, 值班长)."""
+
+    @model_validator(mode="after")
+    def _scoped(self) -> "Supervisor":
+        if not (self.teams or self.queues or self.centre):
+            raise ValueError("a supervisor needs teams, queues, or centre: true (what they may watch and act on)")
+        return self
 
 
 class CausePolicy(Section):
@@ -157,11 +178,14 @@ def _token(secret: SecretStr) -> SecretStr:
 
 
 class Token(Section):
-    """A bearer token of the agent-control API: an agent acts only on themselves, supervisors on anyone."""
+    """A bearer token of the agent-control API: an agent acts only on themselves; a supervisor token naming a
+    supervisor acts within their teams and queues (and listens on their phone), one naming none, and an engineer's,
+    on anyone."""
 
     token: Annotated[SecretStr, AfterValidator(_token)]
     role: Literal["agent", "supervisor", "engineer"]
     agent: str = ""
+    supervisor: str = ""
 
 
 class Api(Section):
@@ -201,6 +225,7 @@ class Acd(Section):
     feature_codes: FeatureCodes = FeatureCodes()
     call_keys: dict[Annotated[str, Field(pattern=r"^[0-9]$")], CallKey] = {}
     """In-call keys on agents' phones, ``*<digit>`` -> action (none by default: binding costs a command a call)."""
+    supervisors: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")], Supervisor] = {}
     api: Api = Api()
 
     @model_validator(mode="after")
@@ -218,6 +243,14 @@ class Acd(Section):
         for n, token in enumerate(self.api.tokens):
             if token.role == "agent" and token.agent not in self.agents:
                 problems.append(f"api.tokens.{n}.agent: an agent token must name a configured agent")
+            if token.supervisor and (token.role != "supervisor" or token.supervisor not in self.supervisors):
+                problems.append(f"api.tokens.{n}.supervisor: must name one of acd.supervisors, on a supervisor token")
+        teams = {agent.team for agent in self.agents.values()}
+        for name, supervisor in self.supervisors.items():
+            problems += [f"supervisors.{name}.teams: no agent is in team {team!r}" for team in supervisor.teams
+                         if team not in teams]
+            problems += [f"supervisors.{name}.queues: no queue named {queue!r}" for queue in supervisor.queues
+                         if queue not in self.queues]
         if problems:
             raise ValueError("; ".join(problems))
         return self

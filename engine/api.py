@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from config.acd import Api
+from config.acd import Api, Token
 from engine.capability import Route
 from telemetry.http import StartResponse, WsgiService
 
@@ -30,11 +30,15 @@ class HttpError(Exception):
 class ApiRequest:
     role: str
     agent: str
+    supervisor: str
     params: dict[str, str]
     environ: dict[str, object] = field(repr=False)
+    _body: dict[str, object] | None = field(default=None, repr=False)
 
     def body(self) -> dict[str, object]:
-        """The JSON object sent, or HttpError 400."""
+        """The JSON object sent (read once, then kept), or HttpError 400."""
+        if self._body is not None:
+            return self._body
         try:
             length = int(str(self.environ.get("CONTENT_LENGTH") or 0))
             data = json.loads(self.environ["wsgi.input"].read(min(length, 65536)) or b"{}")  # type: ignore[attr-defined]
@@ -42,6 +46,7 @@ class ApiRequest:
             raise HttpError(400, "the body must be a JSON object") from None
         if not isinstance(data, dict):
             raise HttpError(400, "the body must be a JSON object")
+        self._body = data
         return data
 
 
@@ -55,10 +60,10 @@ class EngineApi(WsgiService):
 
     def app(self, environ: dict[str, object], start_response: StartResponse) -> Iterable[bytes]:
         try:
-            role, agent = self._authenticate(str(environ.get("HTTP_AUTHORIZATION", "")))
+            token = self._authenticate(str(environ.get("HTTP_AUTHORIZATION", "")))
             method, path = str(environ["REQUEST_METHOD"]), str(environ["PATH_INFO"])
             handler, params = self._match(method, path)
-            status, body = handler(ApiRequest(role, agent, params, environ))
+            status, body = handler(ApiRequest(token.role, token.agent, token.supervisor, params, environ))
         except HttpError as exc:
             status, body = exc.status, {"error": str(exc)}
         data = json.dumps(body, ensure_ascii=False).encode()
@@ -66,13 +71,13 @@ class EngineApi(WsgiService):
                        [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(data)))])
         return [data]
 
-    def _authenticate(self, header: str) -> tuple[str, str]:
+    def _authenticate(self, header: str) -> Token:
         scheme, _, presented = header.partition(" ")
         if scheme != "Bearer" or not presented:
             raise HttpError(401, "send Authorization: Bearer <token>")
         for token in self.config.tokens:
             if hmac.compare_digest(token.token.get_secret_value().encode(), presented.encode()):
-                return token.role, token.agent
+                return token
         raise HttpError(401, "unknown token")
 
     def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:

@@ -32,6 +32,7 @@ class Request(Protocol):
 
     role: str
     agent: str
+    supervisor: str
     params: dict[str, str]
 
     def body(self) -> dict[str, object]: ...

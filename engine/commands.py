@@ -11,14 +11,16 @@ from __future__ import annotations
 import structlog
 from gevent.event import AsyncResult
 
-from calls.commands import (CALL_KEY_EVENT, BindKeys, Bridge, Connect, Hold, Kill, Mute, Originate, Park, SetVars,
-                            ToConference)
+from calls.commands import (CALL_KEY_EVENT, BindKeys, Bridge, Connect, Eavesdrop, Hold, Intercept, Kill, Mute,
+                            Originate, Park, SetVars, ToConference)
 from calls.facts import EVENTS, BridgeResult, Fact, OriginateResult, from_event, originate_result
 from engine.capability import Hub
 from esl import CommandFailed, EslError, Event, UnsafeValue, tokens, workers
 from switch_conf.render import CONFERENCE
 
 log = structlog.get_logger(__name__)
+EAVESDROP_KEYS = {"listen": "0", "whisper": "2", "barge": "3"}
+"""eavesdrop's keys (switch_ivr_async.c): 0 listen only, 2 mix into what the agent hears, 3 into both sides."""
 
 
 class SwitchCommands:
@@ -34,6 +36,8 @@ class SwitchCommands:
         hub.on(Connect, self.connect)
         hub.on(Mute, self.mute)
         hub.on(BindKeys, self.bind_keys)
+        hub.on(Eavesdrop, self.eavesdrop)
+        hub.on(Intercept, self.intercept)
         for name in EVENTS:
             hub.on(name, self.fact)
 
@@ -113,6 +117,22 @@ class SwitchCommands:
         except EslError as exc:
             log.warning("switch.call_keys_not_bound", uuid=command.uuid, error=str(exc))
         return []
+
+    def eavesdrop(self, command: Eavesdrop) -> list[object]:
+        """Whisper and barge are eavesdrop's own mixes (``eavesdrop_whisper_bleg``: into what the agent hears;
+        ``_aleg``: into what the caller hears); its keys switch between them while it runs."""
+        uuid = tokens.uuid(command.uuid)
+        if not command.agent:
+            return self._send(f"uuid_recv_dtmf {uuid} {EAVESDROP_KEYS[command.mode]}", command)
+        whisper_agent, whisper_caller = command.mode in ("whisper", "barge"), command.mode == "barge"
+        marks = (f"eavesdrop_whisper_bleg={str(whisper_agent).lower()};"
+                 f"eavesdrop_whisper_aleg={str(whisper_caller).lower()};eavesdrop_enable_dtmf=true")
+        self._send(f"uuid_setvar_multi {uuid} {marks}", command)
+        return self._send(f"uuid_transfer {uuid} eavesdrop:{tokens.uuid(command.agent)} inline", command)
+
+    def intercept(self, command: Intercept) -> list[object]:
+        return self._send(f"uuid_transfer {tokens.uuid(command.uuid)} intercept:{tokens.uuid(command.call_id)} inline",
+                          command)
 
     def _send(self, line: str, command: object) -> list[object]:
         """A command whose outcome the legs' own events tell: a refusal (the leg has gone, or is not in the state

@@ -19,9 +19,10 @@ import structlog
 from gevent.event import Event as Flag
 
 from acd.queueing import Queueing
+from acd.supervisors import Supervisors
 from calls.book import CALLS, CallBook
 from calls.clock import Clock
-from calls.notices import Finished
+from calls.notices import Audited, Finished
 from calls.record import CallTimeline
 from config import Settings
 from engine.api import EngineApi
@@ -59,11 +60,13 @@ class Engine:
         self.hub = Hub(settings, link, self.book, self.clock, self.journal)
         self.queueing = Queueing(settings, saved_agents, self._today)
         self.front_door = FrontDoor(settings, self.tickets)
-        for capability in (SwitchCommands(), Reconciler(saved_records), self.queueing, self.front_door,
+        for capability in (SwitchCommands(), Reconciler(saved_records), self.queueing,
+                           Supervisors(settings, self.queueing), self.front_door,
                            Survey(settings.ivr.survey, lambda name: self.front_door.flow.sound(name)),
                            Recording(settings.recorder)):
             capability.attach(self.hub)
         self.hub.on(Finished, self._store)
+        self.hub.on(Audited, self._audit)
         self.reconciled = Flag()
         """Set once the engine has reconciled with the switch after starting."""
         self.hub.on(Reconciled, lambda _: self.reconciled.set())
@@ -130,6 +133,12 @@ class Engine:
         if collisions and self.refused is None:
             self.refused = "\n".join(collisions)
             gevent.spawn(self.stop)
+
+    def _audit(self, audited: Audited) -> None:
+        """A supervisor's action: to the spool (then the audit log) and to the log."""
+        if self.writer is not None:
+            self.writer.audit(audited.entry)
+        log.info("supervisor.audit", **orjson.loads(orjson.dumps(audited.entry)))
 
     def _store(self, finished: Finished) -> None:
         """A call ended: its record goes to the spool (then the ticket store) and to the log."""

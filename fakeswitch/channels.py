@@ -100,6 +100,8 @@ class Channel:
         """``bind_meta_app``: digit after ``*`` -> the application (``app::args``) it runs."""
         self.recordings: dict[str, Callable[[object], None]] = {}
         """``uuid_record`` files being written: path -> what stops it."""
+        self.listening: tuple[str, bool, bool] | None = None
+        """While it runs ``eavesdrop``: (the leg listened to, heard by that leg's phone, heard by its partner)."""
         self.muted = False
         """``uuid_audio ... start read mute``: what its phone sends is dropped."""
         self.park_next = False
@@ -204,6 +206,8 @@ class Channel:
                 self.park_next = False
                 self.park_again()
                 return
+            if any(item.app == INLINE for item in list(self.queue.queue)):
+                return  # transferred elsewhere meanwhile (uuid_transfer ... inline): that runs next, in its turn
         self.hangup("NORMAL_CLEARING", by_party=False)
 
     def park_now(self) -> None:
@@ -510,6 +514,54 @@ def _bridge(ch: Channel, arg: str) -> str:
     return "_none_"
 
 
+EAVESDROP_MIXES = {"0": (False, False), "1": (False, True), "2": (True, False), "3": (True, True)}
+"""eavesdrop's keys (switch_ivr_async.c) -> (the eavesdropped leg's phone hears the listener, its partner does)."""
+
+
+def _eavesdrop(ch: Channel, arg: str) -> str:
+    """``eavesdrop <uuid>``: the leg listens in on leg ``uuid`` until either goes or ``*`` is pressed; it is heard
+    by that leg's phone (``eavesdrop_whisper_bleg``) and its partner (``_aleg``) as set, then as keys 0-3 say
+    (``ch.listening``: (uuid, heard by the leg's phone, heard by its partner))."""
+    target = ch.switch.channels.get(arg)
+    if target is None or target.hangup_cause is not None:
+        return "_none_"
+    mix = (ch.variables.get("eavesdrop_whisper_bleg") == "true", ch.variables.get("eavesdrop_whisper_aleg") == "true")
+    ch.interrupted.clear()  # the transfer that started it
+    while ch.hangup_cause is None and target.hangup_cause is None:
+        ch._digit_arrived.clear()
+        while ch.digits:
+            digit = ch.digits.popleft()
+            if digit == "*":
+                ch.listening = None
+                return "_none_"
+            mix = EAVESDROP_MIXES.get(digit, mix)
+        ch.listening = (target.uuid, *mix)
+        ch.switch._changed.set()  # tests waiting on the mix see it
+        gevent.wait([ch.gone, target.gone, ch._digit_arrived, ch.interrupted], count=1)
+        if ch.interrupted.is_set():  # uuid_transfer (to intercept the call), uuid_break
+            ch.interrupted.clear()
+            break
+    ch.listening = None
+    return "_none_"
+
+
+def _intercept(ch: Channel, arg: str) -> str:
+    """``intercept <uuid>`` (switch_ivr_intercept_session): the leg ``uuid``'s partner is kept from its bridge
+    (``park_after_bridge``), the leg bridged to this one, then the old partner hung up PICKED_OFF."""
+    caller = ch.switch.channels.get(arg)
+    if caller is None or caller.hangup_cause is not None:
+        return "_none_"
+    partner = caller.bridged_to
+    if partner is not None:
+        partner.variables["park_after_bridge"] = "true"
+        caller.leave_bridge()
+    ch.bridge(caller, by_api=True)
+    if partner is not None:
+        partner.hangup("PICKED_OFF", by_party=False)
+    gevent.wait([ch.gone, caller.gone], count=1)
+    return "_none_"
+
+
 def _record_session(ch: Channel, arg: str) -> str:
     ch.switch.fire("RECORD_START", ch, [("Record-File-Path", arg)])
     ch.gone.rawlink(lambda _: ch.switch.fire("RECORD_STOP", ch, [("Record-File-Path", arg)]))
@@ -608,5 +660,6 @@ APPLICATIONS: dict[str, Callable[[Channel, str], str]] = {
     "play_and_get_digits": _play_and_get_digits, "park": _park, "hangup": _hangup, "set": _set, "export": _set,
     "sleep": _sleep, "bridge": _bridge, "record_session": _record_session, "conference": _conference,
     "socket": _socket, "transfer": _transfer, "record": _record, "multiset": _multiset,
-    "sched_transfer": _sched_transfer, "bind_meta_app": _bind_meta_app,
+    "sched_transfer": _sched_transfer, "bind_meta_app": _bind_meta_app, "eavesdrop": _eavesdrop,
+    "intercept": _intercept,
 }

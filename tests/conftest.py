@@ -110,21 +110,23 @@ def prompt_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def make_engine(switch, tmp_path, prompt_cache) -> Iterator[Callable[..., "Engine"]]:
-    """``make_engine(agents=("1001",), tokens=[], state=None, ivr=None, queues=None, **queue)``: a started engine,
+    """``make_engine(agents=("1001",), tokens=[], state=None, ivr=None, queues=None, teams=None, supervisors=None,
+    **queue)``: a started engine (``teams``: agent -> team; ``supervisors``: id -> acd.supervisors fields),
     its agents' phones registered, reconciled with the double (which runs the rendered dialplan), stopped after the test; ``ivr`` replaces fields of
     the ``ivr:`` section, ``queues`` (name -> Queue) the queues, ``queue`` fields of every queue; an agent id may
     carry its skill as ``"1002:second"`` (default general)."""
     import config
     from engine.link import switch_link
     from config import Endpoint
-    from config.acd import Agent as AgentConfig
+    from config.acd import Agent as AgentConfig, Supervisor as SupervisorConfig
     from switch_conf.render import PUBLIC_DIALPLAN, render
 
     started: list[Engine] = []
 
     def make(agents: tuple[str, ...] = ("1001", "1002"), tokens: list[Token] | None = None,
              state: dict[str, str] | None = None, ivr: dict[str, object] | None = None,
-             queues: dict[str, object] | None = None, **queue: object) -> Engine:
+             queues: dict[str, object] | None = None, teams: dict[str, str] | None = None,
+             supervisors: dict[str, dict[str, object]] | None = None, **queue: object) -> Engine:
         base = config.defaults()
         queues = {name: q.model_copy(update=queue) for name, q in (queues or base.acd.queues).items()}
         settings = base.model_copy(update={
@@ -140,7 +142,9 @@ def make_engine(switch, tmp_path, prompt_cache) -> Iterator[Callable[..., "Engin
                                                        "spool_dir": str(tmp_path / f"spool-{len(started)}")}),
             "acd": base.acd.model_copy(update={
                 "agents": {a.split(":")[0]: AgentConfig(contact=f"user/{a.split(':')[0]}",
-                                                        skills={(a.split(":") + ["general"])[1]: 5}) for a in agents},
+                                                        skills={(a.split(":") + ["general"])[1]: 5},
+                                                        team=(teams or {}).get(a.split(":")[0])) for a in agents},
+                "supervisors": {name: SupervisorConfig(**fields) for name, fields in (supervisors or {}).items()},
                 "queues": queues,
                 "api": base.acd.api.model_copy(update={"listen": Endpoint("127.0.0.1", 0), "tokens": tokens or []}),
             }),

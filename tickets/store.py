@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column, relationship
 
 from calls.record import CallTimeline, OfferTrace, PartyTrace, TransferTrace
+from tickets.audit import AuditEntry
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 T = TypeVar("T")
@@ -58,6 +59,7 @@ class CallRow(Base):
     survey: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     tenant: Mapped[str | None] = mapped_column(String(32))
     origin: Mapped[str | None] = mapped_column(String(16))
+    forced_by: Mapped[str | None] = mapped_column(String(64))
     offers: Mapped[list["OfferRow"]] = relationship(order_by="OfferRow.seq", cascade="all, delete-orphan")
 
 
@@ -99,6 +101,19 @@ class StatusRow(Base):
     updated_ms: Mapped[int] = mapped_column(BigInteger)
 
 
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    at_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    agent: Mapped[str | None] = mapped_column(String(64), index=True)
+    call_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    result: Mapped[str] = mapped_column(String(256))
+    detail: Mapped[str] = mapped_column(String(256), default="")
+
+
 @dataclass(frozen=True, slots=True)
 class Block:
     number: str
@@ -132,9 +147,15 @@ class TicketStore:
         """Store the record unless it is already there; True if it was new."""
         return self.save_all([(timeline, caller_region)]) == 1
 
-    def save_all(self, records: Sequence[tuple[CallTimeline, str | None]]) -> int:
-        """Store, in one transaction, each record (with its caller's region) not already there; how many were new."""
+    def save_all(self, records: Sequence[tuple[CallTimeline, str | None]], audit: Sequence[AuditEntry] = ()) -> int:
+        """Store, in one transaction, each record (with its caller's region) and audit entry not already there; how
+        many records were new."""
         with self.engine.begin() as connection:
+            if audit:
+                seen = set(connection.scalars(KNOWN_AUDIT, {"ids": [entry.id for entry in audit]}))
+                fresh = {entry.id: asdict(entry) for entry in audit if entry.id not in seen}
+                if fresh:
+                    connection.execute(INSERT_AUDIT, list(fresh.values()))
             known = set(connection.scalars(KNOWN, {"ids": [timeline.call_id for timeline, _ in records]}))
             new = {}
             for timeline, region in records:
@@ -151,6 +172,23 @@ class TicketStore:
             if offers:
                 connection.execute(INSERT_OFFER, offers)
         return len(new)
+
+    def audit(self, since_ms: int = 0, until_ms: int | None = None, actor: str | None = None,
+              action: str | None = None, agent: str | None = None, call_id: str | None = None,
+              limit: int = 1000) -> list[AuditEntry]:
+        """Audit entries from ``since_ms`` (to ``until_ms``), oldest first, narrowed by any of the others."""
+        columns = AuditRow.__table__.c
+        query = select(AuditRow).where(columns.at_ms >= since_ms)
+        for column, value in ((columns.actor, actor), (columns.action, action), (columns.agent, agent),
+                              (columns.call_id, call_id)):
+            if value is not None:
+                query = query.where(column == value)
+        if until_ms is not None:
+            query = query.where(columns.at_ms < until_ms)
+        with Session(self.engine) as session:
+            rows = session.scalars(query.order_by(columns.at_ms, columns.id).limit(limit))
+            return [AuditEntry(row.at_ms, row.actor, row.action, row.agent, row.call_id, row.result, row.detail, row.id)
+                    for row in rows]
 
     def get(self, call_id: str) -> CallTimeline | None:
         with Session(self.engine) as session:
@@ -252,7 +290,8 @@ def _write_ahead(connection: Any, _: object) -> None:
 
 
 KNOWN = select(CallRow.__table__.c.call_id).where(CallRow.__table__.c.call_id.in_(bindparam("ids", expanding=True)))
-INSERT_RECORD, INSERT_OFFER = insert(CallRow.__table__), insert(OfferRow.__table__)
+KNOWN_AUDIT = select(AuditRow.__table__.c.id).where(AuditRow.__table__.c.id.in_(bindparam("ids", expanding=True)))
+INSERT_RECORD, INSERT_OFFER, INSERT_AUDIT = insert(CallRow.__table__), insert(OfferRow.__table__), insert(AuditRow.__table__)
 _BLOCKS = BlockRow.__table__.c
 IN_FORCE = select(_BLOCKS.number, _BLOCKS.reason, _BLOCKS.added_ms, _BLOCKS.added_by, _BLOCKS.expires_ms).where(
     _BLOCKS.expires_ms.is_(None) | (_BLOCKS.expires_ms > bindparam("now"))).order_by(_BLOCKS.number)

@@ -1,4 +1,5 @@
-"""Call records reach the ticket store through a durable on-disk spool, in order, exactly once.
+"""Call records (and audit entries, tickets.audit) reach the ticket store through a durable on-disk spool, in order,
+exactly once.
 
 ``push`` appends the record as one JSON line to the spool, kept open for appending, and returns: the line is in
 the kernel's page cache, so an engine killed a moment later leaves it to the next one, and call handling never
@@ -21,12 +22,14 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 import gevent
+import orjson
 import structlog
 from gevent.event import Event as Flag
 from prometheus_client import Counter, Gauge
 from sqlalchemy.exc import SQLAlchemyError
 
 from calls.record import CallTimeline
+from tickets.audit import AuditEntry
 from tickets.region import caller_region
 from tickets.store import TicketStore
 
@@ -73,6 +76,13 @@ class RecordWriter:
         it durable on disk, then stores it."""
         self._drained.clear()
         self._append(timeline.to_json().encode() + b"\n")
+        PENDING.inc()
+        self._wake.set()
+
+    def audit(self, entry: AuditEntry) -> None:
+        """Append an audit entry to the spool, delivered in order with the records."""
+        self._drained.clear()
+        self._append(entry.to_line())
         PENDING.inc()
         self._wake.set()
 
@@ -125,9 +135,12 @@ class RecordWriter:
         with self.spool.open("rb") as spool:
             spool.seek(self._offset)
             while batch := self._batch(spool):
-                timelines = [CallTimeline.from_json(line) for line in batch]
+                items = [orjson.loads(line) for line in batch]
+                timelines = [CallTimeline.from_dict(item) for item in items if "audit" not in item]
+                audit = [AuditEntry.from_dict(item["audit"]) for item in items if "audit" in item]
                 try:
-                    self.store.save_all([(timeline, self.region(timeline.caller_number)) for timeline in timelines])
+                    self.store.save_all([(timeline, self.region(timeline.caller_number)) for timeline in timelines],
+                                        audit)
                 except SQLAlchemyError as exc:
                     log.warning("tickets.store_unavailable", error=str(exc).splitlines()[0], pending=self.pending())
                     return None

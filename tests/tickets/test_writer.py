@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from calls.record import CallTimeline
+from tickets.audit import AuditEntry
 from tickets.region import caller_region
 from tickets.store import TicketStore
 from tickets.writer import RecordWriter
@@ -21,11 +22,11 @@ class FlakyStore(TicketStore):
     down = False
     saves: list[str] = []
 
-    def save_all(self, records: Sequence[tuple[CallTimeline, str | None]]) -> int:
+    def save_all(self, records: Sequence[tuple[CallTimeline, str | None]], audit: Sequence[AuditEntry] = ()) -> int:
         if self.down:
             raise OperationalError("INSERT", {}, ConnectionRefusedError("database is down"))
         self.saves.extend(record.call_id for record, _ in records)
-        return super().save_all(records)
+        return super().save_all(records, audit)
 
 
 @pytest.fixture
@@ -173,3 +174,24 @@ def test_callback_list_shows_a_number_once_and_not_after_a_later_answered_call(s
     assert [c.call_id for c in store.missed(now_ms - 3_600_000, 5_000)] == ["a2", "b1"]
     store.save(replace(timeline(0), call_id="b2", caller_number="13900139000", switch_entry_ms=now_ms - 10_000))
     assert [c.call_id for c in store.missed(now_ms - 3_600_000, 5_000)] == ["a2"]
+
+
+def test_audit_entries_wait_with_the_records_while_the_store_is_down_and_arrive_once(store: FlakyStore, tmp_path: Path,
+                                                                                  timeline) -> None:
+    """A supervisor's action while the database is down is not lost: it waits in the spool beside the call records
+    and is stored once the database is back, once even if the spool is replayed."""
+    writer = RecordWriter(store, tmp_path / "spool", retry_s=0.05)
+    store.down = True
+    entry = AuditEntry(1000, "supervisor:1901", "hangup", "1001", "call-1", "done")
+    writer.audit(entry)
+    writer.push(timeline(1))
+    assert writer.pending() == 2 and store.audit() == []
+    store.down = False
+    assert writer.flush(10)
+    writer.close()
+    again = RecordWriter(store, tmp_path / "spool2", retry_s=0.05)  # the same entry replayed: stored once
+    again.audit(entry)
+    assert again.flush(10)
+    again.close()
+    assert store.audit() == [entry] and store.audit(actor="supervisor:1901", action="hangup") == [entry]
+    assert store.audit(agent="1002") == [] and store.audit(since_ms=1001) == []

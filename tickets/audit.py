@@ -1,0 +1,34 @@
+"""The audit log (审计): every supervisor action and every state forced on an agent: who, what, on which call or
+agent, when, and what came of it. Entries travel the record spool, so nothing a supervisor does is lost while the
+ticket store is down, and are kept in the store's ``audit_log`` table, which ``hotline audit`` lists."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at_ms: int
+    actor: str
+    """``supervisor:<id>``, ``supervisor`` (a centre-wide token), ``engineer``, or ``phone:<SIP user>``."""
+    action: str
+    """listen, whisper, barge, takeover, hangup (强拆), stop; ready, not_ready, logout, login (forced states)."""
+    agent: str | None
+    call_id: str | None
+    result: str
+    """done, or why it was refused (as the supervisor was told)."""
+    detail: str = ""
+    """The reason a forced not-ready gave."""
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def to_line(self) -> bytes:
+        """The spool's line for it: an object of its own kind beside the call records."""
+        return orjson.dumps({"audit": self}) + b"\n"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "AuditEntry":
+        return cls(**data)
