@@ -18,6 +18,7 @@ import yaml
 import config
 from config import ConfigError, Endpoint, Settings
 from acd.queueing import CALL_ACTIONS
+from acd.supervisors import ACTIONS as SUPERVISE_ACTIONS
 from config.acd import TARGETED
 from acd.queues import Strategy
 from config.ivr import TICKET_STATUSES
@@ -375,6 +376,46 @@ def agent_list(settings: Settings, token: str) -> None:
     """Every agent's state (an agent token shows only its own)."""
     for state in api_request(settings, token, "GET", "/agents"):
         click.echo(f"{state['id']:>8}  {state['state']:<10} {state['reason']:<14} calls {state['calls_answered']}")
+
+
+@main.command()
+@click.argument("action", type=click.Choice(SUPERVISE_ACTIONS))
+@click.argument("agent")
+@TOKEN_OPTION
+@with_settings
+def supervise(settings: Settings, action: str, agent: str, token: str) -> None:
+    """Supervise AGENT's call (班长) with a supervisor's token: listen (your phone rings, then hears the call),
+    whisper (the agent hears you, the caller does not), barge (both do), takeover (your listening phone takes the
+    caller, the agent goes to wrap-up), hangup (强拆: the call ends), stop (your phone hangs up). Audited."""
+    result = api_request(settings, token, "POST", f"/supervise/{agent}/{action}")
+    listening = ", ".join(f"{s['supervisor']} ({s['mode']})" for s in result["supervisors"]) or "nobody"
+    click.echo(f"{agent}: {action} done; listening now: {listening}")
+
+
+@main.command()
+@click.option("--since", "since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%d %H:%M"]), default=None,
+              help="From this day or minute (the machine's local time); default: the last 24 hours.")
+@click.option("--actor", default=None, help="supervisor:<id>, supervisor, engineer or phone:<user>.")
+@click.option("--action", default=None, help="listen, whisper, barge, takeover, hangup, stop, ready, not_ready ...")
+@click.option("--agent", default=None, help="Only actions on this agent.")
+@click.option("--call", "call_id", default=None, help="Only actions on this call.")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+@with_settings
+def audit(settings: Settings, since: Any, actor: str | None, action: str | None, agent: str | None,
+          call_id: str | None, limit: int) -> None:
+    """The audit log (审计): every supervisor action and forced agent state, oldest first."""
+    import time
+    from datetime import datetime
+
+    since_ms = int(since.timestamp() * 1000) if since is not None else int((time.time() - 86400) * 1000)
+    entries = _tickets(settings, lambda store: store.audit(since_ms, actor=actor, action=action, agent=agent,
+                                                          call_id=call_id, limit=limit))
+    for entry in entries:
+        when = datetime.fromtimestamp(entry.at_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+        detail = f" ({entry.detail})" if entry.detail else ""
+        click.echo(f"{when}  {entry.actor:<18} {entry.action}{detail} agent {entry.agent or '-'} "
+                   f"call {entry.call_id or '-'}: {entry.result}")
+    click.echo(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}")
 
 
 @main.command()

@@ -126,3 +126,32 @@ def test_forced_states_are_carried_out_and_audited_with_their_reason(switch, eng
     assert engine.writer.flush(10)
     assert [(e.action, e.detail, e.result) for e in engine.tickets.audit(agent="1001")] == [
         ("not_ready", "meal", "done"), ("logout", "", "done")]
+
+
+def test_the_cli_supervises_and_lists_the_audit_log(switch, engine, tmp_path) -> None:
+    """``hotline supervise`` goes through the same API and rules; ``hotline audit`` reads the log back, filtered."""
+    from click.testing import CliRunner
+
+    from cli import main
+
+    host, port = engine.api.address[:2]
+    path = tmp_path / "hotline.yaml"
+    path.write_text(f"centre: {{name: cli test}}\nswitch: {{password: {switch.password}}}\n"
+                    f"acd:\n  api: {{listen: '{host}:{port}'}}\n"
+                    f"tickets: {{url: '{engine.settings.tickets.url}'}}\n", encoding="utf-8")
+    caller, agent_leg = talking_to(switch, engine)
+
+    def hotline(*args: str):
+        return CliRunner().invoke(main, ["--config", str(path), *args])
+
+    listened = hotline("supervise", "listen", "1001", "--token", TEAM_A)
+    assert listened.exit_code == 0 and "1001: listen done; listening now: 1901 (listen)" in listened.output
+    refused = hotline("supervise", "listen", "1002", "--token", TEAM_A)
+    assert refused.exit_code == 1 and "403: agent 1002 is not in your teams or queues" in refused.output
+    assert hotline("supervise", "hangup", "1001", "--token", TEAM_A).exit_code == 0
+    assert switch.wait(lambda: caller.hangup_cause is not None, timeout=5)
+    assert engine.writer.flush(10)
+    log = hotline("audit", "--actor", "supervisor:1901", "--action", "hangup")
+    assert log.exit_code == 0 and f"hangup agent 1001 call {caller.uuid}: done" in log.output
+    assert log.output.rstrip().endswith("1 entry")
+    assert hotline("audit", "--since", "not-a-day").exit_code == 2
