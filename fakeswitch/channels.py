@@ -546,18 +546,20 @@ def _eavesdrop(ch: Channel, arg: str) -> str:
 
 
 def _intercept(ch: Channel, arg: str) -> str:
-    """``intercept <uuid>`` (switch_ivr_intercept_session): the leg ``uuid``'s partner is kept from its bridge
-    (``park_after_bridge``), the leg bridged to this one, then the old partner hung up PICKED_OFF."""
+    """``intercept <uuid>`` (switch_ivr_intercept_session), as captured (tests/captures/esl_plain_supervise): the
+    leg ``uuid``'s partner is hung up PICKED_OFF, then the leg's CHANNEL_UNBRIDGE (naming this one already), then
+    this leg is bridged to it (uuid_bridge, CHANNEL_BRIDGE on this leg)."""
     caller = ch.switch.channels.get(arg)
     if caller is None or caller.hangup_cause is not None:
         return "_none_"
     partner = caller.bridged_to
     if partner is not None:
-        partner.variables["park_after_bridge"] = "true"
-        caller.leave_bridge()
-    ch.bridge(caller, by_api=True)
-    if partner is not None:
+        caller.bridged_to = partner.bridged_to = None
         partner.hangup("PICKED_OFF", by_party=False)
+        ch.switch.fire("CHANNEL_UNBRIDGE", caller, [("Bridge-A-Unique-ID", caller.uuid),
+                                                    ("Bridge-B-Unique-ID", partner.uuid), ("Other-Leg-Unique-ID", ch.uuid)])
+    ch.bridge(caller, by_api=True)
+    ch.state = "CS_EXECUTE"  # bridged from within its own application, as captured
     gevent.wait([ch.gone, caller.gone], count=1)
     return "_none_"
 

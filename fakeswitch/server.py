@@ -971,8 +971,10 @@ def _park(ch: Channel, words: list[str]) -> str:
 
 
 def _recv_dtmf(ch: Channel, words: list[str]) -> str:
+    """``uuid_recv_dtmf <uuid> <digits>``: the digits as if the phone sent them; the reply as captured
+    (tests/captures/esl_plain_supervise)."""
     ch.press(words[0] if words else "")
-    return "+OK\n"
+    return f"+OK {ch.uuid} received DTMF {words[0] if words else ''}.\n"
 
 
 def _transfer(ch: Channel, words: list[str]) -> str:
@@ -1133,7 +1135,7 @@ API: dict[str, Callable[[FakeSwitch, str], str]] = {
     "uuid_record": _channel_api(_uuid_record), "uuid_getvar": _channel_api(_getvar), "uuid_setvar": _channel_api(_setvar),
     "uuid_setvar_multi": _channel_api(_setvar_multi), "uuid_park": _channel_api(_park), "uuid_audio": _channel_api(_audio),
     "uuid_broadcast": _channel_api(_broadcast),
-    "uuid_recv_dtmf": _channel_api(_recv_dtmf), "uuid_send_dtmf": _channel_api(_recv_dtmf),
+    "uuid_recv_dtmf": _channel_api(_recv_dtmf),
     "uuid_transfer": _channel_api(_transfer), "uuid_dump": _channel_api(_dump), "uuid_bridge": _bridge,
     "show": _show, "msleep": _msleep, "user_data": _user_data, "global_getvar": _global_getvar, "hupall": _hupall,
     "uuid_exists": _exists, "conference": _conference_api, "sched_del": _sched_del, "uuid_hold": _hold,

@@ -4,10 +4,14 @@ ticket store is down, and are kept in the store's ``audit_log`` table, which ``h
 
 from __future__ import annotations
 
+import itertools
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import orjson
+
+
+_MADE = itertools.count()
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +27,13 @@ class AuditEntry:
     """done, or why it was refused (as the supervisor was told)."""
     detail: str = ""
     """The reason a forced not-ready gave."""
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = ""
+    """Unique, and in the order the entries were made: their time, this process's count, a random part (what
+    makes a replayed entry known, and keeps two in one millisecond in order)."""
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            object.__setattr__(self, "id", f"{self.at_ms:013d}-{next(_MADE):06d}-{uuid.uuid4().hex[:12]}")
 
     def to_line(self) -> bytes:
         """The spool's line for it: an object of its own kind beside the call records."""

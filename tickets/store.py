@@ -186,7 +186,7 @@ class TicketStore:
         if until_ms is not None:
             query = query.where(columns.at_ms < until_ms)
         with Session(self.engine) as session:
-            rows = session.scalars(query.order_by(columns.at_ms, columns.id).limit(limit))
+            rows = session.scalars(query.order_by(columns.id).limit(limit))  # ids sort as the entries were made
             return [AuditEntry(row.at_ms, row.actor, row.action, row.agent, row.call_id, row.result, row.detail, row.id)
                     for row in rows]
 

@@ -224,6 +224,7 @@ SCENARIOS: dict[str, dict[str, object]] = {
     "esl_plain_three_way": {"skip": (10, 12), "phones": LAB_PHONES},
     "esl_plain_conference_park": {"phones": LAB_PHONES},
     "esl_plain_consult_complete": {"phones": LAB_PHONES},
+    "esl_plain_supervise": {"phones": (*LAB_PHONES, "sofia/external/sup@127.0.0.1:5093")},
 }
 """Each capture the double can replay: its switch settings, the packets it leaves out (the safety net's first
 ``show channels`` and ``uuid_dump`` came before the net fired, which the double does in 5 ms here)."""
@@ -325,7 +326,7 @@ def _fresh(x: Exchange, body: dict[str, Any]) -> bool:
 FRESH_LISTINGS = {"esl_plain_commands_on_gone_channels": 1, "esl_plain_sched_del_and_take_7771": 1,
                   "esl_plain_safety_net_7771": 0, "esl_plain_bridge_caller_hangs_up_first": 4,
                   "esl_plain_bridge_agent_hangs_up_first": 2, "esl_plain_cancel_ringing_agent": 1, "esl_plain_three_way": 0,
-                  "esl_plain_conference_park": 0, "esl_plain_consult_complete": 0}
+                  "esl_plain_conference_park": 0, "esl_plain_consult_complete": 0, "esl_plain_supervise": 0}
 """How many of each replay's ``show channels`` were current on the real switch (INDEX.md: the rows trail the
 events; the two right after uuid_bridge and the one right after both legs were destroyed were not)."""
 
@@ -553,6 +554,27 @@ def test_an_attended_refer_runs_as_captured(switch: FakeSwitch) -> None:
     assert switch.wait(lambda: own.hangup_cause is not None and any(
         e.name == "CHANNEL_HANGUP_COMPLETE" and e.uuid == own.uuid for e in ours), timeout=5)
     refer_attended(ours, caller.uuid, agent, own.uuid, far.uuid)
+
+
+def test_supervising_runs_as_captured(switch: FakeSwitch) -> None:
+    """A supervisor's leg B eavesdrops on the agent's leg A (bridged to the caller C), takes eavesdrop's keys, then
+    intercepts C: A is hung up PICKED_OFF first, then C's CHANNEL_UNBRIDGE names B already, then B's one
+    CHANNEL_BRIDGE names C; nothing in between bridges or parks A (tests/captures/esl_plain_supervise)."""
+    run = _replayed(switch, "esl_plain_supervise")
+    c, a, b = (x.command.split("origination_uuid=")[1][:36] for x in run.replies("api originate"))
+    for events, (cc, aa, bb) in ((run.real_events, (c, a, b)), (run.ours_events, (run.to_ours[c], run.to_ours[a],
+                                                                                  run.to_ours[b]))):
+        listening = next(i for i, e in enumerate(events) if e.name == "CHANNEL_EXECUTE" and e.uuid == bb
+                         and e["Application"] == "eavesdrop")
+        assert events[listening]["Application-Data"] == aa
+        assert [e["DTMF-Digit"] for e in events if e.name == "DTMF" and e.uuid == bb] == ["2", "3", "0"]
+        picked = _index(events, "CHANNEL_HANGUP", aa)
+        assert events[picked]["Hangup-Cause"] == "PICKED_OFF" and listening < picked
+        unbridged = next(i for i, e in enumerate(events) if i > picked and e.name == "CHANNEL_UNBRIDGE" and e.uuid == cc)
+        bridged = next(i for i, e in enumerate(events) if e.name == "CHANNEL_BRIDGE" and e.uuid == bb)
+        assert unbridged < bridged and events[unbridged]["Other-Leg-Unique-ID"] == bb
+        assert events[bridged]["Other-Leg-Unique-ID"] == cc
+        assert not [e for e in events[listening:picked] if e.uuid == aa and e.name in ("CHANNEL_PARK", "CHANNEL_UNBRIDGE")]
 
 
 @pytest.mark.parametrize("capture", list(ORDERS))

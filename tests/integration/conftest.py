@@ -77,6 +77,7 @@ def live_link() -> Iterator[SwitchLink]:
 
 sys.path.insert(0, HERE)  # the modules beside this file: scenarios (shared with bench/vs_mod_callcenter.py), live
 from live import AGENT_PORT, SUPERVISOR_TOKEN  # noqa: E402
+from softphone import PASSWORD, Softphone  # noqa: E402
 from scenarios import (agent, agent_keying, agent_transferring, busy_agent, citizen, phone_call,  # noqa: E402
                        unanswered_agent)
 
@@ -201,16 +202,36 @@ def esl_cut() -> Iterator[EslCut]:
 
 
 @pytest.fixture
+def phones(tmp_path: Path) -> Iterator[Callable[..., Softphone]]:
+    """``phones(user, tone_hz=440)``: a baresip phone registered as directory user ``user`` (1005-1019), sending a
+    sine of ``tone_hz``; stopped after the test."""
+    started: list[Softphone] = []
+
+    def phone(user: str, tone_hz: int = 440) -> Softphone:
+        n = int(user) - 1005
+        started.append(Softphone(user, PASSWORD, tmp_path, sip_port=5110 + 2 * n, ctrl_port=4110 + 2 * n,
+                                 tone_hz=tone_hz))
+        started[-1].start()
+        started[-1].wait_registered(10)
+        return started[-1]
+
+    yield phone
+    for phone_ in started:
+        phone_.stop()
+
+
+@pytest.fixture
 def live_engine(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
     started: list[Engine] = []
 
     def make(logged_in: bool = True, agents: tuple[int, ...] = (AGENT_PORT,), queue: dict | None = None,
              thresholds: list[int] | None = None, via: tuple[str, int] | None = None,
              directory: dict[str, dict] | None = None, linkage: dict | None = None, call_keys: dict | None = None,
-             **ivr: object) -> Engine:
+             supervisors: dict[str, dict] | None = None, **ivr: object) -> Engine:
         """Agents a1, a2, ... on sipp phones at ``agents`` ports, offered top-down (a1 first), or ``directory``:
         agents as configured (id -> fields), such as ``user/1005`` on a real softphone; ``via``: reach the
-        switch's event socket through this address (an EslCut relay); ``linkage``: the section, as configured."""
+        switch's event socket through this address (an EslCut relay); ``linkage``: the section, as configured;
+        ``supervisors``: acd.supervisors, each with a token ``<SUPERVISOR_TOKEN>-<id>`` naming them."""
         settings = config.Settings.model_validate({
             "centre": {"name": "live test", "service_numbers": ["12345"]},
             "switch": {"host": os.environ["HOTLINE_FS_HOST"], "port": int(os.environ.get("HOTLINE_FS_PORT", "8021")),
@@ -221,7 +242,10 @@ def live_engine(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
                     "queues": {name: {"skill": "general", "wrap_up": 0, "ring_timeout": 15, "strategy": "top-down",
                                       **(queue or {})} for name in ("general", "second")},
                     "service_level": {"thresholds": thresholds or [15, 20, 30]}, "call_keys": call_keys or {},
-                    "api": {"tokens": [{"token": SUPERVISOR_TOKEN, "role": "supervisor"}]}},
+                    "supervisors": supervisors or {},
+                    "api": {"tokens": [{"token": SUPERVISOR_TOKEN, "role": "supervisor"},
+                                       *({"token": f"{SUPERVISOR_TOKEN}-{name}", "role": "supervisor",
+                                          "supervisor": name} for name in supervisors or {})]}},
             "ivr": {"prompts": {"choice": {"text": "请按1。"}, "survey_intro": {"text": "请评价。"},
                                 "survey_attitude": {"text": "满意请按2。"}, "survey_thanks": {"text": "谢谢。"}},
                     "tenants": {"default": {"greeting": []}}, "prompt_cache": str(tmp_path / "prompts"),

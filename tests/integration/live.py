@@ -12,6 +12,7 @@ from gevent import socket
 
 from calls.record import CallTimeline
 from engine.process import Engine
+from softphone import Softphone, eventually
 from tickets.store import TicketStore
 
 AGENT_PORT, AGENT_MEDIA, CITIZEN_PORT, CITIZEN_MEDIA = 5091, 6091, 5071, 6071
@@ -56,14 +57,22 @@ def call(sipp, tmp_path: Path, steps: list[tuple[str, int]], name: str = "citize
 
 
 
-def api(engine: Engine, method: str, path: str, body: dict | None = None) -> object:
-    """The engine's agent API, as a supervisor."""
+def api(engine: Engine, method: str, path: str, body: dict | None = None, token: str = SUPERVISOR_TOKEN) -> object:
+    """The engine's agent API, as a supervisor (of the whole centre, unless ``token`` says otherwise)."""
     data = json.dumps(body or {}).encode()
     with socket.create_connection(engine.api.address, timeout=5) as sock:
-        sock.sendall(f"{method} {path} HTTP/1.0\r\nAuthorization: Bearer {SUPERVISOR_TOKEN}\r\n"
+        sock.sendall(f"{method} {path} HTTP/1.0\r\nAuthorization: Bearer {token}\r\n"
                      f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
         reply = b"".join(iter(lambda: sock.recv(65536), b""))
     return json.loads(reply.partition(b"\r\n\r\n")[2])
+
+
+def dial_queue(citizen: Softphone, engine: Engine) -> None:
+    """The citizen's phone dials 12345 and, once the engine has the call, presses 1 for a human."""
+    before = len(engine.book.calls)
+    citizen.dial("12345")
+    assert eventually(lambda: len(engine.book.calls) > before)
+    citizen.command("sndcode", "1")
 
 
 def with_units(live_engine, answer_timeout: float = 30, **engine: object) -> Engine:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import array
 import itertools
 import json
+import math
 import os
 import shutil
 import struct
@@ -48,8 +49,10 @@ class Softphone:
     files in ``workdir``/baresip-``user`` (so phones can share a test's ``tmp_path``)."""
 
     def __init__(self, user: str, password: str, workdir: Path, sip_port: int, ctrl_port: int,
-                 domain: str = "127.0.0.1", registrar: str = "127.0.0.1:5060") -> None:
+                 domain: str = "127.0.0.1", registrar: str = "127.0.0.1:5060", tone_hz: int = 440) -> None:
         self.user, self.password, self.domain, self.registrar = user, password, domain, registrar
+        self.tone_hz = tone_hz
+        """The sine the phone sends: phones with tones of their own tell who hears whom."""
         self.sip_port, self.ctrl_port = sip_port, ctrl_port
         self.home = workdir / f"baresip-{user}"
         self.events: list[dict[str, Any]] = []  # every event baresip sent, in order
@@ -178,7 +181,7 @@ class Softphone:
         (self.home / "config").write_text(f"""\
 sip_listen 127.0.0.1:{self.sip_port}
 rtp_ports {rtp}-{rtp + 9}
-audio_source ausine,440
+audio_source ausine,{self.tone_hz}
 # the only rate and channel count ausine makes; baresip resamples to G.711's
 ausrc_srate 48000
 ausrc_channels 2
@@ -240,20 +243,43 @@ statmode_default off
         return [event["type"] for event in self.events]
 
 
-def peak(path: Path) -> int:
-    """The largest absolute sample of a 16-bit little-endian mono WAV file: 0 for digital silence, thousands for
-    a tone. While a call goes on, libsndfile's header says the data chunk is empty (it writes the size when the
-    call ends), so an empty chunk is read to the end of the file: a call's audio can be checked as it flows."""
-    data = path.read_bytes()
+def samples(path: Path) -> tuple[int, array.array]:
+    """The sample rate and samples of a 16-bit little-endian mono WAV file. While a call goes on, libsndfile's
+    header says the data chunk is empty (it writes the size when the call ends), so an empty chunk is read to the
+    end of the file: a call's audio can be checked as it flows."""
+    data, rate = path.read_bytes(), 8000
     offset = 12  # past "RIFF", its size and "WAVE"
     while offset + 8 <= len(data):
         chunk, size = struct.unpack_from("<4sI", data, offset)
+        if chunk == b"fmt ":
+            rate = struct.unpack_from("<I", data, offset + 12)[0]
         if chunk == b"data":
             end = offset + 8 + size if 0 < size <= len(data) - offset - 8 else len(data)
-            samples = data[offset + 8:end]
-            return max(map(abs, array.array("h", samples[:len(samples) // 2 * 2])), default=0)
+            body = data[offset + 8:end]
+            return rate, array.array("h", body[:len(body) // 2 * 2])
         offset += 8 + size + size % 2
-    return 0
+    return rate, array.array("h")
+
+
+def peak(path: Path) -> int:
+    """The largest absolute sample: 0 for digital silence, thousands for a tone."""
+    return max(map(abs, samples(path)[1]), default=0)
+
+
+def tone_share(path: Path, hz: int, from_s: float) -> float:
+    """How much of what was heard from ``from_s`` seconds on is a sine of ``hz`` (Goertzel's power at ``hz`` over
+    the window's whole power, 0 to 1): about 1 for that tone alone, 1/n for one of n equal tones, 0 without it."""
+    rate, heard = samples(path)
+    window = heard[int(from_s * rate):]
+    if not window:
+        return 0.0
+    coefficient = 2 * math.cos(2 * math.pi * hz / rate)
+    s1 = s2 = 0.0
+    for sample in window:
+        s1, s2 = sample + coefficient * s1 - s2, s1
+    power = s1 * s1 + s2 * s2 - coefficient * s1 * s2
+    total = sum(sample * sample for sample in window)
+    return 2 * power / (len(window) * total) if total else 0.0
 
 
 def eventually(condition: Callable[[], bool], timeout: float = 10) -> bool:

@@ -7,45 +7,19 @@ Users 1005-1007 of the switch's stock directory stand for the agents' phones (th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
-from live import UNIT_MEDIA, UNIT_PORT, api, records, with_units
-from softphone import PASSWORD, TONE, Softphone, eventually, peak
+from live import UNIT_MEDIA, UNIT_PORT, api, dial_queue, records, with_units
+from softphone import TONE, eventually, peak
 
 from engine.process import Engine
 
 AGENT = {"contact": "user/1005", "skills": {"general": 5}}
 
 
-@pytest.fixture
-def phones(tmp_path: Path) -> Iterator[Callable[[str], Softphone]]:
-    started: list[Softphone] = []
-
-    def phone(user: str) -> Softphone:
-        n = int(user) - 1005
-        started.append(Softphone(user, PASSWORD, tmp_path, sip_port=5110 + 2 * n, ctrl_port=4110 + 2 * n))
-        started[-1].start()
-        started[-1].wait_registered(10)
-        return started[-1]
-
-    yield phone
-    for phone_ in started:
-        phone_.stop()
-
-
 def agent_is(engine: Engine, state: str, reason: str | None = None, registered: bool = True) -> bool:
     [view] = [a for a in api(engine, "GET", "/agents") if a["id"] == "1005"]  # type: ignore[union-attr]
     return view["state"] == state and view["registered"] is registered and reason in (None, view["reason"])
-
-
-def dial_queue(citizen: Softphone, engine: Engine) -> None:
-    """The citizen dials 12345 and, once the engine has the call, presses 1 for a human."""
-    before = len(engine.book.calls)
-    citizen.dial("12345")
-    assert eventually(lambda: len(engine.book.calls) > before)
-    citizen.command("sndcode", "1")
 
 
 def test_an_agent_works_the_shift_by_feature_codes(live_engine, phones) -> None:
