@@ -1,4 +1,5 @@
-"""Feature codes dialled from an agent's softphone: *20 log in, *21 ready, *22[n] not ready, *23 log out.
+"""Feature codes dialled from an agent's softphone: *20 log in, *21 ready, *22[n] not ready, *23 log out; and from a
+supervisor's: *31, *32, *33 and an agent's number to listen to, whisper into or barge into that agent's call.
 
 The agent is recognised by the SIP user FreeSWITCH authenticated the call as (``variable_user_name``), never by
 the caller ID, which any caller can set; the dialled digits are matched against the configured codes, never
@@ -8,6 +9,7 @@ agent on a call (acd.connector), so the change takes effect at once.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from config.acd import Acd
@@ -26,6 +28,24 @@ def numbers(acd: Acd) -> frozenset[str]:
     codes = acd.feature_codes
     not_ready = [f"{codes.not_ready}{n}" for n in range(1, len(acd.reasons) + 1)]
     return frozenset([codes.login, codes.ready, codes.not_ready, *not_ready, codes.logout])
+
+
+SUPERVISOR_MODES = ("listen", "whisper", "barge")
+
+
+def supervisor_pattern(acd: Acd) -> str:
+    """What the rendered dialplan parks for the engine from supervisors' phones: a code, then an agent's number."""
+    codes = "|".join(re.escape(getattr(acd.feature_codes, mode)) for mode in SUPERVISOR_MODES)
+    return f"^({codes})([0-9]{{1,32}})$"
+
+
+def parse_supervisor(acd: Acd, dialled: str) -> tuple[str, str] | None:
+    """(mode, agent) a supervisor's dialled code asks for, or None."""
+    for mode in SUPERVISOR_MODES:
+        code = getattr(acd.feature_codes, mode)
+        if dialled.startswith(code) and dialled[len(code):].isdigit():
+            return mode, dialled[len(code):]
+    return None
 
 
 def parse(acd: Acd, agent: str, dialled: str) -> AgentCommand | None:

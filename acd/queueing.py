@@ -172,13 +172,17 @@ class Queueing:
             prompt, outcome = "ivr/agent-refused.wav", str(exc)
         log.info("agent.feature_code", agent=command.agent, action=command.action, reason=command.reason,
                  outcome=outcome)
+        self.answer_code(event.uuid, prompt)
+
+    def answer_code(self, uuid: str, prompt: str) -> None:
+        """A feature code's own call is answered with ``prompt`` (done, or refused), then hung up."""
         link = self.hub.link
         try:
-            link.execute(event.uuid, "answer", acknowledged=False)  # the prompt runs after it; its reply tells
-            link.execute(event.uuid, "playback", prompt, wait_complete=True)
-            link.hangup(event.uuid)
+            link.execute(uuid, "answer", acknowledged=False)  # the prompt runs after it; its reply tells
+            link.execute(uuid, "playback", prompt, wait_complete=True)
+            link.hangup(uuid)
         except EslError as exc:
-            log.info("agent.feature_code_prompt_failed", agent=command.agent, error=str(exc))
+            log.info("agent.feature_code_prompt_failed", uuid=uuid, error=str(exc))
 
     # --- reconciliation ---------------------------------------------------------------------------------------
 
@@ -270,12 +274,14 @@ class Queueing:
         """``act`` on the agent; what a supervisor or engineer did, on which call, and what came of it, to the
         audit log (an agent acting on themselves is not audited). Returns what ``act`` answered."""
         call = (self.connector.conversations().get(agent_id) or {}).get("call")
+        asked_ms = self.hub.clock()
+        made = AuditEntry.id_at(asked_ms)
         status, body = answer = act(request, agent_id, action)
         if request.role != "agent":
             result = "done" if status == 200 else str(body.get("error", status)) if isinstance(body, dict) else str(status)
             detail = str(request.body().get("reason") or request.body().get("to") or "")
-            self.hub.run([Audited(AuditEntry(self.hub.clock(), scope.actor(request), action, agent_id, call,  # type: ignore[arg-type]
-                                             result, detail))])
+            self.hub.run([Audited(AuditEntry(asked_ms, scope.actor(request), action, agent_id, call,  # type: ignore[arg-type]
+                                             result, detail, made))])
         return answer
 
     def _act(self, request: Request) -> tuple[int, object]:

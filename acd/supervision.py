@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable
 
 from calls.book import Call, CallBook, Stage
 from calls.commands import Eavesdrop, Intercept, Kill, Originate
-from calls.legs import Leg, LegStateError, Role
+from calls.legs import Leg, LegState, LegStateError, Role
 from calls.notices import AgentLeft
 
 if TYPE_CHECKING:
@@ -44,6 +44,16 @@ class Supervision:
         leg = self.book.add(call, Leg(self.new_uuid(), Role.SUPERVISOR, supervisor))
         call.supervised[leg.uuid] = mode
         return [Originate(leg.uuid, contact, RING_S, {"hotline_call": call.id, "hotline_supervisor": supervisor})]
+
+    def supervise_from_phone(self, supervisor: str, uuid: str, agent_id: str, mode: str) -> list[Effect]:
+        """The supervisor's phone dialled a supervisor's code for the agent: that call of theirs listens in. A
+        second one on the same call is refused (switch modes on the first)."""
+        call = self._supervised_call(agent_id)
+        if self._supervisor_leg(call, supervisor) is not None:
+            raise LegStateError(f"{supervisor} listens to agent {agent_id}'s call already: switch modes there")
+        leg = self.book.add(call, Leg(uuid, Role.SUPERVISOR, supervisor, LegState.ANSWERED))
+        call.supervised[leg.uuid] = mode
+        return self._supervisor_answered(call, leg)
 
     def take_over(self, supervisor: str, agent_id: str) -> list[Effect]:
         """The supervisor, listening on their phone, takes the caller from the agent (the agent goes to

@@ -141,12 +141,27 @@ class ServiceLevel(Section):
 
 
 class FeatureCodes(Section):
-    """Codes agents dial from their softphone; ``not_ready`` may be followed by a reason's number (*222 = meal)."""
+    """Codes agents dial from their softphone; ``not_ready`` may be followed by a reason's number (*222 = meal).
+    Supervisors dial ``listen``, ``whisper`` or ``barge`` followed by the agent's number (*311001)."""
 
     login: Annotated[str, Field(pattern=r"^\*[0-9]{1,4}$")] = "*20"
     ready: Annotated[str, Field(pattern=r"^\*[0-9]{1,4}$")] = "*21"
     not_ready: Annotated[str, Field(pattern=r"^\*[0-9]{1,4}$")] = "*22"
     logout: Annotated[str, Field(pattern=r"^\*[0-9]{1,4}$")] = "*23"
+    listen: Annotated[str, Field(pattern=r"^\*[0-9]{1,4}$")] = "*31"
+    whisper: Annotated[str, Field(pattern=r"^\*[0-9]{1,4}$")] = "*32"
+    barge: Annotated[str, Field(pattern=r"^\*[0-9]{1,4}$")] = "*33"
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "FeatureCodes":
+        """A code that begins another could not be told from it (``*22`` is followed by reasons' numbers, the
+        supervisors' codes by agents')."""
+        codes = self.model_dump()
+        for name, code in codes.items():
+            for other, longer in codes.items():
+                if other != name and longer.startswith(code):
+                    raise ValueError(f"{other} {longer!r} begins with {name} {code!r}: a phone could not tell them apart")
+        return self
 
 
 CallAction = Literal["hold", "resume", "mute", "unmute", "transfer", "consult", "complete", "cancel", "join",

@@ -127,8 +127,8 @@ class SwitchCommands:
         whisper_agent, whisper_caller = command.mode in ("whisper", "barge"), command.mode == "barge"
         marks = (f"eavesdrop_whisper_bleg={str(whisper_agent).lower()};"
                  f"eavesdrop_whisper_aleg={str(whisper_caller).lower()};eavesdrop_enable_dtmf=true")
-        self._send(f"uuid_setvar_multi {uuid} {marks}", command)
-        return self._send(f"uuid_transfer {uuid} eavesdrop:{tokens.uuid(command.agent)} inline", command)
+        self._send(f"uuid_setvar_multi {uuid} {marks}", command)  # answered: a phone's own call may still ring
+        return self._send(f"uuid_transfer {uuid} answer,eavesdrop:{tokens.uuid(command.agent)} inline", command)
 
     def intercept(self, command: Intercept) -> list[object]:
         return self._send(f"uuid_transfer {tokens.uuid(command.uuid)} intercept:{tokens.uuid(command.call_id)} inline",

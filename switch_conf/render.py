@@ -100,13 +100,17 @@ def _parking(settings: Settings) -> list[tuple[str, str]]:
 
 
 def _agent_dialplan(settings: Settings) -> ET.Element:
-    """Agents' softphones (the default context) park feature codes for the engine; they may also dial the
+    """Agents' softphones (the default context) park feature codes for the engine, and supervisors' theirs (a code
+    and an agent's number); they may also dial the
     service numbers, to test the line as a citizen would, and the linkage directory's numbers, which go out
     through the entry's trunk with its caller ID, as the toolbar's transfers do: a softphone's own consultation
     with 110, followed by its attended transfer (REFER with Replaces), then reaches 110 the same way."""
     root = ET.Element("include")
     _referred(root)
     _extension(root, "hotline_feature_codes", sorted(feature_codes.numbers(settings.acd)), [("park", "")])
+    supervising = ET.SubElement(root, "extension", name="hotline_supervisor_codes")
+    ET.SubElement(ET.SubElement(supervising, "condition", field="destination_number",
+                                expression=feature_codes.supervisor_pattern(settings.acd)), "action", application="park")
     _extension(root, "hotline_service_numbers", settings.centre.service_numbers, _parking(settings))
     for key in settings.linkage.directory:
         unit = resolve(key, settings)

@@ -33,7 +33,12 @@ class AuditEntry:
 
     def __post_init__(self) -> None:
         if not self.id:
-            object.__setattr__(self, "id", f"{self.at_ms:013d}-{next(_MADE):06d}-{uuid.uuid4().hex[:12]}")
+            object.__setattr__(self, "id", self.id_at(self.at_ms))
+
+    @staticmethod
+    def id_at(at_ms: int) -> str:
+        """A new entry's id, taken when the action was asked for (entries keep that order, whenever they end)."""
+        return f"{at_ms:013d}-{next(_MADE):06d}-{uuid.uuid4().hex[:12]}"
 
     def to_line(self) -> bytes:
         """The spool's line for it: an object of its own kind beside the call records."""

@@ -35,7 +35,9 @@ def talking_to(switch, engine, agent: str = "1001"):
     engine.queueing.command(agent, "login")
     caller = queued_caller(switch, engine)
     assert switch.wait(lambda: caller.bridged_to is not None and caller.bridged_to.name == f"user/{agent}", timeout=5)
-    return caller, caller.bridged_to
+    leg = caller.bridged_to
+    assert switch.wait(lambda: engine.book.find(leg.uuid)[1].outcome == "answered", timeout=5)  # the engine's too
+    return caller, leg
 
 
 def supervisor_leg(switch):
@@ -155,3 +157,27 @@ def test_the_cli_supervises_and_lists_the_audit_log(switch, engine, tmp_path) ->
     assert log.exit_code == 0 and f"hangup agent 1001 call {caller.uuid}: done" in log.output
     assert log.output.rstrip().endswith("1 entry")
     assert hotline("audit", "--since", "not-a-day").exit_code == 2
+
+
+def test_a_supervisor_listens_by_dialling_a_code_and_is_refused_outside_their_teams(switch, engine) -> None:
+    """*31 and the agent's number from the supervisor's phone (its SIP user, as the switch authenticated it):
+    that call listens in; *32 switches nothing on another call, it asks for a second listening call, which is
+    refused; a team b agent's number is refused too, each with the refusal prompt and an audit entry."""
+    caller, agent_leg = talking_to(switch, engine)
+    switch.register("1901")
+    phone = switch.place_call("1901", "*311001", user="1901")
+    assert switch.wait(lambda: phone.listening == (agent_leg.uuid, False, False), timeout=5)
+    assert phone.answered
+    again = switch.place_call("1901", "*321001", user="1901")  # a second call onto the same call
+    other = switch.place_call("1901", "*331002", user="1901")  # team b
+    assert switch.wait(lambda: again.hangup_cause is not None and other.hangup_cause is not None, timeout=10)
+    assert phone.listening == (agent_leg.uuid, False, False)
+    spoof = switch.place_call("1901", "*311001")  # caller ID 1901, but no SIP user: a citizen could send it
+    assert switch.wait(lambda: spoof.parked, timeout=5) and spoof.listening is None
+    spoof.hangup()
+    caller.hangup()
+    assert switch.wait(lambda: phone.hangup_cause is not None, timeout=5)
+    assert audit(engine) == [
+        ("supervisor:1901", "listen", "1001", "done"),
+        ("supervisor:1901", "whisper", "1001", "1901 listens to agent 1001's call already: switch modes there"),
+        ("supervisor:1901", "barge", "1002", "agent 1002 is not in your teams or queues")]

@@ -83,6 +83,10 @@ def test_service_numbers_110_and_feature_codes_are_parked_for_the_engine(tmp_pat
     import re
     assert all(re.fullmatch(expression, code) for code in ("*20", "*21", "*222", "*23"))
     assert not re.fullmatch(expression, "*2299") and not re.fullmatch(expression, "12345")
+    supervising = next(ext for ext in default.iter("extension") if ext.get("name") == "hotline_supervisor_codes")
+    expression = supervising.find("condition").get("expression")
+    assert re.fullmatch(expression, "*311001") and re.fullmatch(expression, "*331004")
+    assert not re.fullmatch(expression, "*31") and not re.fullmatch(expression, "*311001;x")
     # a softphone dialling a unit (its own consultation, before an attended transfer) goes out as the toolbar would
     to_110 = next(ext for ext in default.iter("extension") if ext.get("name") == "hotline_linkage_110")
     assert to_110.find("condition").get("expression") == "^(110)$"

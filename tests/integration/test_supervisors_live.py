@@ -7,6 +7,7 @@ log are checked."""
 
 from __future__ import annotations
 
+import pytest
 from live import SUPERVISOR_TOKEN, api, dial_queue, records
 from softphone import Softphone, eventually, samples, tone_share
 
@@ -98,3 +99,23 @@ def test_a_supervisor_takes_the_call_over_then_another_call_is_force_ended(live_
     assert engine.writer.flush(10)
     assert [(e.action, e.call_id, e.result) for e in engine.tickets.audit(actor="supervisor:1009")] == [
         ("listen", record.call_id, "done"), ("takeover", record.call_id, "done"), ("hangup", second.call_id, "done")]
+
+
+def test_a_supervisor_listens_by_dialling_a_code_from_their_phone(live_engine, phones) -> None:
+    """*31 and the agent's number from the supervisor's phone (the rendered hotline_supervisor_codes extension
+    parks it for the engine): that call hears the conversation, and nobody hears it."""
+    engine, agent, citizen, supervisor = on_a_call(live_engine, phones)
+    if "hotline_supervisor_codes" not in engine.link.api("xml_locate dialplan context name default"):
+        pytest.skip("the switch's default context has no rendered supervisor codes (hotline switch-conf render)")
+    supervisor.dial("*311005")
+    assert eventually(lambda: seconds_heard(supervisor) > 2.5, timeout=20)
+    assert tone_share(supervisor.heard, CITIZEN_HZ, 1) > HEARS and tone_share(supervisor.heard, AGENT_HZ, 1) > HEARS
+    since = {phone: seconds_heard(phone) for phone in (agent, citizen)}
+    assert eventually(lambda: all(seconds_heard(p) > since[p] + 2 for p in since), timeout=20)
+    assert all(tone_share(phone.heard, SUPERVISOR_HZ, since[phone]) < SILENT for phone in since)
+    citizen.hangup()
+    supervisor.wait_event("CALL_CLOSED", 15)  # eavesdrop ends with the agent's leg
+    records(engine, 1)
+    assert engine.writer.flush(10)
+    assert [(e.actor, e.action, e.result) for e in engine.tickets.audit(actor="supervisor:1009")] == [
+        ("supervisor:1009", "listen", "done")]
