@@ -340,6 +340,16 @@ class Queueing:
                 "calls_answered": agent.calls_answered, "registered": agent.registered, "call": calls.get(agent_id)}
 
     def _queues(self, request: Request) -> tuple[int, object]:
+        return 200, self.queue_views()
+
+    def agent_views(self) -> list[dict[str, object]]:
+        """Every agent as the toolbar shows them, with their call."""
+        calls = self.connector.conversations()
+        return [self._agent_view(agent_id, calls) for agent_id in self.core.agents]
+
+    def queue_views(self) -> list[dict[str, object]]:
+        """Each queue now and today: callers waiting, the longest wait, answered, abandoned, transfers in, average
+        hold and consultation, and the 12345 answer rate at each threshold."""
         core, now = self.core, self.hub.clock()
         views = []
         for name, line in core.waiting.items():
@@ -352,7 +362,7 @@ class Queueing:
                           "average_consult_s_today": round(today.consult_ms_total / max(1, today.answered) / 1000, 1),
                           **{f"answered_within_{t}s_today": today.levels(t)["hotline_12345"]
                              for t in core.service_level.thresholds_s}})
-        return 200, views
+        return views
 
 
 def distributor_from(settings: Settings, journal: object | None = None) -> Distributor:

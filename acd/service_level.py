@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from calls.record import CallTimeline
 
-INTERVALS_S = {"15min": 900, "hour": 3600, "day": 86400}
+INTERVALS_S = {"15min": 900, "30min": 1800, "hour": 3600, "day": 86400}
+"""15 min and hours for the reports, half hours for the console's chart of the day, days for "today"."""
 KEEP_DAYS = 2
 """A live engine keeps today and yesterday; older figures are the ticket store's (every call has its record)."""
 
@@ -42,6 +44,16 @@ class Counts:
     consult_ms_total: int = 0
     """Time answered callers spent on hold, and aside while their agent consulted someone (counted as each call
     ends): reported apart from the talk, as the tenders ask."""
+
+    def add(self, other: "Counts") -> None:
+        """Add ``other``'s counts to these (intervals or queues summed)."""
+        for name in ("requests", "answered", "abandoned", "timed_out", "exited", "quick_abandons", "transfers_in",
+                     "wait_ms_total", "held_ms_total", "consult_ms_total"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for mine, theirs in ((self.answered_within, other.answered_within),
+                             (self.abandoned_within, other.abandoned_within)):
+            for threshold, n in theirs.items():
+                mine[threshold] = mine.get(threshold, 0) + n
 
     def levels(self, threshold_s: int) -> dict[str, float | None]:
         def ratio(numerator: int, denominator: int) -> float | None:
@@ -191,20 +203,13 @@ class ServiceLevel:
         """All intervals of one length added up (a whole simulation, a month)."""
         total = Counts()
         for (name, kind, _), counts in self.buckets.items():
-            if name != queue or kind != interval:
-                continue
-            total.requests += counts.requests
-            total.answered += counts.answered
-            total.abandoned += counts.abandoned
-            total.timed_out += counts.timed_out
-            total.exited += counts.exited
-            total.quick_abandons += counts.quick_abandons
-            total.transfers_in += counts.transfers_in
-            total.wait_ms_total += counts.wait_ms_total
-            total.held_ms_total += counts.held_ms_total
-            total.consult_ms_total += counts.consult_ms_total
-            for threshold, n in counts.answered_within.items():
-                total.answered_within[threshold] = total.answered_within.get(threshold, 0) + n
-            for threshold, n in counts.abandoned_within.items():
-                total.abandoned_within[threshold] = total.abandoned_within.get(threshold, 0) + n
+            if name == queue and kind == interval:
+                total.add(counts)
+        return total
+
+    def across(self, interval: str, start_ms: int, queues: Iterable[str]) -> Counts:
+        """One interval of ``queues`` added up (the centre's half hour, for the console's chart)."""
+        total = Counts()
+        for queue in queues:
+            total.add(self.report(queue, interval, start_ms))
         return total

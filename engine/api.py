@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from config.acd import Api, Token
 from engine.capability import Route
@@ -50,22 +50,38 @@ class ApiRequest:
         return data
 
 
-class EngineApi(WsgiService):
-    """Serves ``routes`` on ``config.listen`` for the holders of ``config.tokens``."""
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """A body that is not JSON: a page or an asset (bytes), or server-sent events (an iterator of chunks)."""
 
-    def __init__(self, config: Api, routes: list[tuple[str, str, Route]]) -> None:
+    content_type: str
+    body: bytes | Iterator[bytes]
+
+
+class EngineApi(WsgiService):
+    """Serves ``routes`` on ``config.listen``: the public ones to anyone, the rest to holders of ``config.tokens``."""
+
+    def __init__(self, config: Api, routes: list[tuple[str, str, Route, bool]]) -> None:
         self.config = config
         self.routes = routes
         super().__init__(config.listen)
 
     def app(self, environ: dict[str, object], start_response: StartResponse) -> Iterable[bytes]:
         try:
-            token = self._authenticate(str(environ.get("HTTP_AUTHORIZATION", "")))
             method, path = str(environ["REQUEST_METHOD"]), str(environ["PATH_INFO"])
-            handler, params = self._match(method, path)
-            status, body = handler(ApiRequest(token.role, token.agent, token.supervisor, params, environ))
+            handler, params, public = self._match(method, path)
+            token = None if public else self._authenticate(str(environ.get("HTTP_AUTHORIZATION", "")))
+            status, body = handler(ApiRequest(token.role if token else "", token.agent if token else "",
+                                              token.supervisor if token else "", params, environ))
         except HttpError as exc:
             status, body = exc.status, {"error": str(exc)}
+        if isinstance(body, Raw):
+            headers = [("Content-Type", body.content_type), ("Cache-Control", "no-store")]
+            if isinstance(body.body, bytes):
+                start_response(STATUS.get(status, f"{status} Error"), [*headers, ("Content-Length", str(len(body.body)))])
+                return [body.body]
+            start_response(STATUS.get(status, f"{status} Error"), headers)
+            return body.body
         data = json.dumps(body, ensure_ascii=False).encode()
         start_response(STATUS.get(status, f"{status} Error"),
                        [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(data)))])
@@ -80,9 +96,9 @@ class EngineApi(WsgiService):
                 return token
         raise HttpError(401, "unknown token")
 
-    def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+    def _match(self, method: str, path: str) -> tuple[Route, dict[str, str], bool]:
         parts = [p for p in path.split("/") if p]
-        for route_method, pattern, handler in self.routes:
+        for route_method, pattern, handler, public in self.routes:
             names = [p for p in pattern.split("/") if p]
             if route_method != method or len(names) != len(parts):
                 continue
@@ -93,5 +109,5 @@ class EngineApi(WsgiService):
                 elif name != part:
                     break
             else:
-                return handler, params
+                return handler, params, public
         raise HttpError(404, f"no such resource: {method} {path}")

@@ -51,7 +51,7 @@ class Hub:
         self.book = book
         self.clock = clock
         self.journal = journal
-        self.routes: list[tuple[str, str, Route]] = []
+        self.routes: list[tuple[str, str, Route, bool]] = []
         self._handlers: dict[type, list[Handler]] = {}
 
     def on(self, kind: str | type, handler: Handler) -> None:
@@ -61,9 +61,10 @@ class Hub:
         else:
             self._handlers.setdefault(kind, []).append(handler)
 
-    def route(self, method: str, path: str, handler: Route) -> None:
-        """Serve ``method path`` on the engine's API; ``{name}`` in the path is a parameter."""
-        self.routes.append((method, path, handler))
+    def route(self, method: str, path: str, handler: Route, public: bool = False) -> None:
+        """Serve ``method path`` on the engine's API; ``{name}`` in the path is a parameter. ``public``: served
+        without a token (the console's page and assets, which hold no data)."""
+        self.routes.append((method, path, handler, public))
 
     def run(self, messages: Iterable[object]) -> None:
         """Hand each message to its handlers, then the messages they return, until none is left. A handler that

@@ -18,9 +18,11 @@ import redis
 import structlog
 from gevent.event import Event as Flag
 
+from acd.floor import Floor
 from acd.queueing import Queueing
 from acd.supervisors import Supervisors
 from calls.book import CALLS, CallBook
+from console.web import Console
 from calls.clock import Clock
 from calls.notices import Audited, Finished
 from calls.record import CallTimeline
@@ -61,7 +63,8 @@ class Engine:
         self.queueing = Queueing(settings, saved_agents, self._today)
         self.front_door = FrontDoor(settings, self.tickets)
         for capability in (SwitchCommands(), Reconciler(saved_records), self.queueing,
-                           Supervisors(settings, self.queueing), self.front_door,
+                           Supervisors(settings, self.queueing), Floor(settings, self.queueing), Console(),
+                           self.front_door,
                            Survey(settings.ivr.survey, lambda name: self.front_door.flow.sound(name)),
                            Recording(settings.recorder)):
             capability.attach(self.hub)

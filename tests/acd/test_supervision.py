@@ -19,8 +19,8 @@ CENTRE = "supervisor-centre-token-abcdefghij"
 AGENT = "agent-1001-token-abcdefghijklm"
 
 
-@pytest.fixture
-def engine(switch, make_engine):
+def supervised(switch, make_engine):
+    """Agents 1001 (team a) and 1002 (team b), supervisor 1901 of team a on user/1901, and the tokens above."""
     for phone in ("user/1001", "user/1002", "user/1901"):
         switch.set_endpoint(phone, answer_after=0.0)
     return make_engine(teams={"1001": "a", "1002": "b"},
@@ -28,6 +28,11 @@ def engine(switch, make_engine):
                        tokens=[Token(token=SecretStr(TEAM_A), role="supervisor", supervisor="1901"),
                                Token(token=SecretStr(CENTRE), role="supervisor"),
                                Token(token=SecretStr(AGENT), role="agent", agent="1001")])
+
+
+@pytest.fixture
+def engine(switch, make_engine):
+    return supervised(switch, make_engine)
 
 
 def talking_to(switch, engine, agent: str = "1001"):
