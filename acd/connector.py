@@ -400,9 +400,10 @@ class Connector(CallControl, Supervision):
         now = self.clock()
         call.gone_ms = now if call.caller.cause is not None else None
         effects: list[Effect] = []
-        for leg in call.legs.values():  # a unit still ringing; a party parked, or mid-consultation, with no one
-            if leg.role is Role.UNIT and leg.outcome is None or \
-                    leg.outcome == "answered" and (leg.parked or call.consult is not None):  # to go back to
+        for leg in call.legs.values():  # a unit or a supervisor's phone still ringing; a party parked, or
+            if leg.role in (Role.UNIT, Role.SUPERVISOR) and leg.outcome is None or \
+                    leg.outcome == "answered" and (leg.parked or call.consult is not None):  # mid-consultation,
+                # with no one to go back to
                 effects += self._end(leg)
         return effects + (self._carry(self.core.caller_left(call.id, now)) if call.id in self.core.callers else [])
 

@@ -194,8 +194,12 @@ class Queueing:
         view.fixed["legs_gone_unseen"] += len(up - {leg.uuid for _, leg in book.legs() if leg.up})
         view.fixed["legs_hung_up"] += sum(isinstance(effect, Kill) for effect in effects)
         on_call: dict[str, str] = {}
+        supervising = []
         for channel in view.unknown(book):
             agent = channel.var("hotline_agent")
+            if channel.var("hotline_supervisor") is not None:
+                supervising.append(channel)  # once the conversations are taken back
+                continue
             if agent is None:
                 effects += self.connector.apply(
                     Created(channel.uuid, user=channel.var("user_name") or channel.var("dialed_user"),
@@ -213,6 +217,10 @@ class Queueing:
             else:
                 effects.append(Kill(channel.uuid, "ORIGINATOR_CANCEL"))
                 view.fixed["orphan_legs_hung_up"] += 1
+        for channel in supervising:
+            taken = self.connector.adopt_supervisor(channel)
+            view.fixed["supervisors_hung_up" if taken else "supervisors_adopted"] += 1
+            effects += taken
         if on_call or self._saved_agents:
             self.core.restore(self._saved_agents, self.hub.clock(), on_call)
             self._saved_agents = {}  # taken back once, even if this reconciliation is cut short

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from calls.book import Call, CallBook, Stage
-from calls.commands import Eavesdrop, Intercept, Kill, Originate
+from calls.commands import Eavesdrop, Intercept, Kill, Originate, SetVars
+from calls.facts import Channel
 from calls.legs import Leg, LegState, LegStateError, Role
 from calls.notices import AgentLeft
 
@@ -53,7 +54,21 @@ class Supervision:
             raise LegStateError(f"{supervisor} listens to agent {agent_id}'s call already: switch modes there")
         leg = self.book.add(call, Leg(uuid, Role.SUPERVISOR, supervisor, LegState.ANSWERED))
         call.supervised[leg.uuid] = mode
-        return self._supervisor_answered(call, leg)
+        marks = SetVars(uuid, {"hotline_call": call.id, "hotline_supervisor": supervisor})  # as the API's legs have
+        return [marks, *self._supervisor_answered(call, leg)]
+
+    def adopt_supervisor(self, channel: Channel) -> list[Effect]:
+        """After a restart: a supervisor's leg the switch still has. One listening in on a call the engine follows
+        is that call's again, in the mode it was last put in; one still ringing, or whose call is gone, is hung up
+        (nobody would move it into the call now)."""
+        found = self.book.get(channel.var("hotline_call") or "")
+        supervisor = channel.var("hotline_supervisor") or ""
+        if found is None or channel.application != "eavesdrop" or not channel.answered:
+            return [Kill(channel.uuid)]
+        leg = self.book.add(found, Leg(channel.uuid, Role.SUPERVISOR, supervisor, LegState.ANSWERED,
+                                       outcome="answered"))
+        found.supervised[leg.uuid] = channel.var("hotline_supervise") or "listen"
+        return []
 
     def take_over(self, supervisor: str, agent_id: str) -> list[Effect]:
         """The supervisor, listening on their phone, takes the caller from the agent (the agent goes to

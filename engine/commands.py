@@ -122,10 +122,12 @@ class SwitchCommands:
         """Whisper and barge are eavesdrop's own mixes (``eavesdrop_whisper_bleg``: into what the agent hears;
         ``_aleg``: into what the caller hears); its keys switch between them while it runs."""
         uuid = tokens.uuid(command.uuid)
+        mode = f"hotline_supervise={tokens.word(command.mode)}"  # for an engine taking the call back after a restart
         if not command.agent:
+            self._send(f"uuid_setvar {uuid} {mode.replace('=', ' ')}", command)
             return self._send(f"uuid_recv_dtmf {uuid} {EAVESDROP_KEYS[command.mode]}", command)
         whisper_agent, whisper_caller = command.mode in ("whisper", "barge"), command.mode == "barge"
-        marks = (f"eavesdrop_whisper_bleg={str(whisper_agent).lower()};"
+        marks = (f"{mode};eavesdrop_whisper_bleg={str(whisper_agent).lower()};"
                  f"eavesdrop_whisper_aleg={str(whisper_caller).lower()};eavesdrop_enable_dtmf=true")
         self._send(f"uuid_setvar_multi {uuid} {marks}", command)  # answered: a phone's own call may still ring
         return self._send(f"uuid_transfer {uuid} answer,eavesdrop:{tokens.uuid(command.agent)} inline", command)

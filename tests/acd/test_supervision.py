@@ -186,3 +186,36 @@ def test_a_supervisor_listens_by_dialling_a_code_and_is_refused_outside_their_te
         ("supervisor:1901", "listen", "1001", "done"),
         ("supervisor:1901", "whisper", "1001", "1901 listens to agent 1001's call already: switch modes there"),
         ("supervisor:1901", "barge", "1002", "agent 1002 is not in your teams or queues")]
+
+
+def test_a_supervisor_listening_through_an_engine_restart_is_followed_by_the_next_engine(switch, make_engine) -> None:
+    """The engine stops while a supervisor whispers to an agent: the switch goes on; the next engine takes the
+    listening leg back with its mode, switches it on the same phone call, and the record has the supervisor."""
+    first = supervised(switch, make_engine)
+    caller, agent_leg = talking_to(switch, first)
+    assert api(first, "POST", "/supervise/1001/whisper", TEAM_A)[0] == 200
+    assert switch.wait(lambda: (leg := supervisor_leg(switch)) is not None and leg.listening == (agent_leg.uuid, True, False),
+                       timeout=5)
+    phone = supervisor_leg(switch)
+    first.stop()
+    second = supervised(switch, make_engine)
+    assert switch.wait(lambda: second.queueing.connector.supervisors_of() == {
+        "1001": [{"supervisor": "1901", "mode": "whisper"}]}, timeout=10)
+    assert api(second, "POST", "/supervise/1001/listen", TEAM_A)[0] == 200
+    assert switch.wait(lambda: phone.listening == (agent_leg.uuid, False, False), timeout=5)
+    assert [ch for ch in switch.channels.values() if ch.name == "user/1901"] == [phone]  # no second phone call
+    caller.hangup()
+    assert switch.wait(lambda: any(r.call_id == caller.uuid for r in second.records), timeout=10)
+    record = next(r for r in second.records if r.call_id == caller.uuid)
+    assert [p.who for p in record.parties if p.role == "supervisor"] == ["1901"]
+
+
+def test_a_supervisors_phone_still_ringing_when_the_caller_leaves_is_called_off(switch, engine) -> None:
+    switch.set_endpoint("user/1901", answer_after=None)  # the supervisor does not pick up
+    caller, agent_leg = talking_to(switch, engine)
+    assert api(engine, "POST", "/supervise/1001/listen", TEAM_A)[0] == 200
+    assert switch.wait(lambda: supervisor_leg(switch) is not None, timeout=5)
+    ringing = supervisor_leg(switch)
+    caller.hangup()
+    assert switch.wait(lambda: ringing.hangup_cause is not None, timeout=5)
+    assert ringing.hangup_cause == "ORIGINATOR_CANCEL"
