@@ -218,9 +218,9 @@ class Queueing:
                 effects.append(Kill(channel.uuid, "ORIGINATOR_CANCEL"))
                 view.fixed["orphan_legs_hung_up"] += 1
         for channel in supervising:
-            taken = self.connector.adopt_supervisor(channel)
-            view.fixed["supervisors_hung_up" if taken else "supervisors_adopted"] += 1
-            effects += taken
+            ringing = self.connector.adopt_supervisor(channel)
+            view.fixed["supervisors_hung_up" if ringing else "supervisors_kept"] += 1
+            effects += ringing
         if on_call or self._saved_agents:
             self.core.restore(self._saved_agents, self.hub.clock(), on_call)
             self._saved_agents = {}  # taken back once, even if this reconciliation is cut short

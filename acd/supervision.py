@@ -58,13 +58,15 @@ class Supervision:
         return [marks, *self._supervisor_answered(call, leg)]
 
     def adopt_supervisor(self, channel: Channel) -> list[Effect]:
-        """After a restart: a supervisor's leg the switch still has. One listening in on a call the engine follows
-        is that call's again, in the mode it was last put in; one still ringing, or whose call is gone, is hung up
-        (nobody would move it into the call now)."""
+        """After a restart: a supervisor's leg the switch still has. One still ringing is hung up (nobody would move
+        it into the call now); one listening in on a call the engine follows is that call's again, in the mode it
+        was last put in; any other answered one (talking with a caller it took over) is left to talk."""
+        if not channel.answered:
+            return [Kill(channel.uuid)]
         found = self.book.get(channel.var("hotline_call") or "")
         supervisor = channel.var("hotline_supervisor") or ""
-        if found is None or channel.application != "eavesdrop" or not channel.answered:
-            return [Kill(channel.uuid)]
+        if found is None or channel.application != "eavesdrop":
+            return []
         leg = self.book.add(found, Leg(channel.uuid, Role.SUPERVISOR, supervisor, LegState.ANSWERED,
                                        outcome="answered"))
         found.supervised[leg.uuid] = channel.var("hotline_supervise") or "listen"

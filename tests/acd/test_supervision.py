@@ -219,3 +219,22 @@ def test_a_supervisors_phone_still_ringing_when_the_caller_leaves_is_called_off(
     caller.hangup()
     assert switch.wait(lambda: ringing.hangup_cause is not None, timeout=5)
     assert ringing.hangup_cause == "ORIGINATOR_CANCEL"
+
+
+def test_a_call_a_supervisor_took_over_goes_on_through_an_engine_restart(switch, make_engine) -> None:
+    """The engine stops while a supervisor talks with the caller they took over: the next engine leaves the two
+    talking (it follows the call to its end), and the call has its record."""
+    first = supervised(switch, make_engine)
+    caller, agent_leg = talking_to(switch, first)
+    assert api(first, "POST", "/supervise/1001/listen", TEAM_A)[0] == 200
+    assert switch.wait(lambda: supervisor_leg(switch) is not None and supervisor_leg(switch).listening, timeout=5)
+    phone = supervisor_leg(switch)
+    assert api(first, "POST", "/supervise/1001/takeover", TEAM_A)[0] == 200
+    assert switch.wait(lambda: caller.bridged_to is phone, timeout=5)
+    first.stop()
+    second = supervised(switch, make_engine)
+    assert second.reconciled.wait(10)
+    assert switch.wait(lambda: second.book.get(caller.uuid) is not None, timeout=10)  # followed
+    assert caller.bridged_to is phone and phone.hangup_cause is None  # still talking
+    caller.hangup()
+    assert switch.wait(lambda: any(r.call_id == caller.uuid for r in second.records), timeout=10)
