@@ -8,16 +8,18 @@ compressed twentyfold. A wallboard is drawn while it runs, and the day's KPI rep
 from __future__ import annotations
 
 import random
+import secrets
 import tempfile
 from pathlib import Path
 from typing import Callable
 
 import gevent
+from pydantic import SecretStr
 
 from acd.service_level import kpi_lines
 from acd.wallboard import wallboard
 from config import Endpoint, Settings
-from config.acd import Agent as AgentConfig
+from config.acd import Agent as AgentConfig, Token
 from engine.link import switch_link
 from engine.process import Engine
 from fakeswitch import FakeSwitch
@@ -30,6 +32,7 @@ def run_demo(settings: Settings, calls: int, agent_count: int, rate: float, seed
     """Run the demo, printing with ``say`` (redrawing in place when ``live``); True if every call completed."""
     rng = random.Random(seed)
     work = Path(tempfile.mkdtemp(prefix="hotline-demo-"))
+    console_token = secrets.token_urlsafe(24)  # this run's, to watch it in the console
     agents = {f"{1001 + n}": AgentConfig(name=f"demo agent {n + 1}", contact=f"user/{1001 + n}",
                                          skills={"general": 5}, auto_login=True) for n in range(agent_count)}
     settings = settings.model_copy(update={
@@ -40,7 +43,8 @@ def run_demo(settings: Settings, calls: int, agent_count: int, rate: float, seed
         "ivr": settings.ivr.model_copy(update={"voicemail": settings.ivr.voicemail.model_copy(
             update={"folder": f"{work}/voicemail"})}),
         "acd": settings.acd.model_copy(update={"agents": agents, "api": settings.acd.api.model_copy(
-            update={"listen": Endpoint("127.0.0.1", 0)}), "queues": {
+            update={"listen": Endpoint("127.0.0.1", 0), "tokens": [
+                *settings.acd.api.tokens, Token(token=SecretStr(console_token), role="supervisor")]}), "queues": {
             name: queue.model_copy(update={"wrap_up": 1.0}) for name, queue in settings.acd.queues.items()}}),
     })
     logs.configure(settings.telemetry)
@@ -77,6 +81,8 @@ def run_demo(settings: Settings, calls: int, agent_count: int, rate: float, seed
         engine.link.wait_connected(10)
         say(f"{settings.centre.name}: engine linked to the FreeSWITCH double at {switch.address[0]}:"
             f"{switch.address[1]}; {agent_count} agents, {calls} citizens calling {number}")
+        host, port = engine.api.address
+        say(f"supervisors' console while it runs: http://{host}:{port}/console  (token {console_token})")
         drawing = gevent.spawn(board)
         citizens = []
         for _ in range(calls):
