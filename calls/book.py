@@ -279,7 +279,8 @@ class CallBook:
             record.hangup_side = "system"
         else:  # the switch sent the BYE for the other side: the agent, the unit handed over to, or whoever left a
             # three-way call last
-            talked = [leg for leg in call.legs.values() if leg.outcome == "answered" and leg.gone_ms]
+            talked = [leg for leg in call.legs.values()  # a party the engine took off ended nothing
+                      if leg.outcome == "answered" and leg.gone_ms and not leg.ended_by_engine]
             last = max(talked, key=lambda leg: leg.gone_ms or 0) \
                 if any(leg.role is Role.UNIT for leg in talked) else None
             record.hangup_side = last.role.value if last is not None else "unit" if call.handed_over else "agent"
