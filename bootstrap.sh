@@ -6,7 +6,7 @@
 set -eu
 
 # Debian packages per mode. python3/python3-venv are skipped when python3 (>= 3.11) can already make a venv.
-DEMO_APT="python3 python3-venv espeak-ng"
+DEMO_APT="python3 python3-venv espeak-ng ffmpeg"
 TEST_APT="$DEMO_APT sip-tester baresip-core redis-server postgresql chromium fonts-noto-cjk"
 
 cd "$(dirname "$0")"

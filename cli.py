@@ -418,6 +418,52 @@ def audit(settings: Settings, since: Any, actor: str | None, action: str | None,
     click.echo(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}")
 
 
+@main.group("recordings")
+def recordings_group() -> None:
+    """Recordings kept like evidence: each archived file (Opus), its size, duration and SHA-256."""
+
+
+SINCE_OPTION = click.option("--since", "since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%d %H:%M"]), default=None,
+                            help="Archived from this day or minute (local time); default: everything.")
+
+
+@recordings_group.command("list")
+@click.option("--call", "call_id", default=None, help="Only this call's recordings.")
+@SINCE_OPTION
+@with_settings
+def recordings_list(settings: Settings, call_id: str | None, since: Any) -> None:
+    """The archived recordings, oldest first, with any problem found when they were archived."""
+    for item in _recordings(settings, call_id, since):
+        problem = f"  PROBLEM: {item.problem}" if item.problem else ""
+        click.echo(f"{item.call_id}  {item.kind:<8} {item.codec:<5} {item.duration_ms / 1000:8.1f} s "
+                   f"{item.bytes:>10} B  sha256 {item.sha256[:16]}  {item.path}{problem}")
+
+
+@recordings_group.command("verify")
+@click.option("--call", "call_id", default=None, help="Only this call's recordings.")
+@SINCE_OPTION
+@with_settings
+def recordings_verify(settings: Settings, call_id: str | None, since: Any) -> None:
+    """Check every archived file is there and unchanged (its SHA-256 recomputed); exit 1 naming each that is not."""
+    from recorder.archive import sha256
+
+    items, bad = _recordings(settings, call_id, since), 0
+    for item in items:
+        path = Path(item.path)
+        found = "missing" if not path.exists() else "changed" if sha256(path) != item.sha256 else item.problem
+        if found:
+            bad += 1
+            click.echo(f"{item.call_id}  {item.path}: {found}")
+    click.echo(f"{len(items) - bad} of {len(items)} recording(s) intact")
+    if bad:
+        raise SystemExit(1)
+
+
+def _recordings(settings: Settings, call_id: str | None, since: Any) -> list[Any]:
+    since_ms = int(since.timestamp() * 1000) if since is not None else 0
+    return _tickets(settings, lambda store: store.recordings(call_id, since_ms))
+
+
 @main.command()
 @with_settings
 def status(settings: Settings) -> None:

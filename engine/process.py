@@ -62,11 +62,12 @@ class Engine:
         self.hub = Hub(settings, link, self.book, self.clock, self.journal)
         self.queueing = Queueing(settings, saved_agents, self._today)
         self.front_door = FrontDoor(settings, self.tickets)
+        self.recording = Recording(settings.recorder, settings.centre.timezone, self.tickets)
         for capability in (SwitchCommands(), Reconciler(saved_records), self.queueing,
                            Supervisors(settings, self.queueing), Floor(settings, self.queueing), Console(),
                            self.front_door,
                            Survey(settings.ivr.survey, lambda name: self.front_door.flow.sound(name)),
-                           Recording(settings.recorder)):
+                           self.recording):
             capability.attach(self.hub)
         self.hub.on(Finished, self._store)
         self.hub.on(Audited, self._audit)

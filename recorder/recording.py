@@ -1,5 +1,6 @@
 """Every answered call recorded, both legs in one two-channel WAV (caller left, agent right), from the moment the
-agent is bridged; the file is referenced from the call's record.
+agent is bridged, in a folder per tenant (分中心) and day (the centre's); the file is referenced from the call's
+record, and archived (recorder.archive) once the call has ended.
 
 It is started with the ``uuid_record`` API on the caller's leg rather than the ``record_session`` application,
 because an application queued behind the music on hold would only start when the music stops; the API starts it
@@ -10,28 +11,36 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import structlog
 
-from calls.notices import Connecting, Consulting
+import gevent
+
+from calls.notices import Connecting, Consulting, Finished
 from config.schema import Recorder as RecorderConfig
 from engine.capability import Hub
+from engine.reconcile import Reconciled
+from recorder.archive import CODEC, archive, recordings_of
+from tickets.store import TicketStore, off_hub
 from esl import EslError, SwitchLink, tokens
 
 log = structlog.get_logger(__name__)
 
 
 class Recorder:
-    def __init__(self, link: SwitchLink, folder: Path) -> None:
+    def __init__(self, link: SwitchLink, folder: Path, zone: ZoneInfo) -> None:
         self.link = link
         self.folder = folder.resolve()
+        self.zone = zone
 
-    def start(self, call_id: str, leg: str | None = None, part: str = "") -> str:
+    def start(self, call_id: str, tenant: str | None, leg: str | None = None, part: str = "") -> str:
         """Start recording the call (on the caller's leg), or a part of it on ``leg``, named ``<call>-<part>``;
-        returns the file FreeSWITCH writes (a folder per day)."""
+        returns the file FreeSWITCH writes, in ``<folder>/<tenant>/<YYYY-MM-DD>/``."""
         uuid = tokens.uuid(leg or call_id)
         name = tokens.uuid(call_id) + (f"-{part}" if part else "")
-        path = self.folder / dt.date.today().strftime("%Y%m%d") / f"{name}.wav"
+        day = dt.datetime.now(self.zone).strftime("%Y-%m-%d")
+        path = self.folder / tokens.word(tenant or "centre") / day / f"{name}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
         self.link.api(f"uuid_setvar {uuid} RECORD_STEREO true")
         self.link.api(f"uuid_record {uuid} start {path}")
@@ -44,21 +53,65 @@ class Recorder:
 class Recording:
     """Recording as a capability: started as the agent is bridged; a failure to start is logged, never fatal."""
 
-    def __init__(self, config: RecorderConfig) -> None:
+    def __init__(self, config: RecorderConfig, timezone: str, tickets: TicketStore) -> None:
         self.config = config
+        self.zone = ZoneInfo(timezone)
+        self.tickets = tickets
         self._starting: dict[str, bool] = {}
         """Units whose consultation recording is being started -> whether it is still wanted."""
 
     def attach(self, hub: Hub) -> None:
         self.hub = hub
-        self.recorder = Recorder(hub.link, Path(self.config.folder))
+        self.recorder = Recorder(hub.link, Path(self.config.folder), self.zone)
+        self.archiving: list[gevent.Greenlet] = []
+        """Archives under way (tests and shutdown wait for them)."""
         if self.config.enabled:
             hub.on(Connecting, self._connecting)
             hub.on(Consulting, self._consulting)
+        hub.on(Finished, self._finished)
+        hub.on(Reconciled, self._left_over)
+
+    def _tenant(self, call_id: str) -> str | None:
+        call = self.hub.book.get(call_id)
+        return call.record.tenant if call is not None else None
+
+    def _finished(self, finished: Finished) -> None:
+        """The call is over: its recordings are archived, on a greenlet of their own."""
+        record = finished.record
+        if recordings_of(record):
+            self._archive([(Path(path), record.call_id, kind, record.tenant) for path, kind in recordings_of(record)])
+
+    def _left_over(self, reconciled: Reconciled) -> None:
+        """At start, WAVs a previous engine left unarchived (it stopped first), of calls that are over."""
+        if not reconciled.view.first:
+            return
+        folder = Path(self.config.folder).resolve()
+        found = [(wav, wav.stem[:36], "consult" if "-consult-" in wav.stem else "call", wav.parent.parent.name)
+                 for wav in folder.glob("*/*/*.wav") if wav.stem[:36] not in self.hub.book.calls]
+        if found:
+            log.info("recordings.left_over", count=len(found))
+            self._archive(found)
+
+    def _archive(self, files: list[tuple[Path, str, str, str | None]]) -> None:
+        def run() -> None:
+            done = [archive(wav, call_id, kind, tenant, self.hub.clock()) for wav, call_id, kind, tenant in files]
+            for item in done:
+                if item.problem:
+                    log.error("recordings.problem", path=item.path, call=item.call_id, problem=item.problem)
+            if off_hub(self.tickets.save_recordings, done) is None:
+                return  # the store is down (logged): the WAVs stay, and the next start archives them again
+            for (wav, *_), item in zip(files, done):
+                if item.codec == CODEC:
+                    try:
+                        wav.unlink(missing_ok=True)
+                    except OSError as exc:  # the switch's user owns the folder: both files stay, the row names the Opus
+                        log.warning("recordings.wav_kept", path=str(wav), error=str(exc))
+        self.archiving = [g for g in self.archiving if not g.dead] + [gevent.spawn(run)]
 
     def _connecting(self, connecting: Connecting) -> None:
         try:
-            self.hub.book.note(connecting.call_id, recording=self.recorder.start(connecting.call_id))
+            self.hub.book.note(connecting.call_id, recording=self.recorder.start(connecting.call_id,
+                                                                               self._tenant(connecting.call_id)))
         except EslError as exc:
             log.warning("call.recording_failed", uuid=connecting.call_id, error=str(exc))
 
@@ -76,7 +129,8 @@ class Recording:
                 return
             self._starting[unit] = True
             try:
-                path = self.recorder.start(consulting.call_id, unit, f"consult-{unit[:8]}")
+                path = self.recorder.start(consulting.call_id, self._tenant(consulting.call_id), unit,
+                                           f"consult-{unit[:8]}")
             finally:
                 wanted = self._starting.pop(unit)
             self.hub.book.consult_recorded(consulting.call_id, path)

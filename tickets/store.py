@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column, relationship
 
 from calls.record import CallTimeline, OfferTrace, PartyTrace, TransferTrace
+from recorder.archive import Archived
 from tickets.audit import AuditEntry
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -114,6 +115,21 @@ class AuditRow(Base):
     detail: Mapped[str] = mapped_column(String(256), default="")
 
 
+class RecordingRow(Base):
+    __tablename__ = "recordings"
+
+    path: Mapped[str] = mapped_column(String(512), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str | None] = mapped_column(String(32))
+    codec: Mapped[str] = mapped_column(String(16))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    duration_ms: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    archived_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    problem: Mapped[str | None] = mapped_column(String(256))
+
+
 @dataclass(frozen=True, slots=True)
 class Block:
     number: str
@@ -189,6 +205,24 @@ class TicketStore:
             rows = session.scalars(query.order_by(columns.id).limit(limit))  # ids sort as the entries were made
             return [AuditEntry(row.at_ms, row.actor, row.action, row.agent, row.call_id, row.result, row.detail, row.id)
                     for row in rows]
+
+    def save_recordings(self, archived: Sequence[Archived]) -> int:
+        """Store each archived recording, replacing an earlier row for the same file (archived again after a
+        restart that found its WAV still there); how many."""
+        with Session(self.engine) as session, session.begin():
+            for item in archived:
+                session.merge(RecordingRow(**asdict(item)))
+        return len(archived)
+
+    def recordings(self, call_id: str | None = None, since_ms: int = 0) -> list[Archived]:
+        """Archived recordings (of one call, or archived from ``since_ms``), oldest first."""
+        columns = RecordingRow.__table__.c
+        query = select(RecordingRow).where(columns.archived_ms >= since_ms)
+        if call_id is not None:
+            query = query.where(columns.call_id == call_id)
+        with Session(self.engine) as session:
+            return [Archived(**{name: getattr(row, name) for name in Archived.__dataclass_fields__})
+                    for row in session.scalars(query.order_by(columns.archived_ms, columns.path))]
 
     def get(self, call_id: str) -> CallTimeline | None:
         with Session(self.engine) as session:

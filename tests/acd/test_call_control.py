@@ -13,6 +13,7 @@ from acd.agents import AgentState
 from calls.facts import Held, HungUp, Parked, from_event
 from calls.legs import LegState
 from cli import main
+from recorder.archive import kept
 from config.acd import Token
 from esl.protocol import EVENT_TYPES, iter_frames, parse_event
 from switch_conf.render import AGENT_DIALPLAN, render
@@ -366,7 +367,7 @@ def test_a_consultation_plays_the_caller_music_then_completes_to_the_unit(switch
     record = finished(switch, engine, caller)
     assert [(t.kind, t.target, t.result, t.leg, t.recording) for t in record.transfers] == [
         ("consult", "110", "done", unit.uuid, str(consult))]
-    assert Path(record.recording).exists() and record.recording != str(consult)  # the caller's own goes on
+    assert kept(record.recording).exists() and record.recording != str(consult)  # the caller's own goes on
     assert (record.hangup_side, record.survey) == ("unit", None)
     assert {p.role: p.ended_by for p in record.parties} == {"agent": "engine", "unit": "self"}
 
@@ -382,7 +383,7 @@ def test_a_cancelled_consultation_brings_the_agent_back_to_the_caller(switch, en
     caller.hangup()
     record = finished(switch, engine, caller)
     assert [(t.kind, t.result) for t in record.transfers] == [("consult", "cancelled")]
-    assert Path(record.transfers[0].recording).exists()  # the talk the caller did not hear, ended with 110's leg
+    assert kept(record.transfers[0].recording).exists()  # the talk the caller did not hear, ended with 110's leg
     assert record.hangup_side == "caller" and record.agent == "1001"
     assert switch.wait(lambda: agent_leg.hangup_cause is not None, timeout=5)  # not left parked
 

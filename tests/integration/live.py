@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from gevent import socket
 
 from calls.record import CallTimeline
 from engine.process import Engine
+from recorder.archive import Archived
 from softphone import Softphone, eventually
 from tickets.store import TicketStore
 
@@ -44,6 +46,17 @@ def stored(url: str, count: int) -> list[CallTimeline]:
     while len(store.call_ids()) < count and time.monotonic() < deadline:
         gevent.sleep(0.05)  # the last hang-up is on its way from the switch to the engine
     return [store.get(call_id) for call_id in store.call_ids()]
+
+
+def archived(engine: Engine, call_id: str, kind: str = "call") -> tuple[Archived, int]:
+    """The call's recording of ``kind`` once archived (Opus, by the engine after the call), and its channel count
+    (ffprobe)."""
+    gevent.joinall(engine.recording.archiving, timeout=60)
+    [kept] = [item for item in engine.tickets.recordings(call_id) if item.kind == kind]
+    assert kept.problem is None and kept.codec == "opus", kept
+    shown = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", kept.path], capture_output=True,
+                           check=True)
+    return kept, json.loads(shown.stdout)["streams"][0]["channels"]
 
 
 def only_record(engine: Engine) -> CallTimeline:

@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 import os
 import uuid as uuidlib
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from live import (AGENT_MEDIA, AGENT_PORT, OWN_CALL_MEDIA, OWN_CALL_PORT, SECOND_AGENT_MEDIA, SECOND_AGENT_PORT,
-                  UNIT_MEDIA, UNIT_PORT, api, call, only_record, with_units)
+                  UNIT_MEDIA, UNIT_PORT, api, archived, call, only_record, with_units)
 from softphone import PASSWORD as SIP_PASSWORD, eventually
 
 from calls.legs import LegState
@@ -195,8 +194,8 @@ def test_a_three_way_call_with_110_goes_on_after_the_agent_leaves(live_engine, s
     assert (record.hangup_side, record.exit_reason) == ("unit", "answered")
     joined = [e.uuid for e in room_events if e["Action"] == "add-member"]
     assert set(joined[:2]) == {caller, conversation_leg(record, "agent")} and joined[2:] == [transfer.leg]
-    with wave.open(record.recording) as audio:  # one file: the caller's, through the bridge and the room
-        assert audio.getnframes() / audio.getframerate() >= (parties["unit"].left_ms - record.answered_ms) / 1000 - 1
+    kept, _ = archived(engine, record.call_id)  # one file: the caller's, through the bridge and the room
+    assert kept.duration_ms >= parties["unit"].left_ms - record.answered_ms - 1000
 
 
 def test_110_that_does_not_answer_leaves_the_caller_with_the_agent_told_so(live_engine, sipp, tmp_path: Path,
@@ -255,9 +254,8 @@ def test_a_consultation_with_110_then_complete_or_cancel(live_engine, sipp, tmp_
     # aside from its park to its next bridge, by the switch's clock: at least while 110 rang (sipp: 500 ms)
     assert record.consult_ms >= 500 and record.held_ms == 0 and record.consult_ms < record.hangup_ms - record.answered_ms
     assert {p.role: p.ended_by for p in record.parties}["agent"] == ("engine" if how == "complete" else "switch")
-    with wave.open(record.transfers[0].recording) as audio:  # from 110's answer to the caller's return, both sides
-        seconds = audio.getnframes() / audio.getframerate()
-        assert audio.getnchannels() == 2 and 0 < seconds * 1000 <= record.consult_ms + 100
+    kept, channels = archived(engine, record.call_id, "consult")  # from 110's answer to the caller's return
+    assert channels == 2 and 0 < kept.duration_ms <= record.consult_ms + 100
 
 
 def channel_of(engine: Engine, uuid: str) -> dict[str, str]:

@@ -1,25 +1,80 @@
-"""Every answered call is recorded, both legs in one two-channel WAV, and the record points at it."""
+"""Every answered call is recorded, both legs in one two-channel WAV in a folder per tenant and day, and the record
+points at it; once the call is over the recording is archived: Opus by ffmpeg, its size, duration and SHA-256 in
+the ticket store, the WAV removed. A missing or unreadable file is recorded with its problem, never skipped, and
+WAVs an engine left behind are archived by the next one."""
 
 from __future__ import annotations
 
+import hashlib
 import wave
+import json
+import subprocess
 from pathlib import Path
 
+import gevent
 
-def test_an_answered_call_is_recorded_in_stereo_and_referenced(switch, make_engine) -> None:
+from recorder.archive import archive
+
+
+def probe(path: Path) -> dict:
+    shown = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)],
+                           capture_output=True, check=True)
+    return json.loads(shown.stdout)["streams"][0]
+
+
+def test_an_answered_call_is_recorded_in_stereo_then_archived_as_evidence(switch, make_engine) -> None:
     switch.set_endpoint("user/1001", answer_after=0.0)
     engine = make_engine(agents=("1001",))
     engine.queueing.command("1001", "login")
     call = switch.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="1")
     assert switch.wait(lambda: call.bridged_to is not None, timeout=10)
     assert call.variables.get("RECORD_STEREO") == "true"
+    assert switch.wait(lambda: Path(engine.book.get(call.uuid).record.recording or "/none").parent.exists(), timeout=5)
     call.hangup()
     assert switch.wait(lambda: any(r.call_id == call.uuid for r in engine.records), timeout=10)
     record = next(r for r in engine.records if r.call_id == call.uuid)
-    assert record.recording and record.recording.endswith(f"{call.uuid}.wav")
-    assert switch.wait(lambda: Path(record.recording).exists(), timeout=5)
-    with wave.open(record.recording) as audio:
-        assert audio.getnchannels() == 2
+    wav = Path(record.recording)
+    assert wav.name == f"{call.uuid}.wav" and wav.parent.parent.name == "default"  # <folder>/<tenant>/<day>/
+    gevent.joinall(engine.recording.archiving, timeout=30)
+    [kept] = engine.tickets.recordings(call.uuid)
+    opus = Path(kept.path)
+    assert (kept.kind, kept.codec, kept.problem, opus) == ("call", "opus", None, wav.with_suffix(".opus"))
+    assert opus.exists() and not wav.exists()
+    assert kept.bytes == opus.stat().st_size and kept.sha256 == hashlib.sha256(opus.read_bytes()).hexdigest()
+    stream = probe(opus)
+    assert (stream["codec_name"], stream["channels"]) == ("opus", 2)  # caller and agent kept apart
+    assert abs(float(stream["duration"]) * 1000 - kept.duration_ms) <= 40  # as long as the WAV was (Opus: 20 ms frames)
+
+
+def test_a_missing_or_unreadable_recording_is_reported_not_skipped(tmp_path: Path) -> None:
+    missing = archive(tmp_path / "gone.wav", "call-1", "call", "default", 1000)
+    assert missing.problem == "missing: the switch wrote no file" and missing.sha256 == ""
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" * 10)
+    unreadable = archive(broken, "call-2", "call", "default", 1000)
+    assert unreadable.problem.startswith("not compressed: ") and unreadable.codec == "wav"
+    assert broken.exists() and not broken.with_suffix(".opus").exists()  # the evidence is kept as it was
+    assert unreadable.sha256 == hashlib.sha256(broken.read_bytes()).hexdigest()
+
+
+def test_recordings_an_engine_left_behind_are_archived_by_the_next(switch, make_engine, tmp_path: Path) -> None:
+    """A WAV of a call that is over, found at start (the engine stopped before archiving it)."""
+
+
+    day = tmp_path / "recordings" / "default" / "2026-11-30"
+    day.mkdir(parents=True)
+    left = day / "00000000-0000-4000-8000-000000000001.wav"
+    with wave.open(str(left), "wb") as audio:
+        audio.setnchannels(2)
+        audio.setsampwidth(2)
+        audio.setframerate(8000)
+        audio.writeframes(b"\x00\x00\x00\x00" * 8000)
+    engine = make_engine(agents=("1001",))
+    assert engine.reconciled.wait(10)
+    assert switch.wait(lambda: bool(engine.recording.archiving), timeout=5)
+    gevent.joinall(engine.recording.archiving, timeout=30)
+    [kept] = engine.tickets.recordings("00000000-0000-4000-8000-000000000001")
+    assert (kept.tenant, kept.duration_ms, kept.codec) == ("default", 1000, "opus") and not left.exists()
 
 
 def test_an_unanswered_call_has_no_recording(switch, make_engine) -> None:
@@ -29,3 +84,42 @@ def test_an_unanswered_call_has_no_recording(switch, make_engine) -> None:
     call.hangup()
     assert switch.wait(lambda: any(r.call_id == call.uuid for r in engine.records), timeout=10)
     assert next(r for r in engine.records if r.call_id == call.uuid).recording is None
+
+
+def test_the_cli_lists_and_verifies_recordings_and_names_a_changed_or_missing_one(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli import main
+    from tickets.store import TicketStore
+
+    url = f"sqlite:///{tmp_path}/tickets.db"
+    store = TicketStore(url)
+    store.migrate()
+    files = []
+    for n in range(3):
+        wav = tmp_path / f"call-{n}.wav"
+
+        with wave.open(str(wav), "wb") as audio:
+            audio.setnchannels(2)
+            audio.setsampwidth(2)
+            audio.setframerate(8000)
+            audio.writeframes(b"\x00\x00\x01\x00" * 4000)
+        files.append(archive(wav, f"call-{n}", "call", "default", 1000 + n))
+    store.save_recordings(files)
+    config = tmp_path / "hotline.yaml"
+    config.write_text(f"centre: {{name: t}}\nswitch: {{password: a-strong-password-1}}\ntickets: {{url: '{url}'}}\n",
+                      encoding="utf-8")
+
+    def hotline(*args: str):
+        return CliRunner().invoke(main, ["--config", str(config), "recordings", *args])
+
+    listed = hotline("list")
+    assert listed.exit_code == 0 and [line.split()[0] for line in listed.output.splitlines()] == ["call-0", "call-1", "call-2"]
+    assert hotline("verify").output.strip().endswith("3 of 3 recording(s) intact")
+    Path(files[1].path).write_bytes(Path(files[1].path).read_bytes()[:-1] + b"x")  # tampered with
+    Path(files[2].path).unlink()
+    checked = hotline("verify")
+    assert checked.exit_code == 1
+    assert f"call-1  {files[1].path}: changed" in checked.output and f"call-2  {files[2].path}: missing" in checked.output
+    assert checked.output.strip().endswith("1 of 3 recording(s) intact")
+    assert hotline("list", "--call", "call-0").output.count("\n") == 1

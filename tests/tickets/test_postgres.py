@@ -13,7 +13,7 @@ from tickets.writer import RecordWriter
 def fresh_store(postgres) -> TicketStore:
     store = TicketStore(postgres.url)
     with store.engine.begin() as connection:
-        connection.execute(text("DROP TABLE IF EXISTS audit_log, callbacks, blacklist, ticket_status, call_offers, call_records, alembic_version"))
+        connection.execute(text("DROP TABLE IF EXISTS recordings, audit_log, callbacks, blacklist, ticket_status, call_offers, call_records, alembic_version"))
     store.migrate()
     return store
 

@@ -1,0 +1,99 @@
+"""Recordings kept like evidence. Once a call's record is complete, each of its recordings (the call's, and any
+consultation's) is compressed to Opus by ffmpeg, a process of its own, so the engine's hub never does the work;
+its size, duration and SHA-256 go to the ticket store's ``recordings`` table, and only then is the WAV removed. A
+file that is missing or that ffmpeg cannot read is recorded with the problem, never skipped. WAVs an engine left
+unarchived (it stopped first) are archived by the next one at start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import gevent
+import structlog
+from gevent import subprocess
+
+from calls.record import CallTimeline
+
+log = structlog.get_logger(__name__)
+
+CODEC = "opus"
+FFMPEG = ("ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-y")
+OPUS = ("-c:a", "libopus", "-b:a", "24k", "-application", "voip")
+"""24 kb/s for both channels: speech stays clear for review and ASR, a tenth of the 8 kHz 16-bit WAV."""
+
+
+@dataclass(frozen=True, slots=True)
+class Archived:
+    path: str
+    """The file kept (the Opus file; the WAV when it could not be compressed), as stored."""
+    call_id: str
+    kind: str
+    """call (the conversation, caller and agent) or consult (a consultation's own talk)."""
+    tenant: str | None
+    codec: str
+    bytes: int
+    duration_ms: int
+    sha256: str
+    archived_ms: int
+    problem: str | None = None
+    """Why the file could not be archived as it should (missing, unreadable): reported, never skipped."""
+
+
+def recordings_of(record: CallTimeline) -> list[tuple[str, str]]:
+    """(path, kind) of every conversation recording a finished call has: the call's, and consultations'. (A
+    voicemail message stays the WAV the callback list names.)"""
+    if record.exit_reason == "voicemail":
+        return []
+    found = [(record.recording, "call")] if record.recording else []
+    return found + [(t.recording, "consult") for t in record.transfers if t.recording]
+
+
+def kept(path: str) -> Path:
+    """Where a recording a record names is now: its archived Opus file once archived, else the WAV."""
+    opus = Path(path).with_suffix(".opus")
+    return opus if opus.exists() else Path(path)
+
+
+def archive(wav: Path, call_id: str, kind: str, tenant: str | None, now_ms: int) -> Archived:
+    """Compress ``wav`` to Opus beside it, check the result, hash it, remove the WAV; blocking the greenlet only
+    (ffmpeg runs as a child process, the hashing reads in chunks with gevent switches)."""
+    if not wav.exists():
+        return Archived(str(wav), call_id, kind, tenant, "wav", 0, 0, "", now_ms, "missing: the switch wrote no file")
+    duration_ms = _wav_ms(wav)
+    target = wav.with_suffix(".opus")
+    try:
+        done = subprocess.run([*FFMPEG, "-i", str(wav), *OPUS, str(target)], capture_output=True, timeout=600)
+        failed = done.returncode != 0 or not target.exists() or target.stat().st_size == 0
+        said = done.stderr.decode(errors="replace")
+    except (OSError, subprocess.TimeoutExpired) as exc:  # no ffmpeg (apt install ffmpeg), or it hung
+        failed, said = True, str(exc)
+    if failed:
+        problem = (said.strip().splitlines() or ["no output"])[-1][:200]
+        target.unlink(missing_ok=True)
+        return Archived(str(wav), call_id, kind, tenant, "wav", wav.stat().st_size, duration_ms, sha256(wav), now_ms,
+                        f"not compressed: {problem}")
+    kept = Archived(str(target), call_id, kind, tenant, CODEC, target.stat().st_size, duration_ms, sha256(target),
+                    now_ms)
+    return kept
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+            gevent.sleep(0)  # a long file never holds the hub
+    return digest.hexdigest()
+
+
+def _wav_ms(path: Path) -> int:
+    """The WAV's length by its header (0 if the header is unreadable: ffmpeg then says why)."""
+    try:
+        with wave.open(str(path)) as audio:
+            return audio.getnframes() * 1000 // audio.getframerate()
+    except (wave.Error, EOFError, OSError):
+        return 0
