@@ -459,6 +459,23 @@ def recordings_verify(settings: Settings, call_id: str | None, since: Any) -> No
         raise SystemExit(1)
 
 
+@recordings_group.command("purge")
+@click.option("--dry-run", is_flag=True, help="Say what the retention policy would delete, delete nothing.")
+@with_settings
+def recordings_purge(settings: Settings, dry_run: bool) -> None:
+    """Apply the retention policy now (recorder.retention_days, per tenant recorder.retention): delete the archived
+    recordings older than that, and mark each purged in the ticket store (the engine also does this every 6 h)."""
+    import time
+
+    from recorder.archive import expired, purge
+
+    now_ms = int(time.time() * 1000)
+    gone = _tickets(settings, lambda store: (expired if dry_run else purge)(store, settings.recorder, now_ms))
+    for item in gone:
+        click.echo(f"{item.call_id}  {item.tenant or '-'}  {item.path}")
+    click.echo(f"{len(gone)} recording(s) {'would be' if dry_run else ''} deleted".replace("  ", " "))
+
+
 def _recordings(settings: Settings, call_id: str | None, since: Any) -> list[Any]:
     since_ms = int(since.timestamp() * 1000) if since is not None else 0
     return _tickets(settings, lambda store: store.recordings(call_id, since_ms))

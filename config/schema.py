@@ -185,6 +185,10 @@ class Recorder(Section):
 
     enabled: bool = True
     folder: Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]+$")] = "var/hotline/recordings"
+    retention_days: Annotated[int, Field(ge=1, le=36500)] = 1095
+    """How long archived recordings are kept (three years by default), then deleted by the purge."""
+    retention: dict[Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")], Annotated[int, Field(ge=1, le=36500)]] = {}
+    """Per tenant (分中心), days kept, where it differs from ``retention_days``."""
 
 
 class Settings(Section):

@@ -106,6 +106,7 @@ class Engine:
         self.journal.beat(self.clock(), link_up=False, stopped=True)
         self.journal.close()
         self.queueing.stop()
+        self.recording.stop()
         self.front_door.blacklist.stop()
         self.api.stop()
         self.link.stop()

@@ -11,16 +11,22 @@ import hashlib
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import gevent
 import structlog
 from gevent import subprocess
 
 from calls.record import CallTimeline
+from config.schema import Recorder
+
+if TYPE_CHECKING:
+    from tickets.store import TicketStore
 
 log = structlog.get_logger(__name__)
 
 CODEC = "opus"
+DAY_MS = 86_400_000
 FFMPEG = ("ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-y")
 OPUS = ("-c:a", "libopus", "-b:a", "24k", "-application", "voip")
 """24 kb/s for both channels: speech stays clear for review and ASR, a tenth of the 8 kHz 16-bit WAV."""
@@ -41,6 +47,8 @@ class Archived:
     archived_ms: int
     problem: str | None = None
     """Why the file could not be archived as it should (missing, unreadable): reported, never skipped."""
+    purged_ms: int | None = None
+    """When the retention policy deleted the file (the row stays: what was kept, and when it went)."""
 
 
 def recordings_of(record: CallTimeline) -> list[tuple[str, str]]:
@@ -79,6 +87,27 @@ def archive(wav: Path, call_id: str, kind: str, tenant: str | None, now_ms: int)
     kept = Archived(str(target), call_id, kind, tenant, CODEC, target.stat().st_size, duration_ms, sha256(target),
                     now_ms)
     return kept
+
+
+def expired(store: TicketStore, config: Recorder, now_ms: int) -> list[Archived]:
+    """The archived recordings the retention policy says to delete now: older than their tenant's days."""
+    longest = max([config.retention_days, *config.retention.values()])
+    shortest = min([config.retention_days, *config.retention.values()])
+    candidates = store.recordings(before_ms=now_ms - shortest * DAY_MS)
+    return [item for item in candidates if item.archived_ms < now_ms - config.retention.get(
+        item.tenant or "", config.retention_days) * DAY_MS] if longest != shortest else candidates
+
+
+def purge(store: TicketStore, config: Recorder, now_ms: int) -> list[Archived]:
+    """Delete what the retention policy says to, and mark each row purged (the row stays: what was kept, and
+    when it went). Returns what was deleted."""
+    gone = expired(store, config, now_ms)
+    for item in gone:
+        Path(item.path).unlink(missing_ok=True)
+    if gone:
+        store.purged([item.path for item in gone], now_ms)
+        log.info("recordings.purged", count=len(gone), oldest_ms=gone[0].archived_ms, newest_ms=gone[-1].archived_ms)
+    return gone
 
 
 def sha256(path: Path) -> str:

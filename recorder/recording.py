@@ -21,11 +21,12 @@ from calls.notices import Connecting, Consulting, Finished
 from config.schema import Recorder as RecorderConfig
 from engine.capability import Hub
 from engine.reconcile import Reconciled
-from recorder.archive import CODEC, archive, recordings_of
+from recorder.archive import CODEC, archive, purge, recordings_of
 from tickets.store import TicketStore, off_hub
 from esl import EslError, SwitchLink, tokens
 
 log = structlog.get_logger(__name__)
+PURGE_EVERY_S = 6 * 3600
 
 
 class Recorder:
@@ -63,6 +64,7 @@ class Recording:
     def attach(self, hub: Hub) -> None:
         self.hub = hub
         self.recorder = Recorder(hub.link, Path(self.config.folder), self.zone)
+        self._purging: gevent.Greenlet | None = None
         self.archiving: list[gevent.Greenlet] = []
         """Archives under way (tests and shutdown wait for them)."""
         if self.config.enabled:
@@ -81,10 +83,22 @@ class Recording:
         if recordings_of(record):
             self._archive([(Path(path), record.call_id, kind, record.tenant) for path, kind in recordings_of(record)])
 
+    def stop(self) -> None:
+        if self._purging is not None:
+            self._purging.kill()
+
+    def _purge_forever(self) -> None:
+        """The retention policy, applied at start and every PURGE_EVERY_S, off the hub."""
+        while True:
+            off_hub(purge, self.tickets, self.config, self.hub.clock())
+            gevent.sleep(PURGE_EVERY_S)
+
     def _left_over(self, reconciled: Reconciled) -> None:
-        """At start, WAVs a previous engine left unarchived (it stopped first), of calls that are over."""
+        """At start, WAVs a previous engine left unarchived (it stopped first), of calls that are over; and the
+        retention policy starts."""
         if not reconciled.view.first:
             return
+        self._purging = gevent.spawn(self._purge_forever)
         folder = Path(self.config.folder).resolve()
         found = [(wav, wav.stem[:36], "consult" if "-consult-" in wav.stem else "call", wav.parent.parent.name)
                  for wav in folder.glob("*/*/*.wav") if wav.stem[:36] not in self.hub.book.calls]

@@ -15,7 +15,8 @@ import gevent
 import structlog
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, bindparam, create_engine, event, insert, select
+from sqlalchemy import (JSON, BigInteger, ForeignKey, Integer, String, bindparam, create_engine, event, insert, select,
+                        update)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column, relationship
 
@@ -128,6 +129,7 @@ class RecordingRow(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     archived_ms: Mapped[int] = mapped_column(BigInteger, index=True)
     problem: Mapped[str | None] = mapped_column(String(256))
+    purged_ms: Mapped[int | None] = mapped_column(BigInteger)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,10 +216,18 @@ class TicketStore:
                 session.merge(RecordingRow(**asdict(item)))
         return len(archived)
 
-    def recordings(self, call_id: str | None = None, since_ms: int = 0) -> list[Archived]:
-        """Archived recordings (of one call, or archived from ``since_ms``), oldest first."""
+    def purged(self, paths: Sequence[str], at_ms: int) -> None:
+        """The retention policy deleted these files."""
+        columns = RecordingRow.__table__.c
+        with self.engine.begin() as connection:
+            connection.execute(update(RecordingRow.__table__).where(columns.path.in_(paths)).values(purged_ms=at_ms))
+
+    def recordings(self, call_id: str | None = None, since_ms: int = 0, before_ms: int | None = None) -> list[Archived]:
+        """Archived recordings (of one call, or archived from ``since_ms`` and before ``before_ms``), oldest first."""
         columns = RecordingRow.__table__.c
         query = select(RecordingRow).where(columns.archived_ms >= since_ms)
+        if before_ms is not None:
+            query = query.where(columns.archived_ms < before_ms, columns.purged_ms.is_(None))
         if call_id is not None:
             query = query.where(columns.call_id == call_id)
         with Session(self.engine) as session:

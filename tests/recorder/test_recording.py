@@ -123,3 +123,45 @@ def test_the_cli_lists_and_verifies_recordings_and_names_a_changed_or_missing_on
     assert f"call-1  {files[1].path}: changed" in checked.output and f"call-2  {files[2].path}: missing" in checked.output
     assert checked.output.strip().endswith("1 of 3 recording(s) intact")
     assert hotline("list", "--call", "call-0").output.count("\n") == 1
+
+
+def test_the_retention_policy_deletes_old_recordings_per_tenant_and_keeps_their_rows(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli import main
+    from recorder.archive import DAY_MS
+    from tickets.store import TicketStore
+
+    url = f"sqlite:///{tmp_path}/tickets.db"
+    store = TicketStore(url)
+    store.migrate()
+    now_ms = 400 * DAY_MS
+    kept = []
+    for n, (tenant, age_days) in enumerate((("nanning", 100), ("nanning", 20), ("enterprise", 100))):
+        wav = tmp_path / f"call-{n}.wav"
+        with wave.open(str(wav), "wb") as audio:
+            audio.setnchannels(2)
+            audio.setsampwidth(2)
+            audio.setframerate(8000)
+            audio.writeframes(b"\x00\x00\x01\x00" * 800)
+        kept.append(archive(wav, f"call-{n}", "call", tenant, now_ms - age_days * DAY_MS))
+    store.save_recordings(kept)
+    config = tmp_path / "hotline.yaml"  # 30 days in general, 365 for enterprise
+    config.write_text(f"centre: {{name: t}}\nswitch: {{password: a-strong-password-1}}\ntickets: {{url: '{url}'}}\n"
+                      "recorder: {retention_days: 30, retention: {enterprise: 365}}\n", encoding="utf-8")
+
+    def hotline(*args: str):
+        return CliRunner().invoke(main, ["--config", str(config), "recordings", *args])
+
+    import time
+    from unittest import mock
+
+    with mock.patch.object(time, "time", return_value=now_ms / 1000):
+        dry = hotline("purge", "--dry-run")
+        assert dry.exit_code == 0 and "call-0  nanning" in dry.output and "1 recording(s) would be deleted" in dry.output
+        assert Path(kept[0].path).exists()
+        done = hotline("purge")
+    assert done.exit_code == 0 and "1 recording(s) deleted" in done.output
+    assert not Path(kept[0].path).exists() and Path(kept[1].path).exists() and Path(kept[2].path).exists()
+    rows = {item.call_id: item.purged_ms for item in store.recordings()}
+    assert rows == {"call-0": now_ms, "call-1": None, "call-2": None}  # what went, and when, stays on record

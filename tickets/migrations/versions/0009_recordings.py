@@ -20,6 +20,7 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(64), nullable=False),
         sa.Column("archived_ms", sa.BigInteger, nullable=False, index=True),
         sa.Column("problem", sa.String(256)),
+        sa.Column("purged_ms", sa.BigInteger),
     )
 
 
