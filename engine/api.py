@@ -16,8 +16,8 @@ from config.acd import Api, Token
 from engine.capability import Route
 from telemetry.http import StartResponse, WsgiService
 
-STATUS = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized", 403: "403 Forbidden", 404: "404 Not Found",
-          409: "409 Conflict"}
+STATUS = {200: "200 OK", 206: "206 Partial Content", 400: "400 Bad Request", 401: "401 Unauthorized",
+          403: "403 Forbidden", 404: "404 Not Found", 409: "409 Conflict", 416: "416 Range Not Satisfiable"}
 
 
 class HttpError(Exception):
@@ -56,6 +56,7 @@ class Raw:
 
     content_type: str
     body: bytes | Iterator[bytes]
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class EngineApi(WsgiService):
@@ -76,7 +77,7 @@ class EngineApi(WsgiService):
         except HttpError as exc:
             status, body = exc.status, {"error": str(exc)}
         if isinstance(body, Raw):
-            headers = [("Content-Type", body.content_type), ("Cache-Control", "no-store")]
+            headers = [("Content-Type", body.content_type), ("Cache-Control", "no-store"), *body.headers]
             if isinstance(body.body, bytes):
                 start_response(STATUS.get(status, f"{status} Error"), [*headers, ("Content-Length", str(len(body.body)))])
                 return [body.body]

@@ -36,6 +36,7 @@ from esl import SwitchLink
 from ivr.front_door import FrontDoor
 from ivr.survey import Survey
 from recorder.recording import Recording
+from recorder.retrieval import Retrieval
 from switch_conf import directory
 from telemetry.http import TelemetryServer
 from tickets.store import TicketStore
@@ -67,7 +68,7 @@ class Engine:
                            Supervisors(settings, self.queueing), Floor(settings, self.queueing), Console(),
                            self.front_door,
                            Survey(settings.ivr.survey, lambda name: self.front_door.flow.sound(name)),
-                           self.recording):
+                           self.recording, Retrieval(settings, self.tickets)):
             capability.attach(self.hub)
         self.hub.on(Finished, self._store)
         self.hub.on(Audited, self._audit)

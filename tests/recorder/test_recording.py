@@ -165,3 +165,62 @@ def test_the_retention_policy_deletes_old_recordings_per_tenant_and_keeps_their_
     assert not Path(kept[0].path).exists() and Path(kept[1].path).exists() and Path(kept[2].path).exists()
     rows = {item.call_id: item.purged_ms for item in store.recordings()}
     assert rows == {"call-0": now_ms, "call-1": None, "call-2": None}  # what went, and when, stays on record
+
+
+def test_a_recording_is_streamed_with_ranges_to_authorised_tokens_and_every_retrieval_audited(switch, make_engine) -> None:
+    """After the call: a supervisor of the agent's team gets the Opus file whole and in ranges (a browser's player
+    seeking), one of another team and an agent's token get nothing, and each attempt is in the audit log."""
+    from pydantic import SecretStr
+
+    from config.acd import Token
+    from tests.acd.test_api import call as api
+
+    switch.set_endpoint("user/1001", answer_after=0.0)
+    team, other = "supervisor-of-a-token-abcdefghij", "supervisor-of-b-token-abcdefghij"
+    engine = make_engine(agents=("1001",), teams={"1001": "a"},
+                         supervisors={"1901": {"contact": "user/1901", "teams": ["a"]},
+                                      "1902": {"contact": "user/1902", "queues": ["general"]}},
+                         tokens=[Token(token=SecretStr(team), role="supervisor", supervisor="1901"),
+                                 Token(token=SecretStr(other), role="supervisor", supervisor="1902"),
+                                 Token(token=SecretStr("agent-1001-token-abcdefghijkl"), role="agent", agent="1001")])
+    engine.queueing.command("1001", "login")
+    call = switch.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="1")
+    assert switch.wait(lambda: call.bridged_to is not None, timeout=10)
+    call.hangup()
+    assert switch.wait(lambda: any(r.call_id == call.uuid for r in engine.records), timeout=10)
+    gevent.joinall(engine.recording.archiving, timeout=30)
+    assert engine.writer.flush(10)
+    [kept] = engine.tickets.recordings(call.uuid)
+    whole = Path(kept.path).read_bytes()
+    host, port = engine.api.address[:2]
+
+    def get(token: str, ranged: str = "") -> tuple[int, dict[str, str], bytes]:
+        import urllib.request
+        from urllib.error import HTTPError
+
+        request = urllib.request.Request(f"http://{host}:{port}/recordings/{call.uuid}/call",
+                                         headers={"Authorization": f"Bearer {token}", **({"Range": ranged} if ranged else {})})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as reply:
+                return reply.status, dict(reply.headers), reply.read()
+        except HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read()
+
+    status, headers, body = gevent.get_hub().threadpool.apply(get, (team,))
+    assert (status, headers["Content-Type"], body) == (200, "audio/ogg", whole)
+    status, headers, body = gevent.get_hub().threadpool.apply(get, (team, "bytes=10-19"))
+    assert (status, headers["Content-Range"], body) == (206, f"bytes 10-19/{len(whole)}", whole[10:20])
+    status, _, body = gevent.get_hub().threadpool.apply(get, (team, "bytes=-5"))
+    assert (status, body) == (206, whole[-5:])
+    assert gevent.get_hub().threadpool.apply(get, (team, f"bytes={len(whole)}-"))[0] == 416
+    assert gevent.get_hub().threadpool.apply(get, (other,))[0] == 200  # the call came through their queue
+    assert gevent.get_hub().threadpool.apply(get, ("agent-1001-token-abcdefghijkl",))[0] == 403
+    assert api(engine, "GET", f"/recordings/{call.uuid}", team)[1][0]["sha256"] == kept.sha256
+    assert engine.writer.flush(10)
+    assert [(e.actor, e.action, e.call_id, e.result, e.detail) for e in engine.tickets.audit(action="recording")] == [
+        ("supervisor:1901", "recording", call.uuid, "done", "call"),
+        ("supervisor:1901", "recording", call.uuid, "done", "call bytes=10-19"),
+        ("supervisor:1901", "recording", call.uuid, "done", "call bytes=-5"),
+        ("supervisor:1901", "recording", call.uuid, "416 Range Not Satisfiable", f"call bytes={len(whole)}-"),
+        ("supervisor:1902", "recording", call.uuid, "done", "call"),
+        ("agent:1001", "recording", call.uuid, "recordings are for supervisors' and engineers' tokens", "call")]
