@@ -291,10 +291,16 @@ def api_request(settings: Settings, token: str, method: str, path: str, body: di
     """One request to the engine's agent API; exits with its error message on failure."""
     import json
 
+    return json.loads(api_bytes(settings, token, method, path, json.dumps(body or {}).encode()) or b"null")
+
+
+def api_bytes(settings: Settings, token: str, method: str, path: str, data: bytes = b"") -> bytes:
+    """One request to the engine's API, its body as sent back; exits with the error message on failure."""
+    import json
+
     from gevent import socket
 
     listen = settings.acd.api.listen
-    data = json.dumps(body or {}).encode()
     request = (f"{method} {path} HTTP/1.0\r\nHost: hotline\r\nAuthorization: Bearer {token}\r\n"
                f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n").encode() + data
     try:
@@ -305,10 +311,10 @@ def api_request(settings: Settings, token: str, method: str, path: str, body: di
         raise click.ClickException(f"the engine's API at {listen} does not answer: {exc}") from None
     head, _, payload = reply.partition(b"\r\n\r\n")
     status = int(head.split()[1])
-    result = json.loads(payload or b"null")
     if status != 200:
+        result = json.loads(payload or b"null")
         raise click.ClickException(f"{status}: {result.get('error') if isinstance(result, dict) else result}")
-    return result
+    return payload
 
 
 def _act(settings: Settings, token: str, agent: str, action: str, **body: str) -> None:
@@ -474,6 +480,20 @@ def recordings_purge(settings: Settings, dry_run: bool) -> None:
     for item in gone:
         click.echo(f"{item.call_id}  {item.tenant or '-'}  {item.path}")
     click.echo(f"{len(gone)} recording(s) {'would be' if dry_run else ''} deleted".replace("  ", " "))
+
+
+@recordings_group.command("get")
+@click.argument("call_id")
+@click.option("--kind", type=click.Choice(["call", "consult"]), default="call", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write it (an .opus file).")
+@TOKEN_OPTION
+@with_settings
+def recordings_get(settings: Settings, call_id: str, kind: str, output: Path, token: str) -> None:
+    """Fetch a call's recording through the engine's API (a supervisor's or engineer's token; audited)."""
+    data = api_bytes(settings, token, "GET", f"/recordings/{call_id}/{kind}")
+    output.write_bytes(data)
+    click.echo(f"{output}: {len(data)} bytes")
 
 
 def _recordings(settings: Settings, call_id: str | None, since: Any) -> list[Any]:

@@ -216,6 +216,20 @@ def test_a_recording_is_streamed_with_ranges_to_authorised_tokens_and_every_retr
     assert gevent.get_hub().threadpool.apply(get, (other,))[0] == 200  # the call came through their queue
     assert gevent.get_hub().threadpool.apply(get, ("agent-1001-token-abcdefghijkl",))[0] == 403
     assert api(engine, "GET", f"/recordings/{call.uuid}", team)[1][0]["sha256"] == kept.sha256
+    config = Path(kept.path).parent / "hotline.yaml"  # the CLI fetches through the same API
+    config.write_text(f"centre: {{name: t}}\nswitch: {{password: a-strong-password-1}}\n"
+                      f"acd:\n  api: {{listen: '{host}:{port}'}}\n", encoding="utf-8")
+    from click.testing import CliRunner
+
+    from cli import main
+
+    fetched = Path(kept.path).parent / "fetched.opus"
+    got = CliRunner().invoke(main, ["--config", str(config), "recordings", "get", call.uuid, "-o", str(fetched),
+                                    "--token", team])
+    assert got.exit_code == 0 and fetched.read_bytes() == whole
+    refused = CliRunner().invoke(main, ["--config", str(config), "recordings", "get", call.uuid, "-o", str(fetched),
+                                        "--token", "agent-1001-token-abcdefghijkl"])
+    assert refused.exit_code == 1 and "403: recordings are for supervisors' and engineers' tokens" in refused.output
     assert engine.writer.flush(10)
     assert [(e.actor, e.action, e.call_id, e.result, e.detail) for e in engine.tickets.audit(action="recording")] == [
         ("supervisor:1901", "recording", call.uuid, "done", "call"),
@@ -223,4 +237,6 @@ def test_a_recording_is_streamed_with_ranges_to_authorised_tokens_and_every_retr
         ("supervisor:1901", "recording", call.uuid, "done", "call bytes=-5"),
         ("supervisor:1901", "recording", call.uuid, "416 Range Not Satisfiable", f"call bytes={len(whole)}-"),
         ("supervisor:1902", "recording", call.uuid, "done", "call"),
+        ("agent:1001", "recording", call.uuid, "recordings are for supervisors' and engineers' tokens", "call"),
+        ("supervisor:1901", "recording", call.uuid, "done", "call"),
         ("agent:1001", "recording", call.uuid, "recordings are for supervisors' and engineers' tokens", "call")]
