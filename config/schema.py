@@ -216,6 +216,9 @@ class Settings(Section):
                     resolve(key.to, self)
             except TargetError as exc:
                 problems.append(f"acd.call_keys.{digit}.to: {exc}")
+        problems += [f"recorder.retention.{tenant}: no tenant of that name in ivr.tenants "
+                     f"({', '.join(sorted(self.ivr.tenants))})" for tenant in self.recorder.retention
+                     if tenant not in self.ivr.tenants]
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -82,3 +82,10 @@ def test_example_spells_out_every_key() -> None:
         return absent
 
     assert missing(config.Settings, data, "") == []
+
+
+def test_a_retention_for_a_tenant_that_does_not_exist_is_named() -> None:
+    with pytest.raises(pydantic.ValidationError, match=r"recorder\.retention\.nowhere: no tenant of that name in "
+                                                        r"ivr\.tenants \(default\)"):
+        config.Settings.model_validate({"centre": {"name": "t"}, "switch": {"password": "a-strong-password-1"},
+                                        "recorder": {"retention": {"nowhere": 30}}})
