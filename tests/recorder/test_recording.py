@@ -148,7 +148,8 @@ def test_the_retention_policy_deletes_old_recordings_per_tenant_and_keeps_their_
     store.save_recordings(kept)
     config = tmp_path / "hotline.yaml"  # 30 days in general, 365 for enterprise
     config.write_text(f"centre: {{name: t}}\nswitch: {{password: a-strong-password-1}}\ntickets: {{url: '{url}'}}\n"
-                      "recorder: {retention_days: 30, retention: {enterprise: 365}}\n", encoding="utf-8")
+                      "recorder: {retention_days: 30, retention: {enterprise: 365}}\n"
+                      "ivr: {tenants: {nanning: {}, enterprise: {regions: [\"北京市\"]}}}\n", encoding="utf-8")
 
     def hotline(*args: str):
         return CliRunner().invoke(main, ["--config", str(config), "recordings", *args])
