@@ -418,9 +418,9 @@ def audit(settings: Settings, since: Any, actor: str | None, action: str | None,
                                                           call_id=call_id, limit=limit))
     for entry in entries:
         when = datetime.fromtimestamp(entry.at_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
-        detail = f" ({entry.detail})" if entry.detail else ""
-        click.echo(f"{when}  {entry.actor:<18} {entry.action}{detail} agent {entry.agent or '-'} "
-                   f"call {entry.call_id or '-'}: {entry.result}")
+        detail = f" ({tokens.scrub(entry.detail, 256)})" if entry.detail else ""  # as asked: no terminal controls
+        click.echo(f"{when}  {entry.actor:<18} {tokens.scrub(entry.action)}{detail} agent {entry.agent or '-'} "
+                   f"call {entry.call_id or '-'}: {tokens.scrub(entry.result, 256)}")
     click.echo(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}")
 
 

@@ -12,6 +12,8 @@ import orjson
 
 
 _MADE = itertools.count()
+WIDTHS = {"actor": 64, "action": 16, "agent": 64, "call_id": 64, "result": 256, "detail": 256}
+"""The ``audit_log`` columns' widths (migration 0008)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,12 @@ class AuditEntry:
     makes a replayed entry known, and keeps two in one millisecond in order)."""
 
     def __post_init__(self) -> None:
+        """Each value cut to its column's width: the action and the error come from what was asked (a path, a
+        body), and a value PostgreSQL refuses would stop the spool's delivery, records and all."""
+        for name, width in WIDTHS.items():
+            value = getattr(self, name)
+            if value is not None and len(value) > width:
+                object.__setattr__(self, name, value[:width])
         if not self.id:
             object.__setattr__(self, "id", self.id_at(self.at_ms))
 

@@ -40,3 +40,19 @@ def test_postgresql_down_mid_stream_then_back_exactly_once(postgres, tmp_path: P
     assert writer.flush(30)
     assert store.call_ids() == [f"call-{n:04d}" for n in range(4)]
     writer.close()
+
+
+def test_an_audit_entry_longer_than_its_columns_still_reaches_postgresql(postgres, tmp_path: Path, timeline) -> None:
+    """An action from a request's path or a long error is cut to the column, not refused by PostgreSQL (which
+    would hold the spool, and the call records behind it)."""
+    from tickets.audit import AuditEntry
+
+    store = fresh_store(postgres)
+    writer = RecordWriter(store, tmp_path / "spool", retry_s=0.05)
+    writer.audit(AuditEntry(1000, "supervisor:1901", "x" * 40, "1001", None, "e" * 400, "\x1b[2J" + "d" * 400))
+    writer.push(timeline(1))
+    assert writer.flush(20)
+    writer.close()
+    [entry] = store.audit()
+    assert (len(entry.action), len(entry.result), len(entry.detail)) == (16, 256, 256)
+    assert store.get("call-0001") == timeline(1)
