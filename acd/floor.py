@@ -49,15 +49,14 @@ class Floor:
         listening = queueing.connector.supervisors_of()
         agents = []
         for view in queueing.agent_views():
-            agent_id = str(view["id"])
-            call = view["call"]
-            if not scope.allows(self.settings, request, agent_id, queueing.queue_of(agent_id)):
+            agent_id, call = str(view["id"]), view["call"]
+            record = self.hub.book.get(str(call["call"])) if isinstance(call, dict) else None
+            queue = record.record.queue if record is not None else None
+            if not scope.allows(self.settings, request, agent_id, queue):
                 continue
             configured = acd.agents.get(agent_id)
             if isinstance(call, dict):
-                record = self.hub.book.get(str(call["call"]))
-                call = {**call, "answered_ms": record.record.answered_ms if record is not None else None,
-                        "queue": record.record.queue if record is not None else None}
+                call = {**call, "answered_ms": record.record.answered_ms if record is not None else None, "queue": queue}
             agents.append({**view, "call": call, "name": configured.name if configured else "",
                            "team": configured.team if configured else None, "listening": listening.get(agent_id, [])})
         supervisor = acd.supervisors.get(request.supervisor) if request.role == "supervisor" else None

@@ -268,14 +268,17 @@ class Queueing:
     def _agents(self, request: Request) -> tuple[int, object]:
         calls = self.connector.conversations()
         return 200, [self._agent_view(a, calls) for a in self.core.agents
-                     if scope.allows(self.settings, request, a, self.queue_of(a))]
+                     if scope.allows(self.settings, request, a, self.call_queue(calls.get(a)))]
+
+    def call_queue(self, conversation: dict[str, object] | None) -> str | None:
+        """The queue of the call an agent is on (``conversation``: theirs, from Connector.conversations), if any:
+        one lookup, so listing every agent for a scope is one pass over the book, not one per agent."""
+        call = self.hub.book.get(str(conversation["call"])) if conversation else None
+        return call.record.queue if call is not None else None
 
     def queue_of(self, agent_id: str) -> str | None:
         """The queue of the call the agent is on, if any."""
-        for call, leg in self.hub.book.legs():
-            if leg.party == agent_id and leg.role is Role.AGENT and leg.uuid == call.agent_leg:
-                return call.record.queue
-        return None
+        return self.call_queue(self.connector.conversations().get(agent_id))
 
     def audited(self, request: Request, agent_id: str, action: str,
                 act: Callable[[Request, str, str], tuple[int, object]]) -> tuple[int, object]:
