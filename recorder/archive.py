@@ -67,8 +67,9 @@ def kept(path: str) -> Path:
 
 
 def archive(wav: Path, call_id: str, kind: str, tenant: str | None, now_ms: int) -> Archived:
-    """Compress ``wav`` to Opus beside it, check the result, hash it, remove the WAV; blocking the greenlet only
-    (ffmpeg runs as a child process, the hashing reads in chunks with gevent switches)."""
+    """Compress ``wav`` to Opus beside it, check the result and hash it (the caller removes the WAV once the row is
+    stored); blocking the greenlet only (ffmpeg runs as a child process, the hashing reads in chunks with gevent
+    switches)."""
     if not wav.exists():
         return Archived(str(wav), call_id, kind, tenant, "wav", 0, 0, "", now_ms, "missing: the switch wrote no file")
     duration_ms = _wav_ms(wav)
@@ -84,18 +85,15 @@ def archive(wav: Path, call_id: str, kind: str, tenant: str | None, now_ms: int)
         target.unlink(missing_ok=True)
         return Archived(str(wav), call_id, kind, tenant, "wav", wav.stat().st_size, duration_ms, sha256(wav), now_ms,
                         f"not compressed: {problem}")
-    kept = Archived(str(target), call_id, kind, tenant, CODEC, target.stat().st_size, duration_ms, sha256(target),
+    return Archived(str(target), call_id, kind, tenant, CODEC, target.stat().st_size, duration_ms, sha256(target),
                     now_ms)
-    return kept
 
 
 def expired(store: TicketStore, config: Recorder, now_ms: int) -> list[Archived]:
     """The archived recordings the retention policy says to delete now: older than their tenant's days."""
-    longest = max([config.retention_days, *config.retention.values()])
-    shortest = min([config.retention_days, *config.retention.values()])
-    candidates = store.recordings(before_ms=now_ms - shortest * DAY_MS)
-    return [item for item in candidates if item.archived_ms < now_ms - config.retention.get(
-        item.tenant or "", config.retention_days) * DAY_MS] if longest != shortest else candidates
+    shortest = min([config.retention_days, *config.retention.values()])  # no row younger than this can be due
+    return [item for item in store.recordings(before_ms=now_ms - shortest * DAY_MS)
+            if item.archived_ms < now_ms - config.retention.get(item.tenant or "", config.retention_days) * DAY_MS]
 
 
 def purge(store: TicketStore, config: Recorder, now_ms: int) -> list[Archived]:

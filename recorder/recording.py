@@ -80,8 +80,8 @@ class Recording:
     def _finished(self, finished: Finished) -> None:
         """The call is over: its recordings are archived, on a greenlet of their own."""
         record = finished.record
-        if recordings_of(record):
-            self._archive([(Path(path), record.call_id, kind, record.tenant) for path, kind in recordings_of(record)])
+        if found := recordings_of(record):
+            self._archive([(Path(path), record.call_id, kind, record.tenant) for path, kind in found])
 
     def stop(self) -> None:
         if self._purging is not None:
