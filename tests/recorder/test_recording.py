@@ -16,6 +16,15 @@ import gevent
 from recorder.archive import archive
 
 
+def stereo_wav(path: Path, frames: bytes) -> None:
+    """A two-channel 8 kHz WAV as FreeSWITCH writes a call's."""
+    with wave.open(str(path), "wb") as audio:
+        audio.setnchannels(2)
+        audio.setsampwidth(2)
+        audio.setframerate(8000)
+        audio.writeframes(frames)
+
+
 def probe(path: Path) -> dict:
     shown = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)],
                            capture_output=True, check=True)
@@ -64,11 +73,7 @@ def test_recordings_an_engine_left_behind_are_archived_by_the_next(switch, make_
     day = tmp_path / "recordings" / "default" / "2026-11-30"
     day.mkdir(parents=True)
     left = day / "00000000-0000-4000-8000-000000000001.wav"
-    with wave.open(str(left), "wb") as audio:
-        audio.setnchannels(2)
-        audio.setsampwidth(2)
-        audio.setframerate(8000)
-        audio.writeframes(b"\x00\x00\x00\x00" * 8000)
+    stereo_wav(left, b"\x00\x00\x00\x00" * 8000)
     engine = make_engine(agents=("1001",))
     assert engine.reconciled.wait(10)
     assert switch.wait(lambda: bool(engine.recording.archiving), timeout=5)
@@ -98,12 +103,7 @@ def test_the_cli_lists_and_verifies_recordings_and_names_a_changed_or_missing_on
     files = []
     for n in range(3):
         wav = tmp_path / f"call-{n}.wav"
-
-        with wave.open(str(wav), "wb") as audio:
-            audio.setnchannels(2)
-            audio.setsampwidth(2)
-            audio.setframerate(8000)
-            audio.writeframes(b"\x00\x00\x01\x00" * 4000)
+        stereo_wav(wav, b"\x00\x00\x01\x00" * 4000)
         files.append(archive(wav, f"call-{n}", "call", "default", 1000 + n))
     store.save_recordings(files)
     config = tmp_path / "hotline.yaml"
@@ -139,11 +139,7 @@ def test_the_retention_policy_deletes_old_recordings_per_tenant_and_keeps_their_
     kept = []
     for n, (tenant, age_days) in enumerate((("nanning", 100), ("nanning", 20), ("enterprise", 100))):
         wav = tmp_path / f"call-{n}.wav"
-        with wave.open(str(wav), "wb") as audio:
-            audio.setnchannels(2)
-            audio.setsampwidth(2)
-            audio.setframerate(8000)
-            audio.writeframes(b"\x00\x00\x01\x00" * 800)
+        stereo_wav(wav, b"\x00\x00\x01\x00" * 800)
         kept.append(archive(wav, f"call-{n}", "call", tenant, now_ms - age_days * DAY_MS))
     store.save_recordings(kept)
     config = tmp_path / "hotline.yaml"  # 30 days in general, 365 for enterprise
