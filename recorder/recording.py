@@ -66,6 +66,9 @@ class Recording:
         self.recorder = Recorder(hub.link, Path(self.config.folder), self.zone)
         self._purging: gevent.Greenlet | None = None
         self.archiving: list[gevent.Greenlet] = []
+        self._in_hand: set[Path] = set()
+        """WAVs being archived: the start's scan leaves them alone (calls reconciliation finished are archived
+        from their records just before it; two ffmpeg runs on one file would race for its Opus)."""
         """Archives under way (tests and shutdown wait for them)."""
         if self.config.enabled:
             hub.on(Connecting, self._connecting)
@@ -101,13 +104,22 @@ class Recording:
         self._purging = gevent.spawn(self._purge_forever)
         folder = Path(self.config.folder).resolve()
         found = [(wav, wav.stem[:36], "consult" if "-consult-" in wav.stem else "call", wav.parent.parent.name)
-                 for wav in folder.glob("*/*/*.wav") if wav.stem[:36] not in self.hub.book.calls]
+                 for wav in folder.glob("*/*/*.wav")
+                 if wav.stem[:36] not in self.hub.book.calls and wav not in self._in_hand]
         if found:
             log.info("recordings.left_over", count=len(found))
             self._archive(found)
 
     def _archive(self, files: list[tuple[Path, str, str, str | None]]) -> None:
+        self._in_hand.update(wav for wav, *_ in files)
+
         def run() -> None:
+            try:
+                store()
+            finally:
+                self._in_hand.difference_update(wav for wav, *_ in files)
+
+        def store() -> None:
             done = [archive(wav, call_id, kind, tenant, self.hub.clock()) for wav, call_id, kind, tenant in files]
             for item in done:
                 if item.problem:
