@@ -257,7 +257,9 @@ def test_a_three_way_call_keeps_caller_and_unit_talking_after_the_agent_leaves(s
     assert set(parties) == {("agent", "1001"), ("unit", "110")}
     agent, unit_party = parties[("agent", "1001")], parties[("unit", "110")]
     assert agent.ended_by == "engine" and unit_party.ended_by == "self"
-    assert agent.answered_ms <= unit_party.answered_ms <= agent.left_ms <= unit_party.left_ms <= record.hangup_ms
+    # The unit's and the caller's hang-ups complete on two threads of the switch, in either order (CI saw the
+    # caller's CHANNEL_HANGUP_COMPLETE a millisecond before the unit's): both come after the agent left.
+    assert agent.answered_ms <= unit_party.answered_ms <= agent.left_ms <= min(unit_party.left_ms, record.hangup_ms)
     assert (record.exit_reason, record.hangup_side, record.survey) == ("answered", "unit", None)
     assert record.recording is not None  # the caller's recording, started at the answer, runs through the room
     assert engine.writer.flush(10) and engine.tickets.get(caller.uuid).parties == record.parties
