@@ -501,6 +501,73 @@ def _recordings(settings: Settings, call_id: str | None, since: Any) -> list[Any
     return _tickets(settings, lambda store: store.recordings(call_id, since_ms))
 
 
+
+@main.group("transcripts")
+def transcripts_group() -> None:
+    """Transcripts of the recordings (vosk, asr.enabled): each call as a dialogue of citizen and agent, searchable."""
+
+
+@transcripts_group.command("search")
+@click.argument("word")
+@click.option("--flagged", is_flag=True, help="Only transcripts with a keyword alert (asr.keywords).")
+@click.option("--since", "since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%d %H:%M"]), default=None,
+              help="Transcribed from this day or minute (local time); default: everything.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000), help="Calls shown at most.")
+@with_settings
+def transcripts_search(settings: Settings, word: str, flagged: bool, since: Any, limit: int) -> None:
+    """Calls whose transcript says WORD (spaces ignored), newest first, with each utterance that says it."""
+    from tickets.transcripts import Transcripts, said
+
+    if not word.strip() or any(ord(ch) < 0x20 or ch == "\x7f" for ch in word):
+        raise click.BadParameter("give a word to look for, without control characters", param_hint="WORD")
+    since_ms = int(since.timestamp() * 1000) if since is not None else 0
+    found = _tickets(settings, lambda store: Transcripts(store).search(word, since_ms, flagged, limit))
+    for transcript, utterance in said(found, word):
+        click.echo(f"{transcript.call_id}  {transcript.kind:<7} {_at(utterance['start_ms'])} "
+                   f"{utterance['speaker']}: {tokens.scrub(utterance['text'], 1000)}")
+    click.echo(f"{len(found)} call(s)")
+
+
+@transcripts_group.command("show")
+@click.argument("call_id")
+@with_settings
+def transcripts_show(settings: Settings, call_id: str) -> None:
+    """A call's transcripts as dialogues (the conversation, then any consultation), with keyword alerts; or why
+    one is not there (waiting, failed and why)."""
+    from tickets.transcripts import Transcripts
+
+    found = _tickets(settings, lambda store: Transcripts(store).of(call_id))
+    if not found:
+        raise click.ClickException(f"no transcript of call {call_id} (not recorded, not archived yet, or ASR off)")
+    for transcript in found:
+        click.echo(f"== {transcript.kind}: {transcript.state}, tries {transcript.attempts}  {transcript.path}")
+        if transcript.error:
+            click.echo(f"   last error: {tokens.scrub(transcript.error, 256)}")
+        for flag in transcript.flags:
+            click.echo(f"   ALERT {flag['category']}: {flag['word']} ({flag['speaker']} at {_at(flag['at_ms'])})")
+        for utterance in transcript.dialogue:
+            click.echo(f"{_at(utterance['start_ms'])} {utterance['speaker']:<8} {tokens.scrub(utterance['text'], 1000)}")
+
+
+@transcripts_group.command("backlog")
+@with_settings
+def transcripts_backlog(settings: Settings) -> None:
+    """The transcription backlog: recordings waiting or being transcribed, done, failed, and the oldest waiting."""
+    import time
+
+    from tickets.transcripts import Transcripts
+
+    counts = _tickets(settings, lambda store: Transcripts(store).backlog())
+    oldest = counts.pop("oldest_queued_ms")
+    waited = f"; oldest queued {(time.time() * 1000 - oldest) / 60000:.1f} min ago" if oldest is not None else ""
+    click.echo(", ".join(f"{state} {count}" for state, count in counts.items()) + waited)
+
+
+def _at(ms: int) -> str:
+    """A time within a recording, as [mm:ss.s]."""
+    return f"[{ms // 60000:02d}:{ms % 60000 / 1000:04.1f}]"
+
+
 @main.command()
 @with_settings
 def status(settings: Settings) -> None:

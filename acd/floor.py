@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from typing import Iterator
 
 import gevent
 
 from acd import scope
 from acd.queueing import Queueing
+from calls.notices import KeywordHeard
 from config import Settings
 from engine.api import Raw
 from engine.capability import Hub, Request
@@ -23,6 +25,8 @@ SLOT_MS = 1_800_000
 """The chart's half hour."""
 WATCH_S = 0.25
 """How often a stream looks for a change: a quarter of the second within which the console must show one."""
+ALERTS_KEPT = 100
+"""Keyword alerts the floor shows (newest first)."""
 KEEP_ALIVE_S = 15.0
 """A comment line this often keeps proxies and the browser from closing a quiet stream."""
 
@@ -31,9 +35,12 @@ class Floor:
     def __init__(self, settings: Settings, queueing: Queueing) -> None:
         self.settings = settings
         self.queueing = queueing
+        self.alerts: deque[KeywordHeard] = deque(maxlen=ALERTS_KEPT)
+        """Keyword alerts from the transcripts since the engine started, newest last."""
 
     def attach(self, hub: Hub) -> None:
         self.hub = hub
+        hub.on(KeywordHeard, self.alerts.append)
         hub.route("GET", "/floor", lambda request: self._watched(request) or (200, self.snapshot(request)))
         hub.route("GET", "/floor/events", lambda request: self._watched(request) or self._events(request))
 
@@ -62,7 +69,11 @@ class Floor:
         supervisor = acd.supervisors.get(request.supervisor) if request.role == "supervisor" else None
         shown = [q for q in queueing.queue_views() if supervisor is None or not supervisor.queues
                  or q["queue"] in supervisor.queues]
+        alerts = [{"call": a.call_id, "agent": a.agent, "queue": a.queue, "caller": a.caller, "at_ms": a.at_ms,
+                   "words": [f["word"] for f in a.flags], "categories": sorted({str(f["category"]) for f in a.flags})}
+                  for a in reversed(self.alerts) if scope.allows(self.settings, request, a.agent or "", a.queue)]
         return {"at_ms": self.hub.clock(), "centre": self.settings.centre.name, "agents": agents, "queues": shown,
+                "alerts": alerts,
                 "reasons": list(acd.reasons), "can_listen": bool(request.supervisor),
                 "timezone": self.settings.centre.timezone,
                 "thresholds": list(acd.service_level.thresholds), "chart": self._chart([str(q["queue"]) for q in shown])}

@@ -1,1 +1,1 @@
-"""Speech to text for recordings and voice navigation, on vosk (offline). Reserved: nothing here yet."""
+"""Speech to text for recordings (质检), on vosk (offline), in worker processes beside the engine."""

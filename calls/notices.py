@@ -111,3 +111,23 @@ class Finished:
     """A call's record is complete (the caller's leg is gone): to the ticket store, and to the live figures."""
 
     record: CallTimeline
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingsKept:
+    """A call's recordings are archived and stored, and joined the transcription backlog: the ASR workers look."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordHeard:
+    """A transcript says a word of asr.keywords: supervisors of the call's agent or queue are told (the console)."""
+
+    call_id: str
+    agent: str | None
+    queue: str | None
+    caller: str
+    flags: tuple[dict[str, object], ...]
+    """category, word, speaker and at_ms (from the start of the recording) of each word heard."""
+    at_ms: int

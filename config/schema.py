@@ -189,6 +189,42 @@ class Recorder(Section):
     """How long archived recordings are kept (three years by default), then deleted by the purge."""
     retention: dict[Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")], Annotated[int, Field(ge=1, le=36500)]] = {}
     """Per tenant (分中心), days kept, where it differs from ``retention_days``."""
+    include_ivr: bool = False
+    """Record from the caller's answer, the IVR included (the caller's keys and what they heard), rather than from
+    the agent's bridge."""
+
+
+Words = Annotated[list[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]],
+                  Field(max_length=10_000)]
+
+
+class Asr(Section):
+    """Transcription of recordings by vosk, in worker processes beside the engine (asr.workers)."""
+
+    enabled: bool = False
+    workers: Annotated[int, Field(ge=1, le=256)] = 1
+    """Worker processes, one core each (bench/asr_throughput.py measures how many a centre needs)."""
+    attempts: Annotated[int, Field(ge=1, le=20)] = 3
+    """Tries of one recording before it is marked failed with the reason."""
+    vocabulary: Words = []
+    """Limit recognition to these words (a model with a runtime graph only); empty: the model's whole vocabulary."""
+    keywords: dict[Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")], Words] = {}
+    """Alert categories and their words (e.g. self_harm: [自杀, 不想活]); a transcript saying one is flagged and
+    supervisors are told."""
+
+    model: str = ""
+    """The vosk model's folder. The production model is Chinese (vosk-model-small-cn-0.22, or vosk-model-cn-0.22
+    for accuracy at several times the CPU), downloaded by the operator."""
+
+    @field_validator("model")
+    @classmethod
+    def _model_usable(cls, model: str, info: ValidationInfo) -> str:
+        """Checked after the fields above (pydantic's order): with ASR on, the folder must be a vosk model."""
+        from asr.model import model_problem  # asr builds on config: imported once config is loaded
+
+        if info.data.get("enabled") and (problem := model_problem(model, bool(info.data.get("vocabulary")))):
+            raise ValueError(problem)
+        return model
 
 
 class Settings(Section):
@@ -204,6 +240,7 @@ class Settings(Section):
     state: State = State()
     tickets: Tickets = Tickets()
     recorder: Recorder = Recorder()
+    asr: Asr = Asr()
 
     @model_validator(mode="after")
     def _ivr_meets_acd(self) -> "Settings":

@@ -19,6 +19,7 @@ import structlog
 from gevent.event import Event as Flag
 
 from acd.floor import Floor
+from asr.pool import Transcription
 from acd.queueing import Queueing
 from acd.supervisors import Supervisors
 from calls.book import CALLS, CallBook
@@ -63,12 +64,13 @@ class Engine:
         self.hub = Hub(settings, link, self.book, self.clock, self.journal)
         self.queueing = Queueing(settings, saved_agents, self._today)
         self.front_door = FrontDoor(settings, self.tickets)
-        self.recording = Recording(settings.recorder, settings.centre.timezone, self.tickets)
+        self.recording = Recording(settings.recorder, settings.centre.timezone, self.tickets, settings.asr.enabled)
+        self.transcription = Transcription(settings, self.tickets)
         for capability in (SwitchCommands(), Reconciler(saved_records), self.queueing,
                            Supervisors(settings, self.queueing), Floor(settings, self.queueing), Console(),
                            self.front_door,
                            Survey(settings.ivr.survey, lambda name: self.front_door.flow.sound(name)),
-                           self.recording, Retrieval(settings, self.tickets)):
+                           self.recording, Retrieval(settings, self.tickets), self.transcription):
             capability.attach(self.hub)
         self.hub.on(Finished, self._store)
         self.hub.on(Audited, self._audit)
@@ -93,6 +95,7 @@ class Engine:
         self.queueing.start()
         self.front_door.blacklist.start()
         self.link.start()
+        self.transcription.start()
         self._beat = gevent.spawn(self._heartbeat)
         log.info("engine.started", centre=self.settings.centre.name,
                  switch=f"{self.link.address[0]}:{self.link.address[1]}",
@@ -108,6 +111,7 @@ class Engine:
         self.journal.close()
         self.queueing.stop()
         self.recording.stop()
+        self.transcription.stop()
         self.front_door.blacklist.stop()
         self.api.stop()
         self.link.stop()

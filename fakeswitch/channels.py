@@ -6,6 +6,7 @@ parked, or inside ``socket``) whatever ``sendmsg`` queued for it, until it hangs
 
 from __future__ import annotations
 
+import array
 import re
 import time
 import uuid as uuidlib
@@ -33,6 +34,8 @@ class Endpoint:
     cause: str | None = None
     hangup_after: float | None = None
     """The phone hangs up this long after answering (0: at once, before the originate's result is out)."""
+    says: str | None = None
+    """A mono WAV of what the phone says once answered, which recordings of its calls hold (else silence)."""
 
 
 class Hangup(Exception):
@@ -88,6 +91,8 @@ class Channel:
         """Set by ``uuid_break``: the running playback stops early."""
         self.bridged_to: Channel | None = None
         self.last_peer: Channel | None = None
+        self.says: str | None = None
+        """A mono WAV of what this leg's phone says: a recording of the leg holds it (a partner's, the other side)."""
         """The leg it was bridged to last (``show channels`` keeps showing it after the bridge)."""
         self.originated_bridge = False
         self.digits: deque[str] = deque()
@@ -427,12 +432,26 @@ def _play_and_get_digits(ch: Channel, arg: str) -> str:
     return "_none_"
 
 
-def write_silence(path: str, seconds: float, channels: int) -> None:
-    """The file a recording leaves behind: 8 kHz 16-bit silence of the recorded length."""
+def write_recording(path: str, seconds: float, channels: int, says: tuple[str | None, ...] = ()) -> None:
+    """The file a recording leaves behind: 16-bit, of the recorded length; each channel silence, or what the
+    leg's phone said (``says``: the leg's, then its partner's), then silence. At 8 kHz, or at the rate of what was
+    said (a wideband call, recorded at 16 kHz)."""
+    spoken = [_samples(wav) if wav else (0, b"") for wav in says[:channels]]
+    rate = max([found for found, _ in spoken] + [8000])
+    tracks = [audio for _, audio in spoken] + [b""] * (channels - len(spoken))
+    frames = max([int(seconds * rate)] + [len(track) // 2 for track in tracks])
+    mixed = array.array("h", bytes(frames * 2 * channels))
+    for n, track in enumerate(tracks):
+        mixed[n::channels] = array.array("h", track.ljust(frames * 2, b"\0"))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with wave.open(path, "wb") as audio:
-        audio.setnchannels(channels), audio.setsampwidth(2), audio.setframerate(8000)
-        audio.writeframes(b"\0\0" * channels * int(seconds * 8000))
+        audio.setnchannels(channels), audio.setsampwidth(2), audio.setframerate(rate)
+        audio.writeframes(mixed.tobytes())
+
+
+def _samples(wav: str) -> tuple[int, bytes]:
+    with wave.open(wav) as audio:
+        return audio.getframerate(), audio.readframes(audio.getnframes())
 
 
 def _record(ch: Channel, arg: str) -> str:
@@ -447,7 +466,7 @@ def _record(ch: Channel, arg: str) -> str:
     except Hangup:
         pass
     seconds = min(limit_s, (time.monotonic() - started) / ch.switch.time_scale)
-    write_silence(path, seconds, channels=1)
+    write_recording(path, seconds, channels=1)
     ch.variables["record_seconds"] = str(int(seconds))
     ch.switch.fire("RECORD_STOP", ch, [("Record-File-Path", path)])
     if ch.hangup_cause is not None:

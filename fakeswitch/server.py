@@ -26,7 +26,7 @@ from gevent.queue import Full, Queue
 from gevent.server import StreamServer
 
 from fakeswitch import serialize, templates
-from fakeswitch.channels import INLINE, Application, Channel, Endpoint, Queued, Room, now_us, write_silence
+from fakeswitch.channels import INLINE, Application, Channel, Endpoint, Queued, Room, now_us, write_recording
 from fakeswitch.packets import Drop, Packet, PacketReader
 
 log = structlog.get_logger(__name__)
@@ -116,10 +116,11 @@ class FakeSwitch:
     # --- the scripted world ---------------------------------------------------------------------------
 
     def set_endpoint(self, endpoint: str, answer_after: float | None = 0.0, cause: str | None = None,
-                     hangup_after: float | None = None) -> None:
+                     hangup_after: float | None = None, says: str | None = None) -> None:
         """How ``originate``/``bridge`` to ``endpoint`` goes: answered after N s, ringing forever (None), or ``cause``;
-        once answered, the phone hangs up after ``hangup_after`` s (None: never by itself)."""
-        self.endpoints[endpoint] = Endpoint(answer_after, cause, hangup_after)
+        once answered, the phone hangs up after ``hangup_after`` s (None: never by itself); ``says``: a mono WAV
+        of what the phone says (recordings hold it)."""
+        self.endpoints[endpoint] = Endpoint(answer_after, cause, hangup_after, says)
         if endpoint.startswith("user/"):
             self.register(endpoint[5:].split("@")[0])
 
@@ -190,9 +191,11 @@ class FakeSwitch:
         self.fire(name, None, [*headers, ("user_name", user), ("domain_name", "127.0.0.1"), ("user_context", "default")])
 
     def place_call(self, caller_id_number: str, destination_number: str, caller_id_name: str = "",
-                   sip_headers: dict[str, str] | None = None, dtmf: str = "", user: str = "") -> Channel:
+                   sip_headers: dict[str, str] | None = None, dtmf: str = "", user: str = "",
+                   says: str | None = None) -> Channel:
         """A citizen's call arrives on the external SIP profile and runs the dialplan for its number; or, with
-        ``user``, a softphone's call on the internal profile that FreeSWITCH authenticated as that SIP user."""
+        ``user``, a softphone's call on the internal profile that FreeSWITCH authenticated as that SIP user.
+        ``says``: a mono WAV of what the caller says (recordings hold it)."""
         variables = {"sip_from_user": caller_id_number, "sip_to_user": destination_number,
                      "sip_req_user": destination_number}
         if user:
@@ -204,6 +207,7 @@ class FakeSwitch:
                           destination=destination_number, context="default" if user else "public",
                           variables=variables)
         channel.digits.extend(dtmf)
+        channel.says = says
         self.channels[channel.uuid] = channel
         channel.state = "CS_INIT"
         self.fire("CHANNEL_CREATE", channel, [])
@@ -383,6 +387,7 @@ class FakeSwitch:
                       caller_id_number=variables.get("origination_caller_id_number", "0000000000"),
                       caller_id_name=variables.get("origination_caller_id_name", "Outbound Call"),
                       destination=endpoint.rsplit("/", 1)[-1].split("@")[0], context="default", variables=variables)
+        leg.says = behaviour.says
         leg.released.clear()
         self.channels[leg.uuid] = leg
         leg.state = "CS_NONE"  # as captured on 1.10.12: CHANNEL_OUTGOING, CHANNEL_CREATE, CHANNEL_ORIGINATE
@@ -881,7 +886,9 @@ def _uuid_record(ch: Channel, words: list[str]) -> str:
     def stop(_: object) -> None:
         ch.gone.unlink(stop)
         ch.recordings.pop(path, None)
-        write_silence(path, (time.monotonic() - started) / ch.switch.time_scale, channels)
+        peer = ch.last_peer
+        write_recording(path, (time.monotonic() - started) / ch.switch.time_scale, channels,
+                        (ch.says, peer.says if peer is not None else None))
         ch.switch.fire("RECORD_STOP", ch, [("Record-File-Path", path)])
 
     ch.recordings[path] = stop

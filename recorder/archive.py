@@ -28,8 +28,11 @@ log = structlog.get_logger(__name__)
 CODEC = "opus"
 DAY_MS = 86_400_000
 FFMPEG = ("ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-y")
-OPUS = ("-c:a", "libopus", "-b:a", "24k", "-application", "voip")
-"""24 kb/s for both channels: speech stays clear for review and ASR, a tenth of the 8 kHz 16-bit WAV."""
+OPUS = ("-c:a", "libopus", "-b:a", "32k", "-mapping_family", "255", "-application", "voip")
+"""32 kb/s for both channels, an eighth of the 8 kHz 16-bit WAV, each channel coded on its own (mapping family 255:
+no stereo coupling). Measured with the ASR tests' dialogue, both parties speaking at once: coupled stereo at 24 kb/s
+let each channel bleed into the other and the citizen's transcript lost 3 of 5 words; coded apart at 32 kb/s, none
+(and the file is smaller than coupled at 32 kb/s). Browsers (Chromium) and ffmpeg play it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """Every answered call recorded, both legs in one two-channel WAV (caller left, agent right), from the moment the
-agent is bridged, in a folder per tenant (分中心) and day (the centre's); the file is referenced from the call's
+agent is bridged (or from the caller's answer, the IVR included, with recorder.include_ivr), in a folder per tenant (分中心) and day (the centre's); the file is referenced from the call's
 record, and archived (recorder.archive) once the call has ended.
 
 It is started with the ``uuid_record`` API on the caller's leg rather than the ``record_session`` application,
@@ -17,13 +17,13 @@ import structlog
 
 import gevent
 
-from calls.notices import Connecting, Consulting, Finished
+from calls.notices import Connecting, Consulting, Finished, RecordingsKept
 from config.schema import Recorder as RecorderConfig
 from engine.capability import Hub
 from engine.reconcile import Reconciled
 from recorder.archive import CODEC, archive, purge, recordings_of
 from tickets.store import TicketStore, off_hub
-from esl import EslError, SwitchLink, tokens
+from esl import EslError, Event, SwitchLink, tokens
 
 log = structlog.get_logger(__name__)
 PURGE_EVERY_S = 6 * 3600
@@ -54,8 +54,10 @@ class Recorder:
 class Recording:
     """Recording as a capability: started as the agent is bridged; a failure to start is logged, never fatal."""
 
-    def __init__(self, config: RecorderConfig, timezone: str, tickets: TicketStore) -> None:
+    def __init__(self, config: RecorderConfig, timezone: str, tickets: TicketStore, transcribe: bool = False) -> None:
         self.config = config
+        self.transcribe = transcribe
+        """Archived recordings join the ASR backlog (asr.enabled)."""
         self.zone = ZoneInfo(timezone)
         self.tickets = tickets
         self._starting: dict[str, bool] = {}
@@ -73,6 +75,8 @@ class Recording:
         if self.config.enabled:
             hub.on(Connecting, self._connecting)
             hub.on(Consulting, self._consulting)
+            if self.config.include_ivr:
+                hub.on("CHANNEL_ANSWER", self._answered)
         hub.on(Finished, self._finished)
         hub.on(Reconciled, self._left_over)
 
@@ -124,8 +128,10 @@ class Recording:
             for item in done:
                 if item.problem:
                     log.error("recordings.problem", path=item.path, call=item.call_id, problem=item.problem)
-            if off_hub(self.tickets.save_recordings, done) is None:
+            if off_hub(self.tickets.save_recordings, done, self.transcribe) is None:
                 return  # the store is down (logged): the WAVs stay, and the next start archives them again
+            if self.transcribe:
+                self.hub.run([RecordingsKept(call_id) for call_id in dict.fromkeys(item.call_id for item in done)])
             for (wav, *_), item in zip(files, done):
                 if item.codec == CODEC:
                     try:
@@ -134,12 +140,22 @@ class Recording:
                         log.warning("recordings.wav_kept", path=str(wav), error=str(exc))
         self.archiving = [g for g in self.archiving if not g.dead] + [gevent.spawn(run)]
 
+    def _answered(self, event: Event) -> None:
+        """recorder.include_ivr: a caller's leg answered (by the IVR) is recorded from then on."""
+        call = self.hub.book.get(event.uuid)
+        if call is not None and call.id == event.uuid and call.record.recording is None:
+            self._start(call.id)
+
     def _connecting(self, connecting: Connecting) -> None:
+        call = self.hub.book.get(connecting.call_id)
+        if not (self.config.include_ivr and call is not None and call.record.recording):  # else recorded already
+            self._start(connecting.call_id)
+
+    def _start(self, call_id: str) -> None:
         try:
-            self.hub.book.note(connecting.call_id, recording=self.recorder.start(connecting.call_id,
-                                                                               self._tenant(connecting.call_id)))
+            self.hub.book.note(call_id, recording=self.recorder.start(call_id, self._tenant(call_id)))
         except EslError as exc:
-            log.warning("call.recording_failed", uuid=connecting.call_id, error=str(exc))
+            log.warning("call.recording_failed", uuid=call_id, error=str(exc))
 
     def _consulting(self, consulting: Consulting) -> None:
         """A consultation, which the caller's recording does not hear, on the unit's leg from its answer until

@@ -111,10 +111,10 @@ def prompt_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def make_engine(switch, tmp_path, prompt_cache) -> Iterator[Callable[..., "Engine"]]:
     """``make_engine(agents=("1001",), tokens=[], state=None, ivr=None, queues=None, teams=None, supervisors=None,
-    **queue)``: a started engine (``teams``: agent -> team; ``supervisors``: id -> acd.supervisors fields),
+    asr=None, recorder=None, **queue)``: a started engine (``teams``: agent -> team; ``supervisors``: id -> acd.supervisors fields),
     its agents' phones registered, reconciled with the double (which runs the rendered dialplan), stopped after the test; ``ivr`` replaces fields of
     the ``ivr:`` section, ``queues`` (name -> Queue) the queues, ``queue`` fields of every queue; an agent id may
-    carry its skill as ``"1002:second"`` (default general)."""
+    carry its skill as ``"1002:second"`` (default general); ``asr`` and ``recorder``: fields of those sections."""
     import config
     from engine.link import switch_link
     from config import Endpoint
@@ -126,7 +126,8 @@ def make_engine(switch, tmp_path, prompt_cache) -> Iterator[Callable[..., "Engin
     def make(agents: tuple[str, ...] = ("1001", "1002"), tokens: list[Token] | None = None,
              state: dict[str, str] | None = None, ivr: dict[str, object] | None = None,
              queues: dict[str, object] | None = None, teams: dict[str, str] | None = None,
-             supervisors: dict[str, dict[str, object]] | None = None, **queue: object) -> Engine:
+             supervisors: dict[str, dict[str, object]] | None = None, asr: dict[str, object] | None = None,
+             recorder: dict[str, object] | None = None, **queue: object) -> Engine:
         base = config.defaults()
         queues = {name: q.model_copy(update=queue) for name, q in (queues or base.acd.queues).items()}
         settings = base.model_copy(update={
@@ -137,7 +138,8 @@ def make_engine(switch, tmp_path, prompt_cache) -> Iterator[Callable[..., "Engin
                                                "voicemail": base.ivr.voicemail.model_copy(
                                                    update={"folder": str(tmp_path / "voicemail")}),
                                                **(ivr or {})}),
-            "recorder": base.recorder.model_copy(update={"folder": str(tmp_path / "recordings")}),
+            "recorder": base.recorder.model_copy(update={"folder": str(tmp_path / "recordings"), **(recorder or {})}),
+            "asr": base.asr.model_copy(update=asr or {}),
             "tickets": base.tickets.model_copy(update={"url": f"sqlite:///{tmp_path}/tickets-{len(started)}.db",
                                                        "spool_dir": str(tmp_path / f"spool-{len(started)}")}),
             "acd": base.acd.model_copy(update={

@@ -15,8 +15,8 @@ import gevent
 import structlog
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import (JSON, BigInteger, ForeignKey, Integer, String, bindparam, create_engine, event, insert, select,
-                        update)
+from sqlalchemy import (JSON, BigInteger, ForeignKey, Integer, String, Text, bindparam, create_engine, event, insert,
+                        select, update)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column, relationship
 
@@ -57,7 +57,6 @@ class CallRow(Base):
     hangup_cause: Mapped[str | None] = mapped_column(String(64))
     exit_reason: Mapped[str | None] = mapped_column(String(32), index=True)
     recording: Mapped[str | None] = mapped_column(String(512))
-    transcript: Mapped[str | None] = mapped_column(String)
     survey: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     tenant: Mapped[str | None] = mapped_column(String(32))
     origin: Mapped[str | None] = mapped_column(String(16))
@@ -130,6 +129,30 @@ class RecordingRow(Base):
     archived_ms: Mapped[int] = mapped_column(BigInteger, index=True)
     problem: Mapped[str | None] = mapped_column(String(256))
     purged_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class TranscriptRow(Base):
+    """A recording's transcript, and the ASR backlog: rows ``pending`` are taken in ``seq`` order (tickets.transcripts)."""
+
+    __tablename__ = "transcripts"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    path: Mapped[str] = mapped_column(String(512), unique=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(8), index=True)
+    """pending, working (a worker has it), done or failed (tried ``attempts`` times; ``error`` says why)."""
+    queued_ms: Mapped[int] = mapped_column(BigInteger)
+    due_ms: Mapped[int] = mapped_column(BigInteger)
+    """Not to be tried before (a retry waits a little longer after each failure)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_ms: Mapped[int | None] = mapped_column(BigInteger)
+    done_ms: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    error: Mapped[str | None] = mapped_column(String(256))
+    dialogue: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    text: Mapped[str | None] = mapped_column(Text)
+    flags: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    """Keyword alerts heard; NULL (not an empty list) when none was, so flagged rows are the ones NOT NULL."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,12 +231,19 @@ class TicketStore:
             return [AuditEntry(row.at_ms, row.actor, row.action, row.agent, row.call_id, row.result, row.detail, row.id)
                     for row in rows]
 
-    def save_recordings(self, archived: Sequence[Archived]) -> int:
+    def save_recordings(self, archived: Sequence[Archived], transcribe: bool = False) -> int:
         """Store each archived recording, replacing an earlier row for the same file (archived again after a
-        restart that found its WAV still there); how many."""
+        restart that found its WAV still there); how many. ``transcribe``: in the same transaction, each one
+        archived without a problem joins the ASR backlog (once: a file archived again keeps its place)."""
         with Session(self.engine) as session, session.begin():
             for item in archived:
                 session.merge(RecordingRow(**asdict(item)))
+            wanted = [item for item in archived if transcribe and item.problem is None]
+            queued = set(session.scalars(select(TranscriptRow.path).where(
+                TranscriptRow.path.in_([item.path for item in wanted]))))
+            session.add_all(TranscriptRow(path=item.path, call_id=item.call_id, kind=item.kind, state="pending",
+                                          queued_ms=item.archived_ms, due_ms=item.archived_ms, attempts=0)
+                            for item in wanted if item.path not in queued)
         return len(archived)
 
     def purged(self, paths: Sequence[str], at_ms: int) -> None:

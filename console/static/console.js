@@ -116,6 +116,24 @@ function renderQueues() {
   }
 }
 
+function renderAlerts() {      // keyword alerts from the transcripts (质检告警), newest first
+  $("#alerts-section").hidden = floor.alerts.length === 0;
+  const body = $("#alerts tbody");
+  body.replaceChildren();
+  const zone = floor.timezone;
+  for (const alert of floor.alerts) {
+    const row = body.insertRow();
+    row.dataset.call = alert.call;
+    cell(row, new Date(alert.at_ms).toLocaleTimeString("zh-CN", {timeZone: zone, hour12: false}));
+    cell(row, alert.categories.join("、"));
+    cell(row, alert.words.join("、"));
+    cell(row, alert.agent);
+    cell(row, alert.queue);
+    cell(row, alert.caller);
+    cell(row, alert.call);
+  }
+}
+
 function renderChart() {
   const c = floor.chart;
   $("#chart-title").textContent = `今日话务量与${c.threshold_s[0]}秒接通率（每半小时）`;
@@ -138,6 +156,7 @@ function render() {
   $("#centre").textContent = `${floor.centre} · 班长监控台`;
   renderAgents();
   renderQueues();
+  renderAlerts();
   renderChart();
 }
 

@@ -227,11 +227,12 @@ def live_engine(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
     def make(logged_in: bool = True, agents: tuple[int, ...] = (AGENT_PORT,), queue: dict | None = None,
              thresholds: list[int] | None = None, via: tuple[str, int] | None = None,
              directory: dict[str, dict] | None = None, linkage: dict | None = None, call_keys: dict | None = None,
-             supervisors: dict[str, dict] | None = None, **ivr: object) -> Engine:
+             supervisors: dict[str, dict] | None = None, asr: dict | None = None, **ivr: object) -> Engine:
         """Agents a1, a2, ... on sipp phones at ``agents`` ports, offered top-down (a1 first), or ``directory``:
         agents as configured (id -> fields), such as ``user/1005`` on a real softphone; ``via``: reach the
         switch's event socket through this address (an EslCut relay); ``linkage``: the section, as configured;
-        ``supervisors``: acd.supervisors, each with a token ``<SUPERVISOR_TOKEN>-<id>`` naming them."""
+        ``supervisors``: acd.supervisors, each with a token ``<SUPERVISOR_TOKEN>-<id>`` naming them; ``asr``: the
+        section."""
         settings = config.Settings.model_validate({
             "centre": {"name": "live test", "service_numbers": ["12345"]},
             "switch": {"host": os.environ["HOTLINE_FS_HOST"], "port": int(os.environ.get("HOTLINE_FS_PORT", "8021")),
@@ -250,7 +251,7 @@ def live_engine(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
                                 "survey_attitude": {"text": "满意请按2。"}, "survey_thanks": {"text": "谢谢。"}},
                     "tenants": {"default": {"greeting": []}}, "prompt_cache": str(tmp_path / "prompts"),
                     "voicemail": {"folder": str(tmp_path / "voicemail")}, **ivr},
-            "linkage": linkage or {},
+            "linkage": linkage or {}, "asr": asr or {},
             "recorder": {"folder": str(tmp_path / "recordings")}, "state": {"folder": str(tmp_path / "state")},
             "tickets": {"url": f"sqlite:///{tmp_path}/tickets.db", "spool_dir": str(tmp_path / "spool")},
         })

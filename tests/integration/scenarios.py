@@ -39,13 +39,16 @@ def _respond(status: str, *, cseq: str = "[last_CSeq:]", extra: str = "", body: 
 
 
 def _key(digit: str) -> str:
+    """A key (RFC 2833, sipp's pcap), or, given a pcap's path, speech (started: the steps after it go on at once)."""
+    if digit.startswith("/"):
+        return f'<nop><action><exec play_pcap_audio="{digit}"/></action></nop>'
     name = {"*": "star", "#": "pound"}.get(digit, digit)
     return f'<nop><action><exec play_pcap_audio="{PCAPS}/dtmf_2833_{name}.pcap"/></action></nop>'
 
 
 def citizen(steps: list[tuple[str, int]], hangs_up: bool = True) -> str:
-    """A caller who, once answered, presses keys or waits (("1", 0), ("", 3000) = press 1, wait 3 s), then hangs
-    up; or, with ``hangs_up=False``, waits for the switch to hang up (after a survey)."""
+    """A caller who, once answered, presses keys, speaks or waits (("1", 0), ("/x.pcap", 0), ("", 3000) = press 1,
+    start saying what x.pcap holds, wait 3 s), then hangs up; or, with ``hangs_up=False``, waits for the switch to hang up (after a survey)."""
     body = "".join(_key(key) if key else f'<pause milliseconds="{ms}"/>' for key, ms in steps)
     end = ('<send><![CDATA[\n      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0\n      Via: SIP/2.0/[transport] '
            '[local_ip]:[local_port];branch=[branch]\n      From: sipp <sip:13800138000@[local_ip]:[local_port]>;tag=[pid]'

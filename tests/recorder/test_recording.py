@@ -55,6 +55,31 @@ def test_an_answered_call_is_recorded_in_stereo_then_archived_as_evidence(switch
     assert abs(float(stream["duration"]) * 1000 - kept.duration_ms) <= 40  # as long as the WAV was (Opus: 20 ms frames)
 
 
+def test_with_include_ivr_the_call_is_recorded_from_the_callers_answer_in_one_file(switch, make_engine) -> None:
+    switch.set_endpoint("user/1001", answer_after=0.0)
+    engine = make_engine(agents=("1001",), recorder={"include_ivr": True})
+    engine.queueing.command("1001", "login")
+    in_menus = switch.place_call(caller_id_number="13800138001", destination_number="12345")  # no key yet
+    def recording() -> str | None:
+        call = engine.book.get(in_menus.uuid)
+        return call.record.recording if call is not None else None
+
+    assert switch.wait(lambda: recording() and Path(recording()).parent.exists(), timeout=5)  # while in the IVR
+    in_menus.hangup()
+    answered = switch.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="1")
+    assert switch.wait(lambda: answered.bridged_to is not None, timeout=10)
+    answered.hangup()
+    assert switch.wait(lambda: len(engine.records) == 2, timeout=10)
+    by_caller = {r.caller_number: r for r in engine.records}
+    assert by_caller["13800138001"].exit_reason == "ivr_abandoned" and by_caller["13800138001"].recording
+    gevent.joinall(engine.recording.archiving, timeout=30)
+    for record in by_caller.values():  # one file each, from the answer: the agent's bridge started no second one
+        [kept] = engine.tickets.recordings(record.call_id)
+        assert (kept.kind, kept.problem, Path(kept.path).stem) == ("call", None, record.call_id)
+    starts = [line for _, line in switch.received if line.startswith(f"api uuid_record {answered.uuid} start")]
+    assert len(starts) == 1
+
+
 def test_a_missing_or_unreadable_recording_is_reported_not_skipped(tmp_path: Path) -> None:
     missing = archive(tmp_path / "gone.wav", "call-1", "call", "default", 1000)
     assert missing.problem == "missing: the switch wrote no file" and missing.sha256 == ""

@@ -13,7 +13,8 @@ from tickets.writer import RecordWriter
 def fresh_store(postgres) -> TicketStore:
     store = TicketStore(postgres.url)
     with store.engine.begin() as connection:
-        connection.execute(text("DROP TABLE IF EXISTS recordings, audit_log, callbacks, blacklist, ticket_status, call_offers, call_records, alembic_version"))
+        connection.execute(text("DROP SCHEMA public CASCADE"))  # every table, whatever later migrations add
+        connection.execute(text("CREATE SCHEMA public"))
     store.migrate()
     return store
 
