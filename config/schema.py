@@ -213,8 +213,8 @@ class Asr(Section):
     supervisors are told."""
 
     model: str = ""
-    """The vosk model's folder. The production model is Chinese (vosk-model-small-cn-0.22, or vosk-model-cn-0.22
-    for accuracy at several times the CPU), downloaded by the operator."""
+    """The vosk model's folder. The production model is Chinese (vosk-model-small-cn-0.22, or the large
+    vosk-model-cn-0.22), downloaded by the operator."""
 
     @field_validator("model")
     @classmethod
