@@ -1,6 +1,6 @@
 """ASR as an engine capability: ``asr.workers`` worker processes (asr.worker) draining the transcription backlog,
 each woken when recordings join it, each started again if it dies. What they report is logged, and a keyword
-heard is told to the supervisors (KeywordHeard, which the console shows). The engine's hub only reads their
+heard is told to the supervisors (KeywordHeard, which the console shows; at start, today's again). The engine's hub only reads their
 lines: the decoding and recognition, seconds of CPU per call, happen in the workers.
 """
 
@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import gevent
 import structlog
 from gevent import subprocess
 from gevent.event import Event
 
+from acd.floor import ALERTS_KEPT
 from calls.notices import KeywordHeard, RecordingsKept
 from config import Settings
 from engine.capability import Hub
 from tickets.store import TicketStore, off_hub
+from tickets.transcripts import Transcripts
 
 log = structlog.get_logger(__name__)
 RESTART_S = 5.0
@@ -42,6 +46,7 @@ class Transcription:
     def start(self) -> None:
         if self.settings.asr.enabled:
             self._minders = [gevent.spawn(self._mind, n) for n in range(self.settings.asr.workers)]
+            self._minders.append(gevent.spawn(self._recall))
 
     def stop(self) -> None:
         """Close the workers' stdin (each ends after the recording in hand) and stop minding them."""
@@ -97,9 +102,20 @@ class Transcription:
                 self._alert(report)
 
     def _alert(self, report: dict) -> None:
-        record = off_hub(self.tickets.get, report["call_id"])  # None: not stored yet, or the store is down
-        heard = KeywordHeard(report["call_id"], record.agent if record else None, record.queue if record else None,
-                             record.caller_number if record else "", tuple(report["flags"]), self.hub.clock())
+        heard = self._heard_in(report["call_id"], report["flags"], self.hub.clock())
         log.warning("asr.keyword_heard", call=heard.call_id, agent=heard.agent, queue=heard.queue,
                     words=[flag["word"] for flag in heard.flags])
         self.hub.run([heard])
+
+    def _recall(self) -> None:
+        """Today's alerts (the centre's day) from the store, oldest first, so a restarted engine's console still
+        shows them."""
+        zone = ZoneInfo(self.settings.centre.timezone)
+        midnight = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+        found = off_hub(Transcripts(self.tickets).search, "", int(midnight.timestamp() * 1000), True, ALERTS_KEPT)
+        self.hub.run([self._heard_in(t.call_id, t.flags, t.done_ms or 0) for t in reversed(found or [])])
+
+    def _heard_in(self, call_id: str, flags: list[dict], at_ms: int) -> KeywordHeard:
+        record = off_hub(self.tickets.get, call_id)  # None: not stored yet, or the store is down
+        return KeywordHeard(call_id, record.agent if record else None, record.queue if record else None,
+                            record.caller_number if record else "", tuple(flags), at_ms)

@@ -122,3 +122,24 @@ def test_a_worker_that_dies_is_replaced_and_the_cli_finds_what_it_transcribed(sw
     missing = hotline("show", "call-none")
     assert missing.exit_code == 1 and "no transcript of call call-none" in missing.output
     assert hotline("search", "bad\x1bword").exit_code == 2
+
+
+def test_a_restarted_engine_shows_todays_alerts_again(switch, make_engine, asr, tmp_path: Path) -> None:
+    from calls.record import CallTimeline
+    from recorder.archive import Archived
+
+    store = TicketStore(f"sqlite:///{tmp_path}/tickets-0.db")  # what an earlier engine left, for the one below
+    store.migrate()
+    store.save(CallTimeline("call-9", "13900139000", "12345", now_ms(), agent="1001", queue="general"))
+    store.save_recordings([Archived("/rec/call-9.opus", "call-9", "call", None, "opus", 1, 1, "0" * 64, now_ms())],
+                          transcribe=True)
+    backlog = Transcripts(store)
+    flag = {"category": "complaint", "word": "신고", "speaker": "citizen", "at_ms": 0}
+    backlog.done(backlog.claim(now_ms()), [], "신고", [flag], now_ms())
+    engine = make_engine(asr=asr, tokens=[Token(token=SecretStr(TEAM_A), role="supervisor")])
+
+    def alerts() -> list[dict]:
+        return api(engine, "GET", "/floor", TEAM_A)[1]["alerts"]
+
+    assert switch.wait(alerts, timeout=10)
+    assert [(a["call"], a["agent"], a["queue"], a["words"]) for a in alerts()] == [("call-9", "1001", "general", ["신고"])]
