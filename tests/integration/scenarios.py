@@ -21,6 +21,8 @@ _SDP = """\
       a=rtpmap:101 telephone-event/8000
       a=fmtp:101 0-15
 """
+_WIDEBAND_SDP = _SDP.replace("RTP/AVP 0 101", "RTP/AVP 9 101").replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:9 G722/8000")
+"""A wideband phone's offer: G.722 alone (16 kHz audio; 8000 is its RTP clock, as RFC 3551 keeps it)."""
 
 
 def _respond(status: str, *, cseq: str = "[last_CSeq:]", extra: str = "", body: str = "",
@@ -46,9 +48,10 @@ def _key(digit: str) -> str:
     return f'<nop><action><exec play_pcap_audio="{PCAPS}/dtmf_2833_{name}.pcap"/></action></nop>'
 
 
-def citizen(steps: list[tuple[str, int]], hangs_up: bool = True) -> str:
+def citizen(steps: list[tuple[str, int]], hangs_up: bool = True, wideband: bool = False) -> str:
     """A caller who, once answered, presses keys, speaks or waits (("1", 0), ("/x.pcap", 0), ("", 3000) = press 1,
-    start saying what x.pcap holds, wait 3 s), then hangs up; or, with ``hangs_up=False``, waits for the switch to hang up (after a survey)."""
+    start saying what x.pcap holds, wait 3 s), then hangs up; or, with ``hangs_up=False``, waits for the switch to
+    hang up (after a survey). ``wideband``: the phone offers G.722 alone (its pcaps must be G.722)."""
     body = "".join(_key(key) if key else f'<pause milliseconds="{ms}"/>' for key, ms in steps)
     end = ('<send><![CDATA[\n      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0\n      Via: SIP/2.0/[transport] '
            '[local_ip]:[local_port];branch=[branch]\n      From: sipp <sip:13800138000@[local_ip]:[local_port]>;tag=[pid]'
@@ -71,7 +74,7 @@ def citizen(steps: list[tuple[str, int]], hangs_up: bool = True) -> str:
       Content-Type: application/sdp
       Content-Length: [len]
 
-{_SDP}    ]]></send>
+{_WIDEBAND_SDP if wideband else _SDP}    ]]></send>
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>

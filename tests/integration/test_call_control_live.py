@@ -6,7 +6,8 @@ that sipp saw) and the stored record.
 The three-way calls need the ``hotline`` conference profile (``hotline switch-conf render``, included in
 conference.conf.xml as the README says). The tests with a unit need a gateway named ``units`` on the switch's external profile that sends calls to the
 sipp UAS on 127.0.0.1:5093 (``<gateway name="units"><param name="proxy" value="127.0.0.1:5093"/><param
-name="register" value="false"/></gateway>``); without it that test is skipped, saying so."""
+name="register" value="false"/><param name="caller-id-in-from" value="true"/></gateway>``: the last for the
+caller ID in From, which the tests check); without it that test is skipped, saying so."""
 
 from __future__ import annotations
 
