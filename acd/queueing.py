@@ -34,7 +34,7 @@ from config import Settings
 from config.acd import Acd, CallAction
 from engine.capability import Hub, Request
 from engine.reconcile import Channel, LinkLost, Reconciled, Reconciling, SwitchView
-from esl import EslError, Event
+from esl import EslError, Event, tokens
 from tickets.audit import AuditEntry
 
 log = structlog.get_logger(__name__)
@@ -50,9 +50,11 @@ FACTS = (Created, Answered, Parked, Bridged, Unbridged, Held, HungUp, OriginateR
 
 class Queueing:
     def __init__(self, settings: Settings, saved_agents: dict[str, dict], today: Callable[[], Iterable[CallTimeline]]
-                 = lambda: ()) -> None:
-        """``saved_agents``: the journalled agents' states; ``today``: the ticket store's records of today."""
+                 = lambda: (), sound: Callable[[str], str] = str) -> None:
+        """``saved_agents``: the journalled agents' states; ``today``: the ticket store's records of today;
+        ``sound``: a prompt's file by its name (the IVR's prompts)."""
         self.settings = settings
+        self.sound = sound
         self._saved_agents = saved_agents
         self._today = today
         self._wake = Flag()
@@ -167,19 +169,19 @@ class Queueing:
             return
         try:
             self.command(command.agent, command.action, command.reason)
-            prompt, outcome = f"ivr/agent-{command.action}.wav", "done"
+            prompt, outcome = f"code_{command.action}", "done"
         except (AgentStateError, ValueError) as exc:
-            prompt, outcome = "ivr/agent-refused.wav", str(exc)
+            prompt, outcome = "code_refused", str(exc)
         log.info("agent.feature_code", agent=command.agent, action=command.action, reason=command.reason,
                  outcome=outcome)
         self.answer_code(event.uuid, prompt)
 
     def answer_code(self, uuid: str, prompt: str) -> None:
-        """A feature code's own call is answered with ``prompt`` (done, or refused), then hung up."""
+        """A feature code's own call is answered with the prompt named ``prompt`` (done, or refused), then hung up."""
         link = self.hub.link
         try:
             link.execute(uuid, "answer", acknowledged=False)  # the prompt runs after it; its reply tells
-            link.execute(uuid, "playback", prompt, wait_complete=True)
+            link.execute(uuid, "playback", tokens.app_argument(self.sound(prompt)), wait_complete=True)
             link.hangup(uuid)
         except EslError as exc:
             log.info("agent.feature_code_prompt_failed", uuid=uuid, error=str(exc))

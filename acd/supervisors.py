@@ -56,7 +56,7 @@ class Supervisors:
             return []
         mode, agent_id = asked
         if agent_id not in self.queueing.core.agents:
-            self.queueing.answer_code(event.uuid, "ivr/agent-refused.wav")
+            self.queueing.answer_code(event.uuid, "code_refused")
             return []
 
         def listen(request: Request, agent: str, action: str) -> tuple[int, object]:
@@ -70,7 +70,7 @@ class Supervisors:
 
         status, _ = self.queueing.audited(PhoneRequest(supervisor), agent_id, mode, listen)
         if status != 200:
-            self.queueing.answer_code(event.uuid, "ivr/agent-refused.wav")
+            self.queueing.answer_code(event.uuid, "code_refused")
         return []
 
     def _act(self, request: Request) -> tuple[int, object]:

@@ -305,7 +305,13 @@ DEFAULT_PROMPTS = {
     "callback": "坐席繁忙，我们已记下您的号码，将尽快给您回电，再见。",
     "busy_goodbye": "坐席繁忙，请您稍后再拨，再见。",
     "safety_net": "系统繁忙，请您稍后再拨，给您带来不便，敬请谅解。",
+    "code_login": "已签入。",
+    "code_ready": "已示闲。",
+    "code_not_ready": "已示忙。",
+    "code_logout": "已签出。",
+    "code_refused": "操作未成功。",
 }
+"""code_*: what an agent's or supervisor's phone hears after dialling a feature code (done, or refused)."""
 ANNOUNCED_UP_TO = 20
 DEFAULT_PROMPTS.update({f"position_{n}": f"您前面还有{n}位来电，" for n in range(1, ANNOUNCED_UP_TO + 1)})
 DEFAULT_PROMPTS.update({f"wait_{n}": f"预计等待{n}分钟，请耐心等候。" for n in range(1, ANNOUNCED_UP_TO + 1)})

@@ -62,7 +62,7 @@ class Engine:
         self.writer: RecordWriter | None = None
         self.book = CallBook(lambda record: self.hub.run([Finished(record)]), self.journal)
         self.hub = Hub(settings, link, self.book, self.clock, self.journal)
-        self.queueing = Queueing(settings, saved_agents, self._today)
+        self.queueing = Queueing(settings, saved_agents, self._today, lambda name: self.front_door.flow.sound(name))
         self.front_door = FrontDoor(settings, self.tickets)
         self.recording = Recording(settings.recorder, settings.centre.timezone, self.tickets, settings.asr.enabled)
         self.transcription = Transcription(settings, self.tickets)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import config
@@ -26,12 +28,16 @@ def engine(make_engine) -> Engine:
     return make_engine(agents=("1001",))
 
 
-def test_agent_logs_in_goes_not_ready_for_a_meal_and_back(switch, engine: Engine) -> None:
+def test_agent_logs_in_goes_not_ready_for_a_meal_and_back(switch, played_apps, engine: Engine) -> None:
     agent = engine.queueing.core.agents["1001"]
-    for code, state in (("*20", AgentState.READY), ("*222", AgentState.NOT_READY), ("*21", AgentState.READY),
-                        ("*23", AgentState.LOGGED_OUT)):
+    for code, state, prompt in (("*20", AgentState.READY, "code_login"), ("*222", AgentState.NOT_READY, "code_not_ready"),
+                                ("*21", AgentState.READY, "code_ready"), ("*23", AgentState.LOGGED_OUT, "code_logout"),
+                                ("*23", AgentState.LOGGED_OUT, "code_refused")):  # out already
         call = switch.place_call(caller_id_number="1001", destination_number=code, user="1001")
         assert switch.wait(lambda: call.hangup_cause is not None and agent.state is state, timeout=5), code
+        # The phone hears it done (or refused), in the engine's own prompts: stock FreeSWITCH has none for it.
+        heard = [arg for uuid, app, arg in played_apps if uuid == call.uuid and app == "playback"]
+        assert heard == [engine.front_door.flow.sound(prompt)] and Path(heard[0]).is_file(), code
     assert [t.reason for t in agent.log if t.new is AgentState.NOT_READY] == ["meal"]
     assert AgentState.ON_CALL not in [t.new for t in agent.log], "a feature code's own call is no conversation"
 
