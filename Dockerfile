@@ -11,8 +11,11 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
-# espeak-ng speaks the prompts that have no recording (Mandarin voice included in the package).
-RUN apt-get update && apt-get install -y --no-install-recommends espeak-ng && rm -rf /var/lib/apt/lists/*
+# espeak-ng speaks the prompts that have no recording (Mandarin voice included in the package); ffmpeg archives
+# recordings to Opus and feeds the ASR workers; Noto CJK and pango lay out the PDF report (the same list as
+# bootstrap.sh's DEMO_APT).
+RUN apt-get update && apt-get install -y --no-install-recommends espeak-ng ffmpeg fonts-noto-cjk libpango-1.0-0 \
+        libpangoft2-1.0-0 && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/hotline --create-home hotline
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links=/wheels hotline12345 && rm -rf /wheels

@@ -6,8 +6,8 @@
 set -eu
 
 # Debian packages per mode. python3/python3-venv are skipped when python3 (>= 3.11) can already make a venv.
-DEMO_APT="python3 python3-venv espeak-ng ffmpeg"
-TEST_APT="$DEMO_APT sip-tester baresip-core redis-server postgresql chromium fonts-noto-cjk"
+DEMO_APT="python3 python3-venv espeak-ng ffmpeg fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0"
+TEST_APT="$DEMO_APT sip-tester baresip-core redis-server postgresql chromium poppler-utils"
 
 cd "$(dirname "$0")"
 

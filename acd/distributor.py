@@ -384,6 +384,14 @@ class Distributor:
             self.service_level.answered(caller.queue, caller.entered_ms, now_ms)
         return self._release_offers(caller, now_ms)
 
+    def undecided(self, queues: Iterable[str], entered: tuple[int, int], now_ms: int, threshold_s: int) -> int:
+        """Callers of ``queues`` who joined the line in ``entered`` ([from, to) ms: the requests of a period) and
+        have waited no more than ``threshold_s``: whether they are answered within it is not known yet. (A caller
+        sent back by an agent was decided at their first answer.)"""
+        wanted, (since, until) = set(queues), entered
+        return sum(1 for caller in self.callers.values() if caller.queue in wanted and not caller.transferred
+                   and since <= caller.entered_ms < until and now_ms - caller.entered_ms <= threshold_s * 1000)
+
     def offer_failed(self, call_id: str, agent_id: str, cause: str, now_ms: int) -> list[Action]:
         """The agent did not take the call (``cause``: no_answer, busy, rejected, not_registered, failed, or
         lost, which is not counted). A no-op for an offer already released (the caller left, or was answered)."""

@@ -88,8 +88,10 @@ class Floor:
         day = levels.day_start(now)
         starts = range(day, now + 1, SLOT_MS)
         counts = [levels.across("30min", start, queues) for start in starts]
+        core = self.queueing.core
         return {"start_ms": list(starts), "requests": [c.requests for c in counts], "threshold_s": [threshold],
-                "service_level": [c.levels(threshold)["hotline_12345"] for c in counts]}
+                "service_level": [c.levels(threshold, core.undecided(queues, (start, start + SLOT_MS), now, threshold))[
+                    "hotline_12345"] for start, c in zip(starts, counts)]}
 
     def _events(self, request: Request) -> tuple[int, Raw]:
         return 200, Raw("text/event-stream; charset=utf-8", self._stream(request))

@@ -362,18 +362,19 @@ class Queueing:
 
     def queue_views(self) -> list[dict[str, object]]:
         """Each queue now and today: callers waiting, the longest wait, answered, abandoned, transfers in, average
-        hold and consultation, and the 12345 answer rate at each threshold."""
+        hold and consultation, and the 12345 answer rate at each threshold, over the calls decided for it."""
         core, now = self.core, self.hub.clock()
         views = []
         for name, line in core.waiting.items():
             oldest = min((core.callers[call].entered_ms for _, call in line), default=now)
-            today = core.service_level.today(name, now)
+            today, midnight = core.service_level.today(name, now), core.service_level.day_start(now)
             views.append({"queue": name, "waiting": len(line), "longest_wait_s": round((now - oldest) / 1000, 1),
                           "answered_today": today.answered, "abandoned_today": today.abandoned,
                           "transfers_in_today": today.transfers_in,
                           "average_hold_s_today": round(today.held_ms_total / max(1, today.answered) / 1000, 1),
                           "average_consult_s_today": round(today.consult_ms_total / max(1, today.answered) / 1000, 1),
-                          **{f"answered_within_{t}s_today": today.levels(t)["hotline_12345"]
+                          **{f"answered_within_{t}s_today":
+                             today.levels(t, core.undecided([name], (midnight, now + 1), now, t))["hotline_12345"]
                              for t in core.service_level.thresholds_s}})
         return views
 

@@ -55,7 +55,10 @@ class Counts:
             for threshold, n in theirs.items():
                 mine[threshold] = mine.get(threshold, 0) + n
 
-    def levels(self, threshold_s: int) -> dict[str, float | None]:
+    def levels(self, threshold_s: int, undecided: int = 0) -> dict[str, float | None]:
+        """Every form at ``threshold_s``. ``undecided``: of the requests counted, callers still waiting and not yet
+        ``threshold_s`` in line, neither a success nor a failure yet: out of the 12345 form's denominator (the
+        monthly report, where every call has ended, agrees)."""
         def ratio(numerator: int, denominator: int) -> float | None:
             return numerator / denominator if denominator > 0 else None
 
@@ -63,22 +66,30 @@ class Counts:
         return {
             "answered_within": ratio(within, self.answered),
             "sl2": ratio(within + self.abandoned_within.get(threshold_s, 0), self.answered + self.abandoned),
-            "hotline_12345": ratio(within, self.requests - self.quick_abandons),
+            "hotline_12345": ratio(within, self.requests - self.quick_abandons - undecided),
         }
 
 
+FORMS = {"hotline_12345": "{t}秒接通率 (12345: answered within {t} s / requests less quick abandons)",
+         "answered_within": "Asterisk SL (answered within {t} s / answered)",
+         "sl2": "SL2 ((answered + abandoned) within {t} s / (answered + abandoned))"}
+"""How each form of the service level is named where people read it: the tenders' own term first."""
+
+
 def kpi_lines(totals: Counts, thresholds_s: tuple[int, ...]) -> list[str]:
-    """The KPI report the tenders read: volumes, average speed of answer, each threshold in every form."""
-    lines = [f"requests {totals.requests}  answered {totals.answered}  abandoned {totals.abandoned} "
-             f"(quick {totals.quick_abandons})  timed out {totals.timed_out}  left otherwise {totals.exited}  "
-             f"transfers in {totals.transfers_in}",
-             f"average speed of answer {totals.wait_ms_total / max(1, totals.answered) / 1000:.1f} s",
-             f"average time on hold {totals.held_ms_total / max(1, totals.answered) / 1000:.1f} s, in consultation "
-             f"{totals.consult_ms_total / max(1, totals.answered) / 1000:.1f} s (per answered call)"]
+    """The figures the tenders read, under their names: volumes, average speed of answer, hold and
+    consultation, and each threshold in every form (the 12345 one first)."""
+    per_answer = max(1, totals.answered) * 1000
+    lines = [f"人工请求量 requests {totals.requests}  人工接通量 answered {totals.answered}  放弃量 abandoned "
+             f"{totals.abandoned} (秒挂 quick {totals.quick_abandons})  timed out {totals.timed_out}  left by key "
+             f"{totals.exited}  转入 transfers in {totals.transfers_in}",
+             f"平均应答时长 average speed of answer {totals.wait_ms_total / per_answer:.1f} s",
+             f"平均保持时长 average hold {totals.held_ms_total / per_answer:.1f} s, 平均咨询时长 consultation "
+             f"{totals.consult_ms_total / per_answer:.1f} s (per answered call)"]
     for threshold in thresholds_s:
-        levels = totals.levels(threshold)
-        shown = "  ".join(f"{name} {value:.1%}" if value is not None else f"{name} -" for name, value in levels.items())
-        lines.append(f"{threshold:>3} s: {shown}")
+        for form, value in totals.levels(threshold).items():
+            lines.append(f"{FORMS[form].format(t=threshold)}: {value:.1%}" if value is not None else
+                         f"{FORMS[form].format(t=threshold)}: -")
     return lines
 
 

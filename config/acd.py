@@ -138,6 +138,8 @@ class CausePolicy(Section):
 class ServiceLevel(Section):
     thresholds: list[Annotated[int, Field(gt=0)]] = [15, 20, 30]
     quick_abandon: Seconds0 = 5
+    callback_hours: Annotated[float, Field(gt=0, le=720)] = 24
+    """漏接回拨率 counts a missed call as called back when it was within this many hours of its end."""
 
 
 class FeatureCodes(Section):

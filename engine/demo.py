@@ -2,27 +2,30 @@
 
 Citizens call (Poisson arrivals), hear the greeting, press a key or not, wait in the queue and talk 1-3 s with an
 agent, or give up after 30 s; agents answer after a short ring and wrap up for 1 s. Prompts and ringing are
-compressed twentyfold. A wallboard is drawn while it runs, and the day's KPI report at the end.
+compressed twentyfold. A wallboard is drawn while it runs, and at the end the same report ``hotline report``
+prints, by queue, from the ticket store.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import secrets
 import tempfile
 from pathlib import Path
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 import gevent
 from pydantic import SecretStr
 
-from acd.service_level import kpi_lines
 from acd.wallboard import wallboard
 from config import Endpoint, Settings
 from config.acd import Agent as AgentConfig, Token
 from engine.link import switch_link
 from engine.process import Engine
 from fakeswitch import FakeSwitch
+from reports import report_text
 from switch_conf.render import PUBLIC_DIALPLAN, render
 from telemetry import logs
 
@@ -56,6 +59,7 @@ def run_demo(settings: Settings, calls: int, agent_count: int, rate: float, seed
     switch.start()
     engine = Engine(settings, switch_link(settings, address=switch.address))
     engine.start()
+    began_ms = engine.clock()
     number = settings.centre.service_numbers[0]
 
     def draw(final: bool = False) -> None:
@@ -97,13 +101,12 @@ def run_demo(settings: Settings, calls: int, agent_count: int, rate: float, seed
         switch.stop()
     levels = engine.queueing.core.service_level
     today = [levels.today(name, engine.clock()) for name in engine.queueing.core.queues]
-    say("KPI report (today, every queue):")
-    for name, counts in zip(engine.queueing.core.queues, today):
-        say(f"  queue {name}")
-        for line in kpi_lines(counts, levels.thresholds_s):
-            say(f"    {line}")
     stored = len(engine.tickets.call_ids())
     say(f"call records: {stored} in {settings.tickets.url}")
+    say("")
+    first, last = (dt.datetime.fromtimestamp(ms / 1000, ZoneInfo(settings.centre.timezone)).date()
+                   for ms in (began_ms, engine.clock()))  # the centre's day, or two if the demo ran over midnight
+    say(report_text(settings, engine.tickets.engine, first, last, "queue"))
     requests = sum(counts.requests for counts in today)
     settled = sum(counts.answered + counts.abandoned for counts in today)
     return finished and requests == calls and settled == calls and stored == calls

@@ -41,4 +41,4 @@ def test_a_day_of_a_thirty_agent_centre() -> None:
     levels = totals.levels(20)
     assert levels["hotline_12345"] == totals.answered_within[20] / (totals.requests - totals.quick_abandons)
     assert levels["answered_within"] == totals.answered_within[20] / totals.answered
-    assert any(line.startswith(" 20 s:") for line in report.lines())
+    assert any(line.startswith("20秒接通率 (12345: answered within 20 s") for line in report.lines())
