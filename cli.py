@@ -3,11 +3,19 @@
 Commands that run on the configuration take it with ``@with_settings``: it accepts ``--config`` after the
 command as well as before it (``hotline serve --config F`` and ``hotline --config F serve``), loads the file
 once per invocation, and turns a ConfigError into the located problems on stderr and exit status 1.
+
+Every parameter has a checked type (TEXT, NUMBER, Finite, PathName, click's ranges and choices), so bad input is
+click's one-line usage error with exit status 2 before a command starts anything; tests/test_cli_bad_input.py walks
+every command with bad values to hold that.
 """
 
 from __future__ import annotations
 
 import functools
+import math
+import os
+import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -24,10 +32,87 @@ from acd.queues import Strategy
 from config.ivr import TICKET_STATUSES
 from engine.link import ENGINE_EVENTS, switch_link
 from esl import EslError, Event, tokens
+from reports.figures import VIEWS
 
 CONFIG_HELP = "YAML configuration file (without one: the built-in demo settings)."
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 _T = TypeVar("_T")
+_UNPRINTABLE = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+"""Unicode categories refused in text typed on the command line: controls (terminal escapes, NUL, line breaks),
+format characters (bidi overrides that reorder what an operator reads), undecodable bytes, line separators."""
+_PASSWORD_IN_URL = re.compile(r"(://[^/?#:@]*):[^/?#]*@")
+
+
+def masked(text: str) -> str:
+    """``text`` with the password of every URL in it shown as ***: URLs are printed, their secrets never."""
+    return _PASSWORD_IN_URL.sub(r"\1:***@", text)
+
+
+def _plain(value: str, limit: int = 256) -> str:
+    """Text from the command line, which is stored, printed and sent on: not blank, not longer than the store
+    keeps, no character of _UNPRINTABLE."""
+    if not value.strip():
+        raise ValueError("must not be empty")
+    if len(value) > limit:
+        raise ValueError(f"at most {limit} characters, got {len(value)}")
+    bad = next((ch for ch in value if unicodedata.category(ch) in _UNPRINTABLE), None)
+    if bad is not None:
+        raise ValueError(f"contains the control character U+{ord(bad):04X}: give plain text")
+    return value
+
+
+class Checked(click.ParamType):
+    """A value that ``check`` returns, or refuses with a ValueError: refused as click refuses a bad integer, one
+    usage line and exit status 2, before the command starts anything."""
+
+    def __init__(self, name: str, check: Callable[[str], Any]) -> None:
+        self.name, self.check = name, check
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return self.check(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class Finite(click.FloatRange):
+    """click.FloatRange that also refuses nan, which every range comparison lets through (and inf, without a max)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+class PathName(click.Path):
+    """click.Path that refuses an empty name (pathlib reads it as the current folder) and control characters; with
+    ``writable``, also a path that cannot be written: under a file, or in a folder that is not writable."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            _plain(os.fsdecode(value), limit=4096)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        path = super().convert(value, param, ctx)
+        if self.writable and not os.path.exists(path):
+            existing = Path(path).absolute().parent
+            while not os.path.exists(existing):
+                existing = existing.parent
+            if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+                self.fail(f"cannot create {os.fsdecode(value)!r}: {str(existing)!r} is "
+                          f"{'not writable' if existing.is_dir() else 'not a folder'}.", param, ctx)
+        return path
+
+
+TEXT = Checked("text", _plain)
+NAME = Checked("name", functools.partial(_plain, limit=64))
+NUMBER = Checked("number", tokens.number)
+SEED = click.IntRange(0, 2**32 - 1)
+WHEN = click.DateTime(["%Y-%m-%d", "%Y-%m-%d %H:%M"])
+DAY = click.DateTime(["%Y-%m-%d"])
+MAX_REPORT_DAYS = 3660
+"""Ten years in one report: beyond, a typo in the year."""
 
 
 @dataclass
@@ -43,7 +128,7 @@ def _config_option(command: _Command) -> _Command:
         if value is not None:
             ctx.ensure_object(_State).config_path = value
 
-    return click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+    return click.option("--config", "config_path", type=PathName(exists=True, dir_okay=False, path_type=Path),
                         envvar="HOTLINE_CONFIG", show_envvar=True, expose_value=False, callback=remember,
                         help=CONFIG_HELP)(command)
 
@@ -73,6 +158,7 @@ def with_settings(command: _Command) -> _Command:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hotline12345", prog_name="hotline")
 @_config_option
 def main() -> None:
     """Call-centre engine for 12345 government-service hotlines, driving FreeSWITCH over the Event Socket."""
@@ -84,7 +170,7 @@ def config_group() -> None:
 
 
 @config_group.command("check")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=PathName(dir_okay=False, path_type=Path))
 def config_check(file: Path) -> None:
     """Validate FILE and list every problem as file:line: key.path: problem (exit status 1 if any)."""
     try:
@@ -92,7 +178,8 @@ def config_check(file: Path) -> None:
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(str(problem))
-        click.echo(f"{file}: {len(exc.problems)} problem(s)", err=True)
+        if len(exc.problems) > 1:
+            click.echo(f"{file}: {len(exc.problems)} problem(s)", err=True)
         click.get_current_context().exit(1)
     switch = Endpoint(settings.switch.host, settings.switch.port)
     click.echo(f"{file}: OK: {settings.centre.name} ({', '.join(settings.centre.service_numbers)}), "
@@ -103,10 +190,10 @@ def config_check(file: Path) -> None:
 @config_group.command("show")
 @with_settings
 def config_show(settings: Settings) -> None:
-    """Print the effective configuration (defaults filled in) as YAML, with the password masked."""
+    """Print the effective configuration (defaults filled in) as YAML, with the passwords masked."""
     source = click.get_current_context().ensure_object(_State).config_path or "built-in demo defaults"
     click.echo(f"# effective configuration from {source}")
-    click.echo(yaml.safe_dump(settings.model_dump(mode="json"), allow_unicode=True, sort_keys=False), nl=False)
+    click.echo(masked(yaml.safe_dump(settings.model_dump(mode="json"), allow_unicode=True, sort_keys=False)), nl=False)
 
 
 # --- the engine and its link to FreeSWITCH ---------------------------------------------------------------
@@ -118,7 +205,7 @@ def switch_conf_group() -> None:
 
 
 @switch_conf_group.command("render")
-@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("outdir", type=PathName(file_okay=False, writable=True, path_type=Path))
 @with_settings
 def switch_conf_render(settings: Settings, outdir: Path) -> None:
     """Write the files into OUTDIR, laid out like FreeSWITCH's conf directory (see the README to add them)."""
@@ -127,6 +214,9 @@ def switch_conf_render(settings: Settings, outdir: Path) -> None:
     from switch_conf import directory
     from switch_conf.render import render
 
+    if click.get_current_context().ensure_object(_State).config_path is None:
+        click.echo("warning: no --config, so the ESL password rendered is this process's random demo one, which no "
+                   "engine started separately will know; render with the engine's --config", err=True)
     sw = settings.switch
     conn: Connection | None = None
     try:  # one question, one connection: not the supervised link, which would retry and log while it does
@@ -145,7 +235,7 @@ def switch_conf_render(settings: Settings, outdir: Path) -> None:
         raise click.ClickException("\n".join(map(str, collisions)))
     try:
         written = render(settings, outdir)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     for path in written:
         click.echo(str(path))
@@ -175,7 +265,8 @@ def switch_status(settings: Settings) -> None:
 
 
 @switch_group.command("watch")
-@click.option("--event", "events", multiple=True, help="Event name to show (repeatable); default: the engine's.")
+@click.option("--event", "events", type=TEXT, multiple=True,
+              help="Event name to show (repeatable); default: the engine's.")
 @with_settings
 def switch_watch(settings: Settings, events: tuple[str, ...]) -> None:
     """Print FreeSWITCH events as they arrive, one line each, until interrupted."""
@@ -225,10 +316,13 @@ def serve(settings: Settings) -> None:
 
 
 @main.command()
-@click.option("--calls", default=30, show_default=True, help="How many simulated citizens call.")
-@click.option("--agents", "agent_count", default=8, show_default=True, help="How many simulated agents answer.")
-@click.option("--rate", default=3.0, show_default=True, help="Mean arrivals per second (Poisson).")
-@click.option("--seed", default=12345, show_default=True, help="Random seed, for a repeatable run.")
+@click.option("--calls", type=click.IntRange(1, 10_000), default=30, show_default=True,
+              help="How many simulated citizens call.")
+@click.option("--agents", "agent_count", type=click.IntRange(1, 1000), default=8, show_default=True,
+              help="How many simulated agents answer.")
+@click.option("--rate", type=Finite(0, 1000, min_open=True), default=3.0, show_default=True,
+              help="Mean arrivals per second (Poisson).")
+@click.option("--seed", type=SEED, default=12345, show_default=True, help="Random seed, for a repeatable run.")
 @with_settings
 def demo(settings: Settings, calls: int, agent_count: int, rate: float, seed: int) -> None:
     """Run the engine on embedded defaults against the built-in FreeSWITCH double, with simulated people.
@@ -253,29 +347,38 @@ def _on_terminal() -> bool:
 
 
 @main.command()
-@click.option("--agents", default=30, show_default=True)
-@click.option("--calls-per-hour", default=500.0, show_default=True)
-@click.option("--handle", "handle_s", default=180.0, show_default=True, help="Mean handle time, seconds.")
-@click.option("--patience", "patience_s", default=120.0, show_default=True,
+@click.option("--agents", type=click.IntRange(1, 10_000), default=30, show_default=True)
+@click.option("--calls-per-hour", type=Finite(0, 1_000_000, min_open=True), default=500.0, show_default=True)
+@click.option("--handle", "handle_s", type=Finite(0, 86_400, min_open=True), default=180.0, show_default=True,
+              help="Mean handle time, seconds.")
+@click.option("--patience", "patience_s", type=Finite(0, 86_400), default=120.0, show_default=True,
               help="Mean caller patience, seconds (0: nobody abandons).")
-@click.option("--hours", default=8.0, show_default=True)
-@click.option("--wrap-up", "wrap_up_s", default=0.0, show_default=True)
+@click.option("--hours", type=Finite(0, 744, min_open=True), default=8.0, show_default=True,
+              help="Simulated hours (at most a month).")
+@click.option("--wrap-up", "wrap_up_s", type=Finite(0, 3600), default=0.0, show_default=True)
 @click.option("--strategy", type=click.Choice([s.value for s in Strategy]), default="longest-idle", show_default=True)
-@click.option("--seed", default=12345, show_default=True)
+@click.option("--seed", type=SEED, default=12345, show_default=True, help="The first run's seed; each next run adds 1.")
+@click.option("--runs", type=click.IntRange(1, 100), default=5, show_default=True,
+              help="Runs with consecutive seeds, for the spread of the figures.")
 def simulate(agents: int, calls_per_hour: float, handle_s: float, patience_s: float, hours: float,
-             wrap_up_s: float, strategy: str, seed: int) -> None:
-    """Run the real ACD on a virtual clock with synthetic callers and agents; print the KPI report and Erlang C."""
-    from acd.simulate import Scenario, erlang_c_service_level, run
+             wrap_up_s: float, strategy: str, seed: int, runs: int) -> None:
+    """Run the real ACD on a virtual clock with synthetic callers and agents; print the first run's KPI report, the
+    spread of the headline figures over all runs, and Erlang C."""
+    from acd import simulate as simulation
 
-    scenario = Scenario(agents=agents, calls_per_hour=calls_per_hour, handle_s=handle_s,
-                        patience_s=patience_s or None, hours=hours, wrap_up_s=wrap_up_s,
-                        strategy=Strategy(strategy), seed=seed)
-    report = run(scenario)
-    for line in report.lines():
+    scenario = simulation.Scenario(agents=agents, calls_per_hour=calls_per_hour, handle_s=handle_s,
+                                   patience_s=patience_s or None, hours=hours, wrap_up_s=wrap_up_s,
+                                   strategy=Strategy(strategy), seed=seed)
+    reports = simulation.runs(scenario, runs)
+    for line in reports[0].lines() + (simulation.spread_lines(reports) if runs > 1 else []):
         click.echo(line)
-    if calls_per_hour * handle_s / 3600 < agents:
+    erlangs = calls_per_hour * handle_s / 3600
+    if erlangs < agents:
         click.echo(f"Erlang C (no abandonment, no wrap-up) 20 s: "
-                   f"{erlang_c_service_level(agents, calls_per_hour, handle_s, 20):.1%}")
+                   f"{simulation.erlang_c_service_level(agents, calls_per_hour, handle_s, 20):.1%}")
+    else:
+        click.echo(f"Erlang C: {erlangs:g} erlangs on {agents} agents: without abandonment the queue grows "
+                   "without end")
 
 
 @main.group("agent")
@@ -283,7 +386,7 @@ def agent_group() -> None:
     """Agents' states and their calls through the running engine's API (login, ready, notready, logout, list, call)."""
 
 
-TOKEN_OPTION = click.option("--token", envvar="HOTLINE_TOKEN", show_envvar=True, required=True,
+TOKEN_OPTION = click.option("--token", type=TEXT, envvar="HOTLINE_TOKEN", show_envvar=True, required=True,
                             help="An acd.api token: an agent's own, or a supervisor's or engineer's.")
 
 
@@ -323,7 +426,7 @@ def _act(settings: Settings, token: str, agent: str, action: str, **body: str) -
 
 
 @agent_group.command("login")
-@click.argument("agent")
+@click.argument("agent", type=TEXT)
 @TOKEN_OPTION
 @with_settings
 def agent_login(settings: Settings, agent: str, token: str) -> None:
@@ -332,7 +435,7 @@ def agent_login(settings: Settings, agent: str, token: str) -> None:
 
 
 @agent_group.command("ready")
-@click.argument("agent")
+@click.argument("agent", type=TEXT)
 @TOKEN_OPTION
 @with_settings
 def agent_ready(settings: Settings, agent: str, token: str) -> None:
@@ -341,8 +444,8 @@ def agent_ready(settings: Settings, agent: str, token: str) -> None:
 
 
 @agent_group.command("notready")
-@click.argument("agent")
-@click.option("--reason", required=True, help="A reason code from acd.reasons (rest, meal, ...).")
+@click.argument("agent", type=TEXT)
+@click.option("--reason", type=TEXT, required=True, help="A reason code from acd.reasons (rest, meal, ...).")
 @TOKEN_OPTION
 @with_settings
 def agent_not_ready(settings: Settings, agent: str, reason: str, token: str) -> None:
@@ -351,7 +454,7 @@ def agent_not_ready(settings: Settings, agent: str, reason: str, token: str) -> 
 
 
 @agent_group.command("logout")
-@click.argument("agent")
+@click.argument("agent", type=TEXT)
 @TOKEN_OPTION
 @with_settings
 def agent_logout(settings: Settings, agent: str, token: str) -> None:
@@ -360,12 +463,12 @@ def agent_logout(settings: Settings, agent: str, token: str) -> None:
 
 
 @agent_group.command("call")
-@click.argument("agent")
+@click.argument("agent", type=TEXT)
 @click.argument("action", type=click.Choice(CALL_ACTIONS))
-@click.argument("target", required=False, default="")
+@click.argument("target", type=TEXT, required=False)
 @TOKEN_OPTION
 @with_settings
-def agent_call(settings: Settings, agent: str, action: str, target: str, token: str) -> None:
+def agent_call(settings: Settings, agent: str, action: str, target: str | None, token: str) -> None:
     """Act on AGENT's call (坐席工具条): hold, resume, mute, unmute; transfer (blind, 盲转), consult (咨询) then
     complete, cancel or join; three_way (三方通话), linkage (一键转接 by the directory entry's mode); leave a
     three-way call, drop its third party. TARGET, for transfer, consult, three_way and linkage: queue:NAME,
@@ -386,7 +489,7 @@ def agent_list(settings: Settings, token: str) -> None:
 
 @main.command()
 @click.argument("action", type=click.Choice(SUPERVISE_ACTIONS))
-@click.argument("agent")
+@click.argument("agent", type=TEXT)
 @TOKEN_OPTION
 @with_settings
 def supervise(settings: Settings, action: str, agent: str, token: str) -> None:
@@ -399,12 +502,13 @@ def supervise(settings: Settings, action: str, agent: str, token: str) -> None:
 
 
 @main.command()
-@click.option("--since", "since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%d %H:%M"]), default=None,
+@click.option("--since", "since", type=WHEN, default=None,
               help="From this day or minute (the machine's local time); default: the last 24 hours.")
-@click.option("--actor", default=None, help="supervisor:<id>, supervisor, engineer or phone:<user>.")
-@click.option("--action", default=None, help="listen, whisper, barge, takeover, hangup, stop, ready, not_ready ...")
-@click.option("--agent", default=None, help="Only actions on this agent.")
-@click.option("--call", "call_id", default=None, help="Only actions on this call.")
+@click.option("--actor", type=TEXT, default=None, help="supervisor:<id>, supervisor, engineer or phone:<user>.")
+@click.option("--action", type=TEXT, default=None,
+              help="listen, whisper, barge, takeover, hangup, stop, ready, not_ready ...")
+@click.option("--agent", type=TEXT, default=None, help="Only actions on this agent.")
+@click.option("--call", "call_id", type=TEXT, default=None, help="Only actions on this call.")
 @click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 100_000))
 @with_settings
 def audit(settings: Settings, since: Any, actor: str | None, action: str | None, agent: str | None,
@@ -429,12 +533,12 @@ def recordings_group() -> None:
     """Recordings kept like evidence: each archived file (Opus), its size, duration and SHA-256."""
 
 
-SINCE_OPTION = click.option("--since", "since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%d %H:%M"]), default=None,
+SINCE_OPTION = click.option("--since", "since", type=WHEN, default=None,
                             help="Archived from this day or minute (local time); default: everything.")
 
 
 @recordings_group.command("list")
-@click.option("--call", "call_id", default=None, help="Only this call's recordings.")
+@click.option("--call", "call_id", type=TEXT, default=None, help="Only this call's recordings.")
 @SINCE_OPTION
 @with_settings
 def recordings_list(settings: Settings, call_id: str | None, since: Any) -> None:
@@ -446,7 +550,7 @@ def recordings_list(settings: Settings, call_id: str | None, since: Any) -> None
 
 
 @recordings_group.command("verify")
-@click.option("--call", "call_id", default=None, help="Only this call's recordings.")
+@click.option("--call", "call_id", type=TEXT, default=None, help="Only this call's recordings.")
 @SINCE_OPTION
 @with_settings
 def recordings_verify(settings: Settings, call_id: str | None, since: Any) -> None:
@@ -483,16 +587,20 @@ def recordings_purge(settings: Settings, dry_run: bool) -> None:
 
 
 @recordings_group.command("get")
-@click.argument("call_id")
+@click.argument("call_id", type=TEXT)
 @click.option("--kind", type=click.Choice(["call", "consult"]), default="call", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+@click.option("-o", "--output", type=PathName(dir_okay=False, writable=True, path_type=Path), required=True,
               help="Where to write it (an .opus file).")
 @TOKEN_OPTION
 @with_settings
 def recordings_get(settings: Settings, call_id: str, kind: str, output: Path, token: str) -> None:
     """Fetch a call's recording through the engine's API (a supervisor's or engineer's token; audited)."""
     data = api_bytes(settings, token, "GET", f"/recordings/{call_id}/{kind}")
-    output.write_bytes(data)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_bytes(data)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc}") from None
     click.echo(f"{output}: {len(data)} bytes")
 
 
@@ -508,9 +616,9 @@ def transcripts_group() -> None:
 
 
 @transcripts_group.command("search")
-@click.argument("word")
+@click.argument("word", type=TEXT)
 @click.option("--flagged", is_flag=True, help="Only transcripts with a keyword alert (asr.keywords).")
-@click.option("--since", "since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%d %H:%M"]), default=None,
+@click.option("--since", "since", type=WHEN, default=None,
               help="Transcribed from this day or minute (local time); default: everything.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000), help="Calls shown at most.")
 @with_settings
@@ -518,8 +626,6 @@ def transcripts_search(settings: Settings, word: str, flagged: bool, since: Any,
     """Calls whose transcript says WORD (spaces ignored), newest first, with each utterance that says it."""
     from tickets.transcripts import Transcripts, said
 
-    if not word.strip() or any(ord(ch) < 0x20 or ch == "\x7f" for ch in word):
-        raise click.BadParameter("give a word to look for, without control characters", param_hint="WORD")
     since_ms = int(since.timestamp() * 1000) if since is not None else 0
     found = _tickets(settings, lambda store: Transcripts(store).search(word, since_ms, flagged, limit))
     for transcript, utterance in said(found, word):
@@ -529,7 +635,7 @@ def transcripts_search(settings: Settings, word: str, flagged: bool, since: Any,
 
 
 @transcripts_group.command("show")
-@click.argument("call_id")
+@click.argument("call_id", type=TEXT)
 @with_settings
 def transcripts_show(settings: Settings, call_id: str) -> None:
     """A call's transcripts as dialogues (the conversation, then any consultation), with keyword alerts; or why
@@ -569,6 +675,53 @@ def _at(ms: int) -> str:
 
 
 @main.command()
+@click.option("--from", "first", type=DAY, required=True,
+              help="The first day (YYYY-MM-DD, the centre's day in its time zone).")
+@click.option("--to", "last", type=DAY, required=True, help="The last day, included.")
+@click.option("--by", type=click.Choice(VIEWS), default=None,
+              help="One line per hour, day, week, month, queue, tenant or agent (default: the range's totals).")
+@click.option("--format", "form", type=click.Choice(["table", "csv", "xlsx", "pdf"]), default="table",
+              show_default=True, help="xlsx and pdf hold every view, with charts (--by is for table and csv).")
+@click.option("-o", "--output", type=PathName(dir_okay=False, writable=True, path_type=Path), default=None,
+              help="Write here instead of the terminal (needed for xlsx and pdf).")
+@with_settings
+def report(settings: Settings, first: Any, last: Any, by: str | None, form: str, output: Path | None) -> None:
+    """The tender KPI report (月报) from the ticket store: 20秒接通率, 30秒接通率, 接通率, 呼损率, 漏接回拨率,
+    按键满意率 and the rest under their own names, each defined once, computed in SQL in the centre's time zone."""
+    from reports import drawn_rate, listed, report_for
+    from reports.render import as_csv, table
+
+    first, last = first.date(), last.date()
+    if last < first:
+        raise click.BadParameter(f"{last} is before --from {first}", param_hint="'--to'")
+    if (last - first).days > MAX_REPORT_DAYS:
+        raise click.BadParameter(f"at most {MAX_REPORT_DAYS} days in one report", param_hint="'--to'")
+    if form in ("xlsx", "pdf") and output is None:
+        raise click.BadParameter(f"a {form} report needs a file to go to", param_hint="'-o' / '--output'")
+    figures = listed(settings)
+
+    def run(store: Any) -> str | None:
+        if form == "xlsx" or form == "pdf":
+            from reports import pdf, xlsx
+
+            (xlsx if form == "xlsx" else pdf).write(
+                output, lambda view: report_for(settings, store.engine, first, last, view), figures,
+                settings.centre.name, drawn_rate(settings))
+            return None
+        made = report_for(settings, store.engine, first, last, by)
+        return as_csv(made, figures) if form == "csv" else table(made, figures, settings.centre.name)
+
+    text = _tickets(settings, run)
+    if text is None:
+        click.echo(f"{output}: {form} report, {first} to {last}")
+    elif output is not None:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"{output}: {form} report, {first} to {last}")
+    else:
+        click.echo(text, nl=form != "csv")
+
+
+@main.command()
 @with_settings
 def status(settings: Settings) -> None:
     """The floor right now, from the engine's journal (its state folder, or Redis): the engine, agents by state,
@@ -587,21 +740,22 @@ def status(settings: Settings) -> None:
         seen, agents, callers = journal.engine_seen(), journal.load("agents"), journal.load("callers")
     except (OSError, ValueError, redis.RedisError) as exc:
         where = settings.state.redis_url if settings.state.backend == "redis" else settings.state.folder
-        raise click.ClickException(f"cannot read live state from {where}: {exc}") from None
+        raise click.ClickException(masked(f"cannot read live state from {where}: {exc}")) from None
     now = int(time.time() * 1000)
     if seen is None:
         click.echo("engine: never seen here (no engine has run with this state.prefix)")
     else:
         ago, at = (now - seen.seen_ms) / 1000, datetime.fromtimestamp(seen.seen_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+        last = f"last seen {ago:.0f} s ago ({at})"
         if seen.stopped:
-            click.echo(f"engine: stopped at {at}; the figures below are from then")
+            click.echo(f"engine: stopped at {at}, {ago:.0f} s ago; the figures below are from then")
         elif ago > 3 * HEARTBEAT_S:
             click.echo(f"engine: not seen for {ago:.0f} s (last at {at}): down or unreachable; the figures below "
                        "are stale")
         elif not seen.link_up:
-            click.echo(f"engine: DEGRADED, no link to FreeSWITCH (seen {ago:.0f} s ago): no call is offered")
+            click.echo(f"engine: DEGRADED, no link to FreeSWITCH, {last}: no call is offered")
         else:
-            click.echo(f"engine: up, linked to FreeSWITCH (seen {ago:.0f} s ago)")
+            click.echo(f"engine: up, linked to FreeSWITCH, {last}")
     states = Counter(str(agent["state"]) for agent in agents.values())
     click.echo("agents: " + ("  ".join(f"{state} {n}" for state, n in sorted(states.items())) or "none"))
     for agent_id, agent in sorted(agents.items()):
@@ -617,7 +771,8 @@ def status(settings: Settings) -> None:
 
 
 @main.group(invoke_without_command=True)
-@click.option("--hours", default=24.0, show_default=True, help="How far back to look.")
+@click.option("--hours", type=Finite(0, 24 * 366, min_open=True), default=24.0, show_default=True,
+              help="How far back to look (at most a year).")
 @_config_option
 @click.pass_context
 def callbacks(context: click.Context, hours: float) -> None:
@@ -648,16 +803,16 @@ def callbacks(context: click.Context, hours: float) -> None:
 
 
 @callbacks.command("done")
-@click.argument("call_id")
-@click.option("--by", required=True, help="The agent who called back.")
-@click.option("--note", default="", help="How it went (reached, no answer, ticket number ...).")
+@click.argument("call_id", type=TEXT)
+@click.option("--by", type=NAME, required=True, help="The agent who called back.")
+@click.option("--note", type=TEXT, default=None, help="How it went (reached, no answer, ticket number ...).")
 @with_settings
-def callbacks_done(settings: Settings, call_id: str, by: str, note: str) -> None:
+def callbacks_done(settings: Settings, call_id: str, by: str, note: str | None) -> None:
     """Mark an abandoned call as called back, so it leaves the list."""
     import time
 
     try:
-        new = _tickets(settings, lambda store: store.called_back(call_id, by, note, int(time.time() * 1000)))
+        new = _tickets(settings, lambda store: store.called_back(call_id, by, note or "", int(time.time() * 1000)))
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"call {call_id}: " + ("called back" if new else "was already called back"))
@@ -674,8 +829,8 @@ def _tickets(settings: Settings, read: Callable[[Any], _T]) -> _T:
         store.migrate()
         return read(store)
     except SQLAlchemyError as exc:
-        raise click.ClickException(f"cannot use the ticket store {settings.tickets.url}: "
-                                   f"{str(exc).splitlines()[0]}") from None
+        raise click.ClickException(masked(f"cannot use the ticket store {settings.tickets.url}: "
+                                          f"{str(exc).splitlines()[0]}")) from None
 
 
 # --- IVR -------------------------------------------------------------------------------------------------
@@ -724,16 +879,25 @@ def _action_text(action: Any) -> str:
     return " ".join([action.do, *(f"{k}={v}" for k, v in details.items())])
 
 
+def _keys(digits: str) -> list[str]:
+    """``--digits``: each comma-separated item one phone key, or nothing (silence)."""
+    keys = digits.split(",") if digits else []
+    bad = [key for key in keys if key and (len(key) != 1 or key not in "0123456789*#")]
+    if bad:
+        raise ValueError(f"{bad[0]!r}: each item is one key of 0-9 * # (or empty for silence)")
+    return keys
+
+
 @ivr_group.command("walk")
-@click.option("--digits", default="", help="The key pressed at each prompt, comma-separated; an empty item is "
-              "silence. Example: 1,,2")
-@click.option("--called", default=None, help="The number dialled (default: the first service number).")
-@click.option("--caller", default="13800138000", show_default=True, help="The caller's number (for tenant "
-              "regions and the emergency list).")
-@click.option("--at", "at", default=None, help='When the call comes, for business hours: "2026-10-01 10:00" '
-              "(the tenant's time zone; default: now).")
+@click.option("--digits", "keys", type=Checked("keys", _keys), default="", help="The key pressed at each prompt, "
+              "comma-separated; an empty item is silence. Example: 1,,2")
+@click.option("--called", type=NUMBER, default=None, help="The number dialled (default: the first service number).")
+@click.option("--caller", type=NUMBER, default="13800138000", show_default=True, help="The caller's number (for "
+              "tenant regions and the emergency list).")
+@click.option("--at", "at", type=WHEN, default=None, help='When the call comes, for business hours: "2026-10-01 '
+              '10:00" (the tenant\'s time zone; default: now).')
 @with_settings
-def ivr_walk(settings: Settings, digits: str, called: str | None, caller: str, at: str | None) -> None:
+def ivr_walk(settings: Settings, keys: list[str], called: str | None, caller: str, at: Any) -> None:
     """What a caller pressing DIGITS hears and where they end up (the blacklist is not consulted)."""
     import datetime as dt
     from zoneinfo import ZoneInfo
@@ -743,21 +907,13 @@ def ivr_walk(settings: Settings, digits: str, called: str | None, caller: str, a
     from ivr.tenants import is_open, select
     from tickets.region import caller_region
 
-    keys = digits.split(",") if digits else []
-    bad = [key for key in keys if key and (len(key) != 1 or key not in "0123456789*#")]
-    if bad:
-        raise click.BadParameter(f"{bad[0]!r}: each item is one key of 0-9 * # (or empty for silence)",
-                                 param_hint="--digits")
     ivr = settings.ivr
     called = called or settings.centre.service_numbers[0]
     if called not in settings.centre.service_numbers:
         raise click.BadParameter(f"{called} is not one of centre.service_numbers", param_hint="--called")
     name, tenant = select(ivr, called, caller_region(caller))
     zone = ZoneInfo(tenant.hours.timezone)
-    try:
-        when = dt.datetime.fromisoformat(at).replace(tzinfo=zone) if at else dt.datetime.now(zone)
-    except ValueError:
-        raise click.BadParameter(f"{at!r}: expected a date and time such as 2026-10-01 10:00", param_hint="--at")
+    when = at.replace(tzinfo=zone) if at else dt.datetime.now(zone)
     click.echo(f"tenant {name} ({called}, caller {caller}, {when:%Y-%m-%d %H:%M %Z})")
     if caller in ivr.emergency.callers:
         click.echo(f"ends at: queue {ivr.emergency.queue} priority={ivr.emergency.priority} (emergency caller list)")
@@ -791,36 +947,55 @@ def blacklist_group() -> None:
 
 
 @blacklist_group.command("add")
-@click.argument("number")
-@click.option("--reason", required=True, help="Why (harassment, repeated malicious calls, ...): kept with the entry.")
-@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.argument("number", type=NUMBER)
+@click.option("--reason", type=TEXT, required=True,
+              help="Why (harassment, repeated malicious calls, ...): kept with the entry.")
+@click.option("--days", type=Finite(0, 36_500, min_open=True), default=None,
               help="Expire after this many days (default: until removed).")
-@click.option("--by", default="cli", show_default=True, help="Who blocked it.")
+@click.option("--by", type=NAME, default="cli", show_default=True, help="Who blocked it.")
 @with_settings
 def blacklist_add(settings: Settings, number: str, reason: str, days: float | None, by: str) -> None:
+    """Block NUMBER, or replace its entry (saying what the entry was)."""
     import time
 
     from ivr.blacklist import REFRESH_S
     from tickets.store import Block
 
-    try:
-        number = tokens.number(number)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="NUMBER") from None
     now_ms = int(time.time() * 1000)
     expires = now_ms + int(days * 86_400_000) if days else None
-    _tickets(settings, lambda store: store.block(Block(number, reason, now_ms, by, expires)))
+
+    def block(store: Any) -> Block | None:
+        old = next((entry for entry in store.blacklist(now_ms) if entry.number == number), None)
+        store.block(Block(number, reason, now_ms, by, expires))
+        return old
+
+    old = _tickets(settings, block)
     click.echo(f"blocked {number}" + (f" for {days:g} day(s)" if days else " until removed") + f": {reason} "
                f"(a running engine turns it away within {REFRESH_S:g} s)")
+    if old is not None:
+        click.echo(f"replaces: {_block_text(old)}")
+
+
+def _block_text(entry: Any) -> str:
+    """A blacklist entry for a person: since when, by whom, until when, why (stored text, scrubbed)."""
+    until = _minute(entry.expires_ms) if entry.expires_ms else "until removed"
+    return (f"since {_minute(entry.added_ms)} by {tokens.scrub(entry.added_by):<10} {until:<16} "
+            f"{tokens.scrub(entry.reason, 256)}")
+
+
+def _minute(ms: int) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
 
 
 @blacklist_group.command("remove")
-@click.argument("number")
+@click.argument("number", type=NUMBER)
 @with_settings
 def blacklist_remove(settings: Settings, number: str) -> None:
     removed = _tickets(settings, lambda store: store.unblock(number))
     if not removed:
-        raise click.ClickException(f"{tokens.scrub(number)} is not on the blacklist")
+        raise click.ClickException(f"{number} is not on the blacklist")
     click.echo(f"unblocked {number}")
 
 
@@ -828,20 +1003,21 @@ def blacklist_remove(settings: Settings, number: str) -> None:
 @with_settings
 def blacklist_list(settings: Settings) -> None:
     import time
-    from datetime import datetime
-
-    def day(ms: int) -> str:
-        return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
 
     entries = _tickets(settings, lambda store: store.blacklist(int(time.time() * 1000)))
     for entry in entries:
-        until = day(entry.expires_ms) if entry.expires_ms else "until removed"
-        click.echo(f"{entry.number:<16} since {day(entry.added_ms)} by {entry.added_by:<10} {until:<16} {entry.reason}")
+        click.echo(f"{entry.number:<16} {_block_text(entry)}")
     click.echo(f"{len(entries)} number(s) blocked")
 
 
+def _ticket(ticket: str) -> str:
+    if not (ticket.isascii() and ticket.isdigit() and 4 <= len(ticket) <= 32):
+        raise ValueError("a ticket number is 4-32 digits (callers key it in)")
+    return ticket
+
+
 @main.command("ticket-status")
-@click.argument("ticket")
+@click.argument("ticket", type=Checked("ticket", _ticket))
 @click.option("--set", "new_status", type=click.Choice(TICKET_STATUSES), default=None,
               help="Record the ticket's status (as the ticket system reports it) for the callers' self-service lookup.")
 @with_settings
@@ -849,8 +1025,6 @@ def ticket_status(settings: Settings, ticket: str, new_status: str | None) -> No
     """A ticket's status as callers hear it when they key its number in."""
     import time
 
-    if not ticket.isdigit() or not 4 <= len(ticket) <= 32:
-        raise click.BadParameter("a ticket number is 4-32 digits (callers key it in)", param_hint="TICKET")
     if new_status:
         _tickets(settings, lambda store: store.set_status(ticket, new_status, int(time.time() * 1000)))
     status = _tickets(settings, lambda store: store.status(ticket))

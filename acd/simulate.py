@@ -11,7 +11,8 @@ import heapq
 import itertools
 import math
 import random
-from dataclasses import dataclass, field
+import statistics
+from dataclasses import dataclass, field, replace
 
 from acd.agents import Agent
 from acd.distributor import Action, CancelOffer, Distributor, Leave, Offer
@@ -127,12 +128,44 @@ def run(scenario: Scenario) -> Report:
     return report
 
 
+def runs(scenario: Scenario, count: int) -> list[Report]:
+    """``scenario`` run ``count`` times with consecutive seeds from its own: one run's figures alone hide how much
+    another day's callers would move them."""
+    return [run(replace(scenario, seed=scenario.seed + n)) for n in range(count)]
+
+
+def spread_lines(reports: list[Report], threshold_s: int = 20) -> list[str]:
+    """Mean, standard deviation and range across ``reports`` of the figures a centre is judged by."""
+    def shown(name: str, values: list[float | None], unit: str, scale: float) -> str:
+        known = [value * scale for value in values if value is not None]
+        if not known:
+            return f"  {name}: -"
+        sd = statistics.stdev(known) if len(known) > 1 else 0.0
+        return (f"  {name}: mean {statistics.fmean(known):.1f}{unit}  sd {sd:.1f}{unit}  "
+                f"min {min(known):.1f}{unit}  max {max(known):.1f}{unit}")
+
+    totals = [report.totals for report in reports]
+    seeds = [report.scenario.seed for report in reports]
+    return [f"spread over {len(reports)} runs (seeds {seeds[0]}-{seeds[-1]}):",
+            shown(f"{threshold_s} s service level (12345 form)",
+                  [t.levels(threshold_s)["hotline_12345"] for t in totals], "%", 100),
+            shown("average speed of answer", [t.wait_ms_total / t.answered if t.answered else None for t in totals],
+                  " s", 1 / 1000),
+            shown("abandoned", [t.abandoned / t.requests if t.requests else None for t in totals], "%", 100)]
+
+
 def erlang_c(agents: int, erlangs: float) -> float:
-    """Probability that an arriving caller has to wait in an M/M/c queue (Erlang C)."""
+    """Probability that an arriving caller has to wait in an M/M/c queue (Erlang C).
+
+    Computed from Erlang B's recursion B(k) = A B(k-1) / (k + A B(k-1)), whose every step stays in [0, 1]: the
+    textbook A^c / c! overflows a float past about 170 agents.
+    """
     if erlangs >= agents:
         return 1.0
-    top = erlangs**agents / math.factorial(agents) * agents / (agents - erlangs)
-    return top / (sum(erlangs**k / math.factorial(k) for k in range(agents)) + top)
+    blocking = 1.0
+    for k in range(1, agents + 1):
+        blocking = erlangs * blocking / (k + erlangs * blocking)
+    return agents * blocking / (agents - erlangs * (1 - blocking))
 
 
 def erlang_c_service_level(agents: int, calls_per_hour: float, handle_s: float, threshold_s: float) -> float:

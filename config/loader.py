@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
+import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import ErrorDetails
 
@@ -16,6 +17,14 @@ from config.schema import Settings, defaults
 
 _MAPPING_ERRORS = {"model_type", "model_attributes_type", "dict_type"}
 _SCALARS = (bool, int, float)
+MAX_BYTES = 1 << 20
+"""A configuration file is tens of KiB: a file past this is a mistake (a log, a dump), refused unread."""
+MAX_VALUES = 1_000_000
+"""Values a document may hold once its aliases are expanded: more than a file of MAX_BYTES can spell out, so only
+aliases nested in aliases ("billion laughs": 1 KiB that expands to gigabytes) reach it."""
+MAX_DEPTH = 64
+"""Nesting of mappings and lists: a hand-written file needs a dozen, and PyYAML composes recursively, so a few
+hundred end in a RecursionError."""
 
 
 def load(path: str | os.PathLike[str] | None) -> Settings:
@@ -25,6 +34,7 @@ def load(path: str | os.PathLike[str] | None) -> Settings:
     """
     if path is None:
         return defaults()
+    _refuse_costly(Path(path))
     document = source.read(Path(path))
     if not isinstance(document.data, dict):
         raise ConfigError([*document.problems, Problem(
@@ -40,6 +50,46 @@ def load(path: str | os.PathLike[str] | None) -> Settings:
     if document.problems:
         raise ConfigError(document.problems)
     return settings
+
+
+def _refuse_costly(path: Path) -> None:
+    """Raise ConfigError for a file that parsing would make costly (too large, too deep, aliases that expand
+    exponentially), from its YAML events alone: nothing is composed or expanded before the refusal."""
+    def refused(message: str) -> ConfigError:
+        return ConfigError([Problem(str(path), None, "(file)", message)])
+
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(MAX_BYTES + 1)
+    except (OSError, ValueError) as exc:
+        raise refused(f"cannot read the file: {exc}") from None
+    if len(head) > MAX_BYTES:
+        raise refused(f"larger than {MAX_BYTES // 1024} KiB: not a configuration file")
+    sizes: dict[str, int] = {}  # values of each anchored node, aliases expanded
+    open_nodes: list[list[Any]] = [[None, 0]]  # [anchor, values so far] of each mapping or list being read
+    try:
+        for event in yaml.parse(head, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                open_nodes.append([event.anchor, 1])
+                if len(open_nodes) > MAX_DEPTH:
+                    raise refused(f"mappings and lists nested more than {MAX_DEPTH} deep")
+                continue
+            if isinstance(event, yaml.CollectionEndEvent):
+                anchor, size = open_nodes.pop()
+            elif isinstance(event, yaml.ScalarEvent):
+                anchor, size = event.anchor, 1
+            elif isinstance(event, yaml.AliasEvent):
+                anchor, size = None, sizes.get(event.anchor, 1)
+            else:
+                continue
+            if anchor is not None:
+                sizes[anchor] = size
+            open_nodes[-1][1] += size
+            if open_nodes[-1][1] > MAX_VALUES:
+                raise refused(f"its YAML aliases (*name) expand it past {MAX_VALUES:,} values "
+                              "(a \"billion laughs\" file?): refused unexpanded")
+    except yaml.YAMLError:
+        pass  # source.read reports it, located
 
 
 def _problem(document: source.Document, error: ErrorDetails) -> Problem:

@@ -6,6 +6,9 @@ walk catches duplicate keys, which PyYAML would otherwise resolve silently in fa
 
 from __future__ import annotations
 
+import bisect
+import functools
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +63,13 @@ def _line(mark: yaml.Mark) -> int:
     """The line an editor shows: YAML also breaks lines at NEL, U+2028 and U+2029, editors only at LF."""
     if mark.buffer is None:
         return mark.line + 1
-    return mark.buffer.count("\n", 0, mark.index) + 1
+    return bisect.bisect_left(_line_feeds(mark.buffer), mark.index) + 1
+
+
+@functools.lru_cache(maxsize=4)
+def _line_feeds(text: str) -> list[int]:
+    """Where each LF is, found once per file (counting them afresh for every key took minutes on a large file)."""
+    return [at for at, char in enumerate(text) if char == "\n"]
 
 
 def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:

@@ -1,7 +1,14 @@
-"""The ``hotline`` command line: help, ``config check`` and ``config show``."""
+"""The ``hotline`` command line: help, ``config check`` and ``config show``, simulate, render, blacklist, status."""
 
 from __future__ import annotations
 
+import math
+import os
+import re
+import statistics
+import time
+from datetime import datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -9,7 +16,8 @@ import yaml
 from click.testing import CliRunner
 
 import config
-from cli import main
+from acd.simulate import Scenario, erlang_c, erlang_c_service_level, runs
+from cli import main, masked
 
 PASSWORD = "cli-Test-pass-12345"
 GOOD = f"""\
@@ -121,9 +129,10 @@ def test_show_with_a_bad_file_prints_the_problems_and_exits_1(runner: CliRunner,
 def test_demo_serves_every_simulated_citizen() -> None:
     result = CliRunner().invoke(main, ["demo", "--calls", "6", "--agents", "3", "--rate", "50"])
     assert result.exit_code == 0, result.output
-    assert "requests 6  answered 6  abandoned 0" in result.output
     assert "queue general    waiting   0  longest   0.0 s  answered    6/6" in result.output  # the last frame
-    assert "KPI report" in result.output and " 20 s: answered_within 100.0%" in result.output
+    shown = dict(re.findall(r"^(\S+) \([^)]*\)\s+(.*)$", result.output, re.M))  # the report from the store
+    assert shown["人工请求量"].split() == ["6", "6"] and shown["人工接通量"].split() == ["6", "6"]
+    assert shown["20秒接通率"].split() == ["100.0%", "100.0%"] and "by queue" in result.output
 
 
 def test_switch_status_against_the_double(tmp_path: Path, switch) -> None:
@@ -168,3 +177,130 @@ def test_ticket_status_is_set_and_read_back(runner: CliRunner, tmp_path: Path) -
     assert "processing" in runner.invoke(main, [*base, "2026112200017", "--set", "processing"]).output
     assert runner.invoke(main, [*base, "20261122A"]).exit_code == 2
     assert runner.invoke(main, [*base, "2026112200017", "--set", "lost"]).exit_code == 2
+
+
+def test_version_comes_from_the_installed_package(runner: CliRunner) -> None:
+    from importlib.metadata import version
+
+    result = runner.invoke(main, ["--version"])
+    assert result.exit_code == 0 and result.output == f"hotline, version {version('hotline12345')}\n"
+
+
+def exact_erlang_c(agents: int, erlangs: int) -> Fraction:
+    """The textbook formula in exact rational arithmetic, every term scaled by c! so it stays an integer."""
+    scale = math.factorial(agents)
+    waiting = Fraction(erlangs**agents * agents, agents - erlangs)
+    return waiting / (sum(erlangs**k * (scale // math.factorial(k)) for k in range(agents)) + waiting)
+
+
+@pytest.mark.parametrize("agents, erlangs", [(1, 0), (2, 1), (10, 8), (30, 25), (150, 140), (171, 160), (300, 280),
+                                             (1000, 950), (1000, 999)])
+def test_erlang_c_matches_the_exact_formula_at_any_size(agents: int, erlangs: int) -> None:
+    """Against the textbook formula in exact rationals, at every size: in floats it overflows past 170 agents."""
+    exact = float(exact_erlang_c(agents, erlangs))
+    assert erlang_c(agents, float(erlangs)) == pytest.approx(exact, rel=1e-9, abs=1e-300)
+
+
+@pytest.mark.parametrize("agents", [150, 300, 1000])
+@pytest.mark.parametrize("load", [0.01, 0.5, 0.9, 0.999])
+def test_erlang_c_service_level_is_a_probability_for_large_centres(agents: int, load: float) -> None:
+    level = erlang_c_service_level(agents, agents * load * 3600 / 180, 180.0, 20)
+    assert math.isfinite(level) and 0.0 <= level <= 1.0
+
+
+def test_simulate_a_large_centre_prints_the_spread_over_runs(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["simulate", "--agents", "150", "--calls-per-hour", "2900", "--hours", "0.25",
+                                  "--runs", "3", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    reports = runs(Scenario(agents=150, calls_per_hour=2900, hours=0.25, seed=7), 3)
+    asa_s = [report.totals.wait_ms_total / report.totals.answered / 1000 for report in reports]
+    assert len(set(asa_s)) == 3, "each run has its own seed"
+    lines = result.output.splitlines()
+    assert lines[0].startswith("150 agents, 2900 calls/h for 0.25 h")
+    assert "spread over 3 runs (seeds 7-9):" in lines
+    assert (f"  average speed of answer: mean {statistics.fmean(asa_s):.1f} s  sd {statistics.stdev(asa_s):.1f} s  "
+            f"min {min(asa_s):.1f} s  max {max(asa_s):.1f} s") in lines
+    assert lines[-1] == f"Erlang C (no abandonment, no wrap-up) 20 s: {erlang_c_service_level(150, 2900, 180, 20):.1%}"
+
+
+def test_simulate_says_when_the_load_exceeds_the_agents(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["simulate", "--agents", "2", "--calls-per-hour", "60", "--hours", "0.5",
+                                  "--runs", "1"])
+    assert result.exit_code == 0, result.output
+    assert "spread over" not in result.output
+    assert result.output.splitlines()[-1] == "Erlang C: 3 erlangs on 2 agents: without abandonment the queue grows " \
+                                             "without end"
+
+
+def test_render_without_a_config_warns_of_the_per_process_password(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["switch-conf", "render", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "random demo one" in warnings[0] and "--config" in warnings[0]
+    configured = runner.invoke(main, ["--config", str(write(tmp_path, GOOD)), "switch-conf", "render",
+                                      str(tmp_path / "out2")])
+    assert configured.exit_code == 0 and "warning:" not in configured.stderr
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/sys"), reason="needs Linux's read-only /proc/sys (root can write "
+                    "any mode-read-only folder)")
+def test_render_refuses_a_read_only_target_before_anything(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["switch-conf", "render", "/proc/sys/hotline-render"])
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == ("Error: Invalid value for 'OUTDIR': cannot create "
+                                              "'/proc/sys/hotline-render': '/proc/sys' is not writable.")
+
+
+def test_blacklist_add_says_what_it_replaces(runner: CliRunner, tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + f"tickets: {{url: 'sqlite:///{tmp_path}/t.db'}}\n")
+
+    def add(*args: str) -> list[str]:
+        result = runner.invoke(main, ["--config", str(path), "blacklist", "add", "13666666666", *args])
+        assert result.exit_code == 0, result.output
+        return result.output.splitlines()
+
+    assert len(add("--reason", "反复骚扰", "--by", "班长王", "--days", "30")) == 1, "nothing replaced"
+    expires = (datetime.now() + timedelta(days=30)).strftime("%Y-%m-%d")
+    replaced = add("--reason", "恶意占线")
+    assert replaced[0].startswith("blocked 13666666666 until removed: 恶意占线")
+    assert replaced[1].startswith("replaces: since ") and " by 班长王 " in replaced[1]
+    assert f" {expires} " in replaced[1] and replaced[1].endswith(" 反复骚扰")
+    assert add("--reason", "x")[1].endswith("until removed    恶意占线")
+
+
+def test_printed_urls_never_show_their_password(runner: CliRunner, tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + "tickets: {url: 'postgresql+psycopg://hotline:pg-Secret-1@db.example/hotline'}\n"
+                                  "state: {backend: redis, redis_url: 'rediss://:redis-Secret-2@cache:6380/0'}\n")
+    result = runner.invoke(main, ["--config", str(path), "config", "show"])
+    assert result.exit_code == 0, result.output
+    assert "Secret" not in result.output
+    shown = yaml.safe_load(result.stdout)
+    assert shown["tickets"]["url"] == "postgresql+psycopg://hotline:***@db.example/hotline"
+    assert shown["state"]["redis_url"] == "rediss://:***@cache:6380/0"
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("redis://:p@ss:w@h:6379/0", "redis://:***@h:6379/0"),  # the last @ ends the password, as urlsplit reads it
+    ("postgresql://u@h/db", "postgresql://u@h/db"),
+    ("sqlite:///var/t.db", "sqlite:///var/t.db"),
+    ("at postgresql://u:x@h/db and redis://:y@r/0", "at postgresql://u:***@h/db and redis://:***@r/0"),
+])
+def test_masked_hides_only_passwords(text: str, shown: str) -> None:
+    assert masked(text) == shown
+
+
+def test_status_says_when_the_engine_was_last_seen(runner: CliRunner, tmp_path: Path) -> None:
+    from engine.journal import FolderJournal
+
+    path = write(tmp_path, GOOD + f"state: {{folder: {tmp_path}/state}}\n")
+    never = runner.invoke(main, ["--config", str(path), "status"])
+    assert never.exit_code == 0 and never.output.startswith("engine: never seen")
+    journal = FolderJournal(tmp_path / "state")
+    seen_ms = int(time.time() * 1000) - 12_000
+    journal.beat(seen_ms, link_up=True)
+    journal.close()
+    result = runner.invoke(main, ["--config", str(path), "status"])
+    assert result.exit_code == 0, result.output
+    at = datetime.fromtimestamp(seen_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+    first = result.output.splitlines()[0]
+    assert re.fullmatch(rf"engine: up, linked to FreeSWITCH, last seen \d+ s ago \({at}\)", first), first
