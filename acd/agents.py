@@ -82,8 +82,8 @@ class Agent:
     log: deque[Transition] = field(default_factory=lambda: deque(maxlen=LOG_LIMIT))
     """The newest transitions, enough for a long shift (time in state and not-ready time by reason read them);
     capped, so an engine that runs for months does not grow."""
-    observer: Callable[["Agent"], None] | None = field(default=None, repr=False)
-    """Told after every transition; the distributor keeps its index of ready agents with it."""
+    observer: Callable[["Agent", Transition | None], None] | None = field(default=None, repr=False)
+    """Told after every transition (and given it); the distributor keeps its index of ready agents with it."""
 
     def move(self, new: AgentState, now_ms: int, reason: str = "") -> Transition:
         """Change state; staying READY or NOT_READY (a new reason) is allowed, any other repeat is not."""
@@ -94,7 +94,7 @@ class Agent:
         self.state, self.reason, self.since_ms = new, reason, now_ms
         self.log.append(transition)
         if self.observer is not None:
-            self.observer(self)
+            self.observer(self, transition)
         return transition
 
     def reserve(self, call_id: str, now_ms: int) -> None:

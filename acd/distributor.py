@@ -20,7 +20,7 @@ import itertools
 import random
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 import orjson
 
@@ -142,6 +142,8 @@ class Distributor:
         self._cursor = Cursor()
         self._rng = rng or random.Random()
         self._handle_ms = {name: 180_000.0 for name in self.queues}
+        self.moved: Callable[[Transition], None] = lambda transition: None
+        """Told of every agent's state change (the engine keeps them in the ticket store)."""
 
     # --- agents --------------------------------------------------------------------------------------------
 
@@ -151,8 +153,11 @@ class Distributor:
         self.agents[agent.id] = agent
         self._index(agent)  # not journalled: a configured agent is not news, and would overwrite a saved state
 
-    def _moved(self, agent: Agent) -> None:
+    def _moved(self, agent: Agent, transition: Transition | None = None) -> None:
+        """``agent`` changed: its state (``transition``), or what else the index and journal keep (its phone)."""
         self._index(agent)
+        if transition is not None:
+            self.moved(transition)
         self.journal.put(AGENTS, agent.id, lambda: orjson.dumps(
             {name: getattr(agent, name) for name in AGENT_FIELDS} | {"state": agent.state.value}).decode())
 

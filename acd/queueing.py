@@ -27,7 +27,7 @@ from calls.book import Stage, ThreeWay
 from calls.commands import CALL_KEY_EVENT, Kill
 from calls.facts import (Answered, BridgeResult, Bridged, Created, Held, HungUp, OriginateResult, Parked, Unbridged)
 from calls.legs import Leg, LegState, LegStateError, Role
-from calls.notices import Audited, Finished, ToQueue
+from calls.notices import AgentMoved, Audited, Finished, ToQueue
 from calls.record import CallTimeline
 from calls.targets import TargetError, resolve
 from config import Settings
@@ -35,7 +35,7 @@ from config.acd import Acd, CallAction
 from engine.capability import Hub, Request
 from engine.reconcile import Channel, LinkLost, Reconciled, Reconciling, SwitchView
 from esl import EslError, Event, tokens
-from tickets.audit import AuditEntry
+from tickets.audit import AuditEntry, ordered_id
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +65,7 @@ class Queueing:
     def attach(self, hub: Hub) -> None:
         self.hub = hub
         self.core = distributor_from(self.settings, hub.journal)
+        self.core.moved = lambda t: hub.run([AgentMoved(t.agent, t.new.value, t.reason, t.at_ms)])
         self.connector = Connector(self.core, hub.book, hub.clock, feature_codes.numbers(self.settings.acd),
                                    unit_ring_s=self.settings.linkage.answer_timeout,
                                    survey=self.settings.ivr.survey.enabled,
@@ -288,7 +289,7 @@ class Queueing:
         audit log (an agent acting on themselves is not audited). Returns what ``act`` answered."""
         call = (self.connector.conversations().get(agent_id) or {}).get("call")
         asked_ms = self.hub.clock()
-        made = AuditEntry.id_at(asked_ms)
+        made = ordered_id(asked_ms)
         status, body = answer = act(request, agent_id, action)
         if request.role != "agent":
             result = "done" if status == 200 else str(body.get("error", status)) if isinstance(body, dict) else str(status)

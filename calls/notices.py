@@ -131,3 +131,13 @@ class KeywordHeard:
     flags: tuple[dict[str, object], ...]
     """category, word, speaker and at_ms (from the start of the recording) of each word heard."""
     at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class AgentMoved:
+    """An agent's state changed (``state`` entered, with its reason): to the ticket store, for the report."""
+
+    agent: str
+    state: str
+    reason: str
+    at_ms: int

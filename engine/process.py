@@ -25,7 +25,7 @@ from acd.supervisors import Supervisors
 from calls.book import CALLS, CallBook
 from console.web import Console
 from calls.clock import Clock
-from calls.notices import Audited, Finished
+from calls.notices import AgentMoved, Audited, Finished
 from calls.record import CallTimeline
 from config import Settings
 from engine.api import EngineApi
@@ -40,6 +40,7 @@ from recorder.recording import Recording
 from recorder.retrieval import Retrieval
 from switch_conf import directory
 from telemetry.http import TelemetryServer
+from tickets.agent_states import StateChange
 from tickets.store import TicketStore
 from tickets.writer import RecordWriter
 
@@ -74,6 +75,7 @@ class Engine:
             capability.attach(self.hub)
         self.hub.on(Finished, self._store)
         self.hub.on(Audited, self._audit)
+        self.hub.on(AgentMoved, self._agent_moved)
         self.reconciled = Flag()
         """Set once the engine has reconciled with the switch after starting."""
         self.hub.on(Reconciled, lambda _: self.reconciled.set())
@@ -149,6 +151,11 @@ class Engine:
         if self.writer is not None:
             self.writer.audit(audited.entry)
         log.info("supervisor.audit", **orjson.loads(orjson.dumps(audited.entry)))
+
+    def _agent_moved(self, moved: AgentMoved) -> None:
+        """An agent's state change: to the spool (then the store's agent_states, which the report reads)."""
+        if self.writer is not None:
+            self.writer.audit(StateChange(moved.at_ms, moved.agent, moved.state, moved.reason))
 
     def _store(self, finished: Finished) -> None:
         """A call ended: its record goes to the spool (then the ticket store) and to the log."""

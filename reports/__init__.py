@@ -16,12 +16,13 @@ def report_for(settings: Settings, engine: Any, first: dt.date, last: dt.date, b
     levels = settings.acd.service_level
     known = {"queue": settings.acd.queues, "tenant": settings.ivr.tenants, "agent": settings.acd.agents}.get(by or "", {})
     return compute(engine, first, last, settings.centre.timezone, by, tuple(levels.thresholds), levels.quick_abandon,
-                   levels.callback_hours, dimensions(settings), list(known))
+                   levels.callback_hours, dimensions(settings), list(known), settings.acd.reasons)
 
 
 def listed(settings: Settings) -> list:
     levels = settings.acd.service_level
-    return figures(levels.thresholds, levels.quick_abandon, levels.callback_hours, dimensions(settings))
+    return figures(levels.thresholds, levels.quick_abandon, levels.callback_hours, dimensions(settings),
+                   settings.acd.reasons)
 
 
 def dimensions(settings: Settings) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ definition (``FIGURES``) is printed once with the report.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 from zoneinfo import ZoneInfo
@@ -18,7 +19,7 @@ from sqlalchemy import String, and_, case, cast, func, literal, or_, select
 from sqlalchemy.engine import Engine
 
 from reports.periods import PERIODS, boundaries, bucket, label
-from tickets.store import CallbackRow, CallRow
+from tickets.store import AgentStateRow, CallbackRow, CallRow
 
 VIEWS = (*PERIODS, "queue", "tenant", "agent")
 LOST = ("system_failure", "safety_net")
@@ -56,10 +57,11 @@ class Report:
     dimensions: tuple[str, ...]
     rows: list[Row]
     total: Row
+    reasons: tuple[str, ...] = ()
 
 
 def figures(thresholds: Sequence[int], quick_s: float, callback_hours: float,
-            dimensions: Sequence[str]) -> list[Figure]:
+            dimensions: Sequence[str], reasons: Sequence[str] = ()) -> list[Figure]:
     """Every figure of the report with its definition, in the order shown."""
     quick = f"{quick_s:g} s"
     rates = [Figure(f"within_{t}", f"{t}秒接通率", f"answered within {t} s",
@@ -94,6 +96,12 @@ def figures(thresholds: Sequence[int], quick_s: float, callback_hours: float,
                  f"on {d} (a call not rated on it is not counted)") for d in dimensions),
         *(Figure(f"abandoned_{band}", f"放弃 {band}", f"abandoned {band}", "abandoned callers by how long they "
                  "waited") for band in _bands()),
+        Figure("login_h", "签入时长", "logged in, h", "hours agents spent logged in (any state but logged out), "
+               "from each state change to the next; by agent and in the total, not by period"),
+        Figure("occupancy", "占用率", "occupancy", "time on calls and in wrap-up / that and the time ready or "
+               "being offered (not-ready time is neither)"),
+        *(Figure(f"not_ready_{r}_h", f"示忙时长（{r}）", f"not ready: {r}, h", "hours agents spent not ready "
+                 "with this reason") for r in reasons),
     ]
 
 
@@ -104,9 +112,10 @@ def _bands() -> list[str]:
 
 def compute(engine: Engine, first: dt.date, last: dt.date, timezone: str, by: str | None,
             thresholds: Sequence[int], quick_s: float, callback_hours: float, dimensions: Sequence[str],
-            known: Sequence[str] = ()) -> Report:
+            known: Sequence[str] = (), reasons: Sequence[str] = (), now_ms: int | None = None) -> Report:
     """The report for the centre's days ``first`` to ``last`` (both included), by ``by`` (None: totals only);
-    ``known``: the queues, tenants or agents configured, shown even when they had no call."""
+    ``known``: the queues, tenants or agents configured, shown even when they had no call; ``reasons``: the
+    not-ready reasons, each with its time; ``now_ms``: where a state still going is cut (default: now)."""
     zone = ZoneInfo(timezone)
     marks = boundaries(first, last, zone, by if by in PERIODS else None)
     start, end = literal(marks[0]), literal(marks[-1])
@@ -162,6 +171,11 @@ def compute(engine: Engine, first: dt.date, last: dt.date, timezone: str, by: st
             for found in connection.execute(query).mappings():
                 row = rows.setdefault(found["k"], Row(_name(found["k"], by, marks, zone)))
                 row.counts.update({name: value or 0 for name, value in found.items() if name != "k"})
+    if by in (None, "agent"):  # agents' time is by agent, or the range's total: a state is not split by period
+        with engine.connect() as connection:
+            for found in connection.execute(_agent_time(marks[0], marks[-1], now_ms, reasons, by)).mappings():
+                row = rows.setdefault(found["k"], Row(_name(found["k"], by, marks, zone)))
+                row.counts.update({name: value or 0 for name, value in found.items() if name != "k"})
     named = {row.key for row in rows.values()}
     rows.update({name: Row(name) for name in known if name not in named})
     ordered = sorted(rows.values(), key=lambda row: (row.key == "-", row.key))
@@ -169,7 +183,36 @@ def compute(engine: Engine, first: dt.date, last: dt.date, timezone: str, by: st
     for row in ordered:
         for name, value in row.counts.items():
             total.counts[name] = total.counts.get(name, 0) + value
-    return Report(first, last, by, tuple(thresholds), tuple(dimensions), ordered, total)
+    return Report(first, last, by, tuple(thresholds), tuple(dimensions), ordered, total, tuple(reasons))
+
+
+def _agent_time(start: int, end: int, now_ms: int | None, reasons: Sequence[str], by: str | None) -> Any:
+    """Milliseconds each agent (or all, without ``by``) spent logged in, not ready by reason, handling calls (on
+    a call or wrapping up) and available (ready or being offered) within [start, end): each state from its change
+    to the next, the state an agent was in at ``start`` included, one still going cut at ``now_ms``."""
+    s = AgentStateRow.__table__.c
+    before = AgentStateRow.__table__.alias("before")
+    entered_last = select(func.max(before.c.at_ms)).where(before.c.agent == s.agent, before.c.at_ms < start) \
+        .scalar_subquery()
+    spans = select(s.agent, s.state, s.reason, s.at_ms, func.lead(s.at_ms).over(
+        partition_by=s.agent, order_by=(s.at_ms, s.id)).label("next_ms")).where(
+        s.at_ms < end, or_(s.at_ms >= start, s.at_ms == entered_last)).subquery()
+    stop = min(end, int(time.time() * 1000) if now_ms is None else now_ms)
+    until = func.coalesce(spans.c.next_ms, stop)
+    until = case((until < literal(end), until), else_=literal(end))
+    since = case((spans.c.at_ms > literal(start), spans.c.at_ms), else_=literal(start))
+    span = case((until > since, until - since), else_=0)
+    key = spans.c.agent if by == "agent" else literal(0)
+
+    def spent(condition: Any, name: str) -> Any:
+        return func.sum(case((condition, span), else_=0)).label(name)
+
+    columns = [spent(spans.c.state != "logged_out", "login_ms"),
+               spent(spans.c.state.in_(("on_call", "wrap_up")), "handling_ms"),
+               spent(spans.c.state.in_(("ready", "offered")), "available_ms"),
+               *(spent(and_(spans.c.state == "not_ready", spans.c.reason == reason), f"not_ready_{reason}_ms")
+                 for reason in reasons)]
+    return select(key.label("k"), *columns).group_by(key)
 
 
 def values(report: Report, row: Row) -> dict[str, float | int | None]:
@@ -191,8 +234,18 @@ def values(report: Report, row: Row) -> dict[str, float | int | None]:
         "missed": n.get("missed", 0), "callback_rate": ratio("called_back", n.get("missed", 0)),
         **{f"satisfaction_{d}": ratio(f"satisfied_{d}", n.get(f"rated_{d}", 0)) for d in report.dimensions},
         **{f"abandoned_{band}": n.get(f"abandoned_{band}", 0) for band in _bands()},
+        **_agent_values(n, report.reasons),
     }
     return shown
+
+
+def _agent_values(n: dict[str, float], reasons: Sequence[str]) -> dict[str, float | None]:
+    """Hours logged in and not ready by reason, and occupancy; None in a view that has no agents' time (periods)."""
+    if "login_ms" not in n:
+        return {name: None for name in ("login_h", "occupancy", *(f"not_ready_{r}_h" for r in reasons))}
+    busy = n["handling_ms"] + n["available_ms"]
+    return {"login_h": n["login_ms"] / 3_600_000, "occupancy": n["handling_ms"] / busy if busy else None,
+            **{f"not_ready_{r}_h": n.get(f"not_ready_{r}_ms", 0) / 3_600_000 for r in reasons}}
 
 
 def _name(found: Any, by: str | None, marks: list[int], zone: ZoneInfo) -> str:

@@ -9,7 +9,7 @@ import unicodedata
 
 from reports.figures import Figure, Report, values
 
-PERCENT = ("within_", "answer_rate", "lost_rate", "callback_rate", "satisfaction_")
+PERCENT = ("within_", "answer_rate", "lost_rate", "callback_rate", "satisfaction_", "occupancy")
 """Figures shown as percentages (the rest are counts or seconds)."""
 
 

@@ -33,23 +33,8 @@ def write(path: Path, make: Callable[[str | None], Report], listed: list[Figure]
     for n, figure in enumerate(listed, 2):
         summary.write(n, 0, f"{figure.name} ({figure.gloss})")
         _cell(summary, n, 1, figure, line[figure.key], formats)
-    bands = [n for n, f in enumerate(listed, 2) if f.key.startswith("abandoned_")]
-    if bands:
-        chart = book.add_chart({"type": "column"})
-        chart.add_series({"name": "放弃分布 abandon profile", "categories": ["总览 summary", bands[0], 0, bands[-1], 0],
-                          "values": ["总览 summary", bands[0], 1, bands[-1], 1]})
-        chart.set_title({"name": "放弃分布 abandon profile"})
-        chart.set_legend({"none": True})
-        summary.insert_chart(1, 3, chart)
-    satisfied = [n for n, f in enumerate(listed, 2) if f.key.startswith("satisfaction_")]
-    if satisfied:
-        chart = book.add_chart({"type": "bar"})
-        chart.add_series({"name": "按键满意率 satisfaction", "values": ["总览 summary", satisfied[0], 1, satisfied[-1], 1],
-                          "categories": ["总览 summary", satisfied[0], 0, satisfied[-1], 0]})
-        chart.set_title({"name": "按键满意率 satisfaction"})
-        chart.set_x_axis({"num_format": "0%", "min": 0, "max": 1})
-        chart.set_legend({"none": True})
-        summary.insert_chart(17, 3, chart)
+    _summary_chart(book, summary, listed, "abandoned_", "column", "放弃分布 abandon profile", 1)
+    _summary_chart(book, summary, listed, "satisfaction_", "bar", "按键满意率 satisfaction", 17, percent=True)
     for by, name in SHEETS.items():
         _view(book, name, make(by), listed, formats, rate if by in TIME_VIEWS else None)
     notes = book.add_worksheet("定义 definitions")
@@ -59,6 +44,22 @@ def write(path: Path, make: Callable[[str | None], Report], listed: list[Figure]
         notes.write(n, 0, names)
         notes.write(n, 1, definition)
     book.close()
+
+
+def _summary_chart(book: xlsxwriter.Workbook, summary: object, listed: list[Figure], prefix: str, kind: str,
+                   name: str, row: int, percent: bool = False) -> None:
+    """A chart of the summary's figures whose keys start with ``prefix`` (the abandon profile, satisfaction)."""
+    rows = [n for n, f in enumerate(listed, 2) if f.key.startswith(prefix)]
+    if not rows:
+        return
+    chart = book.add_chart({"type": kind})
+    chart.add_series({"name": name, "categories": ["总览 summary", rows[0], 0, rows[-1], 0],
+                      "values": ["总览 summary", rows[0], 1, rows[-1], 1]})
+    chart.set_title({"name": name})
+    chart.set_legend({"none": True})
+    if percent:
+        chart.set_x_axis({"num_format": "0%", "min": 0, "max": 1})
+    summary.insert_chart(row, 3, chart)  # type: ignore[attr-defined]
 
 
 def _view(book: xlsxwriter.Workbook, name: str, report: Report, listed: list[Figure], formats: dict,

@@ -16,6 +16,12 @@ WIDTHS = {"actor": 64, "action": 16, "agent": 64, "call_id": 64, "result": 256, 
 """The ``audit_log`` columns' widths (migration 0008)."""
 
 
+def ordered_id(at_ms: int) -> str:
+    """A new row's id that sorts as the rows were made, within one millisecond too (the rows keep that order,
+    whenever they are stored), and is unique across processes."""
+    return f"{at_ms:013d}-{next(_MADE):06d}-{uuid.uuid4().hex[:12]}"
+
+
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
     at_ms: int
@@ -41,12 +47,7 @@ class AuditEntry:
             if value is not None and len(value) > width:
                 object.__setattr__(self, name, value[:width])
         if not self.id:
-            object.__setattr__(self, "id", self.id_at(self.at_ms))
-
-    @staticmethod
-    def id_at(at_ms: int) -> str:
-        """A new entry's id, taken when the action was asked for (entries keep that order, whenever they end)."""
-        return f"{at_ms:013d}-{next(_MADE):06d}-{uuid.uuid4().hex[:12]}"
+            object.__setattr__(self, "id", ordered_id(self.at_ms))
 
     def to_line(self) -> bytes:
         """The spool's line for it: an object of its own kind beside the call records."""

@@ -22,6 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_col
 
 from calls.record import CallTimeline, OfferTrace, PartyTrace, TransferTrace
 from recorder.archive import Archived
+from tickets.agent_states import StateChange
 from tickets.audit import AuditEntry
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -131,6 +132,16 @@ class RecordingRow(Base):
     purged_ms: Mapped[int | None] = mapped_column(BigInteger)
 
 
+class AgentStateRow(Base):
+    __tablename__ = "agent_states"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    at_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    agent: Mapped[str] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(64), default="")
+
+
 class TranscriptRow(Base):
     """A recording's transcript, and the ASR backlog: rows ``pending`` are taken in ``seq`` order (tickets.transcripts)."""
 
@@ -188,10 +199,17 @@ class TicketStore:
         """Store the record unless it is already there; True if it was new."""
         return self.save_all([(timeline, caller_region)]) == 1
 
-    def save_all(self, records: Sequence[tuple[CallTimeline, str | None]], audit: Sequence[AuditEntry] = ()) -> int:
-        """Store, in one transaction, each record (with its caller's region) and audit entry not already there; how
-        many records were new."""
+    def save_all(self, records: Sequence[tuple[CallTimeline, str | None]], audit: Sequence[AuditEntry] = (),
+                 states: Sequence[StateChange] = ()) -> int:
+        """Store, in one transaction, each record (with its caller's region), audit entry and agent state change not
+        already there; how many records were new."""
         with self.engine.begin() as connection:
+            if states:
+                seen = set(connection.scalars(KNOWN_STATES, {"ids": [change.id for change in states]}))
+                fresh = {change.id: {**asdict(change), "reason": change.reason[:64]} for change in states
+                         if change.id not in seen}
+                if fresh:
+                    connection.execute(INSERT_STATE, list(fresh.values()))
             if audit:
                 seen = set(connection.scalars(KNOWN_AUDIT, {"ids": [entry.id for entry in audit]}))
                 fresh = {entry.id: asdict(entry) for entry in audit if entry.id not in seen}
@@ -366,6 +384,9 @@ def _write_ahead(connection: Any, _: object) -> None:
 KNOWN = select(CallRow.__table__.c.call_id).where(CallRow.__table__.c.call_id.in_(bindparam("ids", expanding=True)))
 KNOWN_AUDIT = select(AuditRow.__table__.c.id).where(AuditRow.__table__.c.id.in_(bindparam("ids", expanding=True)))
 INSERT_RECORD, INSERT_OFFER, INSERT_AUDIT = insert(CallRow.__table__), insert(OfferRow.__table__), insert(AuditRow.__table__)
+KNOWN_STATES = select(AgentStateRow.__table__.c.id).where(
+    AgentStateRow.__table__.c.id.in_(bindparam("ids", expanding=True)))
+INSERT_STATE = insert(AgentStateRow.__table__)
 _BLOCKS = BlockRow.__table__.c
 IN_FORCE = select(_BLOCKS.number, _BLOCKS.reason, _BLOCKS.added_ms, _BLOCKS.added_by, _BLOCKS.expires_ms).where(
     _BLOCKS.expires_ms.is_(None) | (_BLOCKS.expires_ms > bindparam("now"))).order_by(_BLOCKS.number)

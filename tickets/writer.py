@@ -29,6 +29,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy.exc import SQLAlchemyError
 
 from calls.record import CallTimeline
+from tickets.agent_states import StateChange
 from tickets.audit import AuditEntry
 from tickets.region import caller_region
 from tickets.store import TicketStore
@@ -79,8 +80,8 @@ class RecordWriter:
         PENDING.inc()
         self._wake.set()
 
-    def audit(self, entry: AuditEntry) -> None:
-        """Append an audit entry to the spool, delivered in order with the records."""
+    def audit(self, entry: AuditEntry | StateChange) -> None:
+        """Append an audit entry, or an agent's state change, to the spool, delivered in order with the records."""
         self._drained.clear()
         self._append(entry.to_line())
         PENDING.inc()
@@ -136,11 +137,13 @@ class RecordWriter:
             spool.seek(self._offset)
             while batch := self._batch(spool):
                 items = [orjson.loads(line) for line in batch]
-                timelines = [CallTimeline.from_dict(item) for item in items if "audit" not in item]
+                timelines = [CallTimeline.from_dict(item) for item in items if "audit" not in item
+                             and "agent_state" not in item]
                 audit = [AuditEntry.from_dict(item["audit"]) for item in items if "audit" in item]
+                states = [StateChange(**item["agent_state"]) for item in items if "agent_state" in item]
                 try:
                     self.store.save_all([(timeline, self.region(timeline.caller_number)) for timeline in timelines],
-                                        audit)
+                                        audit, states)
                 except SQLAlchemyError as exc:
                     log.warning("tickets.store_unavailable", error=str(exc).splitlines()[0], pending=self.pending())
                     return None

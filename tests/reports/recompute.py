@@ -7,6 +7,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from calls.record import CallTimeline
+from tickets.agent_states import StateChange
 
 LEVELS = ("非常满意", "满意", "基本满意", "不满意", "非常不满意")
 
@@ -30,9 +31,11 @@ def key_of(record: CallTimeline, at_ms: int, zone: ZoneInfo, by: str | None) -> 
 
 def recompute(records: list[CallTimeline], called_back_ms: dict[str, int], first: dt.date, last: dt.date,
               timezone: str, by: str | None, thresholds: tuple[int, ...], quick_s: float, callback_hours: float,
-              dimensions: tuple[str, ...]) -> dict[str, dict[str, float | int | None]]:
-    """Figure key -> value, per row key (as the report names its rows), from ``records`` and the time each call
-    was called back (``called_back_ms``)."""
+              dimensions: tuple[str, ...], changes: list[StateChange] = (), reasons: tuple[str, ...] = (),
+              now_ms: int = 0) -> dict[str, dict[str, float | int | None]]:
+    """Figure key -> value, per row key (as the report names its rows), from ``records``, the time each call
+    was called back (``called_back_ms``) and the agents' state ``changes`` (a state lasts until the next change,
+    the last one until ``now_ms``)."""
     zone = ZoneInfo(timezone)
     start = dt.datetime.combine(first, dt.time(), zone).timestamp() * 1000
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), zone).timestamp() * 1000
@@ -86,10 +89,41 @@ def recompute(records: list[CallTimeline], called_back_ms: dict[str, int], first
             if rating in LEVELS:
                 add(key, f"rated_{d}")
                 add(key, f"satisfied_{d}", rating in LEVELS[:2])
-    return {key: rates(n, thresholds, dimensions) for key, n in sums.items()}
+    if by in (None, "agent"):
+        for agent, times in agent_time(changes, int(start), int(end), now_ms, reasons).items():
+            for name, value in times.items():
+                add(agent if by == "agent" else "合计 total", name, value)
+    return {key: rates(n, thresholds, dimensions, reasons) for key, n in sums.items()}
 
 
-def rates(n: dict[str, float], thresholds: tuple[int, ...], dimensions: tuple[str, ...]) -> dict[str, float | int | None]:
+def agent_time(changes: list[StateChange], start: int, end: int, now_ms: int,
+               reasons: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """Per agent, milliseconds logged in, handling, available and not ready by reason within [start, end)."""
+    found: dict[str, dict[str, float]] = {}
+    by_agent: dict[str, list[StateChange]] = {}
+    for change in sorted(changes, key=lambda c: (c.at_ms, c.id)):
+        by_agent.setdefault(change.agent, []).append(change)
+    for agent, mine in by_agent.items():
+        if not any(c.at_ms < end for c in mine):
+            continue
+        times = found.setdefault(agent, {"login_ms": 0, "handling_ms": 0, "available_ms": 0,
+                                         **{f"not_ready_{r}_ms": 0 for r in reasons}})
+        for change, following in zip(mine, [*mine[1:], None]):
+            until = following.at_ms if following is not None else now_ms
+            span = max(0, min(until, end) - max(change.at_ms, start))
+            if change.state != "logged_out":
+                times["login_ms"] += span
+            if change.state in ("on_call", "wrap_up"):
+                times["handling_ms"] += span
+            if change.state in ("ready", "offered"):
+                times["available_ms"] += span
+            if change.state == "not_ready" and change.reason in reasons:
+                times[f"not_ready_{change.reason}_ms"] += span
+    return found
+
+
+def rates(n: dict[str, float], thresholds: tuple[int, ...], dimensions: tuple[str, ...],
+          reasons: tuple[str, ...] = ()) -> dict[str, float | int | None]:
     def ratio(a: str, b: float) -> float | None:
         return n.get(a, 0) / b if b else None
 
@@ -104,4 +138,8 @@ def rates(n: dict[str, float], thresholds: tuple[int, ...], dimensions: tuple[st
             "callback_rate": ratio("called_back", n.get("missed", 0)),
             **{f"satisfaction_{d}": ratio(f"satisfied_{d}", n.get(f"rated_{d}", 0)) for d in dimensions},
             **{f"abandoned_{b}": n.get(f"abandoned_{b}", 0)
-               for b in ("0-5s", "5-10s", "10-20s", "20-30s", "30-60s", "60s+")}}
+               for b in ("0-5s", "5-10s", "10-20s", "20-30s", "30-60s", "60s+")},
+            "login_h": n["login_ms"] / 3_600_000 if "login_ms" in n else None,
+            "occupancy": ratio("handling_ms", n.get("handling_ms", 0) + n.get("available_ms", 0))
+            if "login_ms" in n else None,
+            **{f"not_ready_{r}_h": n[f"not_ready_{r}_ms"] / 3_600_000 if "login_ms" in n else None for r in reasons}}

@@ -1,5 +1,6 @@
 """Every figure of the report equals its recomputation in plain Python from the raw records (tests/reports/
-recompute.py, written from the definitions), over generated days of traffic: calls around the centre's midnight
+recompute.py, written from the definitions), over generated days of traffic and agents' state changes (login
+time, not-ready time by reason, occupancy; states begun before the range): calls around the centre's midnight
 and across it between arrival and queue entry, waits exactly on the thresholds, quick abandons, transfers back
 into a queue, unseen ends, lost calls, voicemail, callbacks early and late, surveys; in China's zone and in one
 with daylight saving (where a day has 23 or 25 hours), by every view; on SQLite, and on PostgreSQL (one code path)."""
@@ -18,21 +19,28 @@ from sqlalchemy import delete
 
 from calls.record import CallTimeline, TransferTrace
 from reports.figures import VIEWS, compute, values
-from tickets.store import CallbackRow, CallRow, OfferRow, TicketStore
+from tickets.agent_states import StateChange
+from tickets.store import AgentStateRow, CallbackRow, CallRow, OfferRow, TicketStore
 
 sys.path.insert(0, os.path.dirname(__file__))
 from recompute import LEVELS, rates, recompute  # noqa: E402
 
 THRESHOLDS, QUICK_S, CALLBACK_H, DIMENSIONS = (15, 20, 30), 5.0, 24.0, ("attitude", "result")
+REASONS = ("rest", "meal")
 FIRST, LAST = dt.date(2026, 3, 7), dt.date(2026, 3, 9)
 """Three days; in New York the middle one (8 March 2026) has 23 hours."""
 ZONES = ("Asia/Shanghai", "America/New_York")
 
 
 @st.composite
-def days_of_traffic(draw: st.DrawFn, zone: str) -> tuple[list[CallTimeline], dict[str, int]]:
+def days_of_traffic(draw: st.DrawFn, zone: str) -> tuple[list[CallTimeline], dict[str, int], list[StateChange]]:
     local_midnight = int(dt.datetime.combine(FIRST, dt.time(), ZoneInfo(zone)).timestamp() * 1000)
     calls, callbacks = [], {}
+    changes = [StateChange(local_midnight + draw(st.integers(-2, 4)) * 86_400_000 + draw(st.integers(-60_000, 60_000)),
+                           draw(st.sampled_from(["1001", "1002"])), state,
+                           draw(st.sampled_from(REASONS)) if state == "not_ready" else "")
+               for state in draw(st.lists(st.sampled_from(
+                   ["ready", "offered", "on_call", "wrap_up", "not_ready", "logged_out"]), max_size=30))]
     for n in range(draw(st.integers(0, 40))):
         day = draw(st.integers(-1, 3))  # a day before and after the range too
         near_midnight = draw(st.booleans())
@@ -63,14 +71,15 @@ def days_of_traffic(draw: st.DrawFn, zone: str) -> tuple[list[CallTimeline], dic
         if draw(st.integers(0, 2)) == 0:
             callbacks[call.call_id] = (end or arrived) + draw(st.sampled_from([0, 3_600_000, 86_400_000,
                                                                               86_400_001, 172_800_000]))
-    return calls, callbacks
+    return calls, callbacks, changes
 
 
-def stored(store: TicketStore, calls: list[CallTimeline], callbacks: dict[str, int]) -> None:
+def stored(store: TicketStore, calls: list[CallTimeline], callbacks: dict[str, int],
+           changes: list[StateChange] = ()) -> None:
     with store.engine.begin() as connection:
-        for table in (CallbackRow, OfferRow, CallRow):
+        for table in (CallbackRow, OfferRow, CallRow, AgentStateRow):
             connection.execute(delete(table))
-    store.save_all([(call, None) for call in calls])
+    store.save_all([(call, None) for call in calls], (), changes)
     for call_id, at_ms in callbacks.items():
         store.called_back(call_id, "1001", "", at_ms)
 
@@ -81,7 +90,7 @@ def same(report, expected: dict[str, dict]) -> None:
         got = {row.key: values(report, row) for row in report.rows}
     else:  # the total is always there, if only of nothing
         got = {"合计 total": values(report, report.total)}
-        expected = expected or {"合计 total": rates({}, THRESHOLDS, DIMENSIONS)}
+        expected = expected or {"合计 total": rates({}, THRESHOLDS, DIMENSIONS, REASONS)}
     assert set(got) == set(expected)
     for key, figures in expected.items():
         for name, value in figures.items():
@@ -91,13 +100,16 @@ def same(report, expected: dict[str, dict]) -> None:
 
 
 def check(store: TicketStore, zone: str, traffic) -> None:
-    calls, callbacks = traffic
-    stored(store, calls, callbacks)
+    calls, callbacks, changes = traffic
+    stored(store, calls, callbacks, changes)
+    now = max([c.at_ms for c in changes], default=0) + 1  # a state with no change after it lasts until now
     for by in (None, *VIEWS):
         if by == "hour" and zone != "Asia/Shanghai":
             continue  # a repeated hour has one name twice: the hours are checked in China's zone
-        report = compute(store.engine, FIRST, LAST, zone, by, THRESHOLDS, QUICK_S, CALLBACK_H, DIMENSIONS)
-        same(report, recompute(calls, callbacks, FIRST, LAST, zone, by, THRESHOLDS, QUICK_S, CALLBACK_H, DIMENSIONS))
+        report = compute(store.engine, FIRST, LAST, zone, by, THRESHOLDS, QUICK_S, CALLBACK_H, DIMENSIONS,
+                         reasons=REASONS, now_ms=now)
+        same(report, recompute(calls, callbacks, FIRST, LAST, zone, by, THRESHOLDS, QUICK_S, CALLBACK_H, DIMENSIONS,
+                               changes, REASONS, now))
 
 
 @pytest.fixture(scope="module")

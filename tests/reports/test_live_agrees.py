@@ -46,3 +46,24 @@ def test_a_caller_in_line_is_no_failure_and_the_day_ends_as_the_report_says(swit
     for row in report.rows:
         figures = values(report, row)
         assert {f"answered_within_{t}s_today": figures[f"within_{t}"] for t in (15, 20, 30)} == live[row.key]
+
+
+def test_agents_state_changes_reach_the_store_and_the_report_by_agent(switch, make_engine) -> None:
+    from sqlalchemy import select
+
+    from tickets.store import AgentStateRow
+
+    engine = make_engine(agents=("1001",), tokens=[Token(token=SecretStr(TOKEN), role="supervisor")])
+    for action, reason in (("login", ""), ("not_ready", "meal"), ("ready", ""), ("logout", "")):
+        engine.queueing.command("1001", action, reason or None)
+    assert engine.writer.flush(10)
+    with engine.tickets.engine.connect() as connection:
+        stored = connection.execute(select(AgentStateRow.at_ms, AgentStateRow.state, AgentStateRow.reason)
+                                    .where(AgentStateRow.agent == "1001").order_by(AgentStateRow.id)).all()
+    assert [(state, reason) for _, state, reason in stored][-4:] == [("ready", ""), ("not_ready", "meal"),
+                                                                     ("ready", ""), ("logged_out", "")]
+    day = dt.datetime.fromtimestamp(engine.clock() / 1000, ZoneInfo(engine.settings.centre.timezone)).date()
+    report = report_for(engine.settings, engine.tickets.engine, day, day, "agent")
+    [agent] = [row for row in report.rows if row.key == "1001"]
+    meal = stored[-2][0] - stored[-3][0]  # from not ready to ready
+    assert agent.counts["not_ready_meal_ms"] == meal and agent.counts["login_ms"] == stored[-1][0] - stored[-4][0]

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from calls.record import CallTimeline
+from tickets.agent_states import StateChange
 from tickets.audit import AuditEntry
 from tickets.region import caller_region
 from tickets.store import TicketStore
@@ -22,11 +23,12 @@ class FlakyStore(TicketStore):
     down = False
     saves: list[str] = []
 
-    def save_all(self, records: Sequence[tuple[CallTimeline, str | None]], audit: Sequence[AuditEntry] = ()) -> int:
+    def save_all(self, records: Sequence[tuple[CallTimeline, str | None]], audit: Sequence[AuditEntry] = (),
+                 states: Sequence[StateChange] = ()) -> int:
         if self.down:
             raise OperationalError("INSERT", {}, ConnectionRefusedError("database is down"))
         self.saves.extend(record.call_id for record, _ in records)
-        return super().save_all(records, audit)
+        return super().save_all(records, audit, states)
 
 
 @pytest.fixture
