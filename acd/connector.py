@@ -73,7 +73,7 @@ class Connector(CallControl, Supervision):
         else:
             self.book.queued(call_id, ask.queue, ask.entered_ms)
         actions = self.core.enqueue(call_id, ask.queue, ask.number, self.clock(), ask.priority, ask.entered_ms,
-                                    ask.returning, ask.transferred, ask.agent, ask.agent_wait_ms)
+                                    ask.returning, ask.transferred, ask.agent, ask.agent_wait_ms, call.record.tenant)
         if call_id in self.core.callers:
             self.book.position(call_id, self.core.callers[call_id].original_position)
         return self._carry(actions)

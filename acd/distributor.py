@@ -26,7 +26,7 @@ import orjson
 
 from acd.agents import Agent, AgentState, AgentStateError, Transition
 from acd.queues import Caller, ExitReason, Overflow, QueueSpec, Strategy
-from acd.service_level import ServiceLevel
+from acd.service_level import ServiceLevel, counted
 from acd.strategies import CHOOSERS, Cursor
 from calls.journal import Journal, NoJournal
 
@@ -306,27 +306,28 @@ class Distributor:
 
     def enqueue(self, call_id: str, queue_name: str, number: str, now_ms: int, priority: int = 0,
                 entered_ms: int | None = None, returning: bool = False, transferred: bool = False,
-                agent: str | None = None, agent_wait_ms: int = 0) -> list[Action]:
+                agent: str | None = None, agent_wait_ms: int = 0, tenant: str | None = None) -> list[Action]:
         """A human request: the caller joins ``queue_name`` and is matched at once if an agent is ready.
 
         ``entered_ms`` (default ``now_ms``) orders the line and starts the service-level clock. A ``returning``
         caller (taken back after a restart or a link cut, or overflowing from another queue) keeps that place,
         and no limit turns them away again. A ``transferred`` one (an agent's blind transfer) keeps it too, is
         counted as a transfer in, and waits from now; sent to ``agent``, only that agent is offered the call
-        for ``agent_wait_ms``, then the queue's agents too."""
+        for ``agent_wait_ms``, then the queue's agents too. ``tenant``: the caller counts in its figures too."""
         queue = self.queues[queue_name]
         line = self.waiting[queue_name]
         entered = now_ms if entered_ms is None else entered_ms
-        if transferred:
-            self.service_level.transferred_in(queue_name, entered)
-        else:
-            self.service_level.request(queue_name, entered)
+        for key in counted(queue_name, tenant):
+            if transferred:
+                self.service_level.transferred_in(key, entered)
+            else:
+                self.service_level.request(key, entered)
         if not returning and queue.max_waiting and len(line) >= queue.max_waiting:
             return [Leave(call_id, ExitReason.QUEUE_FULL, queue.on_full)]
         if not returning and queue.on_no_agents is not None and not self._staffed(queue):
             return [Leave(call_id, ExitReason.NO_AGENTS, queue.on_no_agents)]
         caller = Caller(call_id, queue_name, number, priority, entered, next(self._seq), queue.min_level,
-                        transferred=transferred)
+                        transferred=transferred, tenant=tenant)
         self.callers[call_id] = caller
         bisect.insort(line, (caller.rank, call_id))
         caller.original_position = bisect.bisect_left(line, (caller.rank, call_id)) + 1
@@ -386,16 +387,18 @@ class Distributor:
         self._agent_queue[agent_id] = caller.queue
         self._remember(caller.number, agent_id, now_ms)
         if not caller.transferred:
-            self.service_level.answered(caller.queue, caller.entered_ms, now_ms)
+            for key in counted(caller.queue, caller.tenant):
+                self.service_level.answered(key, caller.entered_ms, now_ms)
         return self._release_offers(caller, now_ms)
 
-    def undecided(self, queues: Iterable[str], entered: tuple[int, int], now_ms: int, threshold_s: int) -> int:
-        """Callers of ``queues`` who joined the line in ``entered`` ([from, to) ms: the requests of a period) and
-        have waited no more than ``threshold_s``: whether they are answered within it is not known yet. (A caller
-        sent back by an agent was decided at their first answer.)"""
-        wanted, (since, until) = set(queues), entered
-        return sum(1 for caller in self.callers.values() if caller.queue in wanted and not caller.transferred
-                   and since <= caller.entered_ms < until and now_ms - caller.entered_ms <= threshold_s * 1000)
+    def undecided(self, keys: Iterable[str], entered: tuple[int, int], now_ms: int, threshold_s: int) -> int:
+        """Callers counted under ``keys`` (queues, ``tenant:<name>``) who joined the line in ``entered`` ([from,
+        to) ms: the requests of a period) and have waited no more than ``threshold_s``: whether they are answered
+        within it is not known yet. (A caller sent back by an agent was decided at their first answer.)"""
+        wanted, (since, until) = set(keys), entered
+        return sum(1 for caller in self.callers.values() if not wanted.isdisjoint(counted(caller.queue, caller.tenant))
+                   and not caller.transferred and since <= caller.entered_ms < until
+                   and now_ms - caller.entered_ms <= threshold_s * 1000)
 
     def offer_failed(self, call_id: str, agent_id: str, cause: str, now_ms: int) -> list[Action]:
         """The agent did not take the call (``cause``: no_answer, busy, rejected, not_registered, failed, or
@@ -427,7 +430,8 @@ class Distributor:
             return []
         self._remove_waiting(caller)
         if not caller.transferred:
-            self.service_level.abandoned(caller.queue, caller.entered_ms, now_ms)
+            for key in counted(caller.queue, caller.tenant):
+                self.service_level.abandoned(key, caller.entered_ms, now_ms)
         return self._release_offers(caller, now_ms)
 
     def key_pressed(self, call_id: str, key: str, now_ms: int) -> list[Action]:
@@ -441,7 +445,8 @@ class Distributor:
         del self.callers[call_id]
         self._remove_waiting(caller)
         if not caller.transferred:
-            self.service_level.exited(caller.queue, caller.entered_ms, now_ms)
+            for key in counted(caller.queue, caller.tenant):
+                self.service_level.exited(key, caller.entered_ms, now_ms)
         return [*self._release_offers(caller, now_ms), Leave(call_id, ExitReason.EXIT_KEY, queue.on_exit)]
 
     # --- time ----------------------------------------------------------------------------------------------
@@ -599,7 +604,8 @@ class Distributor:
             self.callers.pop(caller.call_id)
             self._remove_waiting(caller)
             if not caller.transferred:
-                self.service_level.timed_out(caller.queue, caller.entered_ms, now_ms)
+                for key in counted(caller.queue, caller.tenant):
+                    self.service_level.timed_out(key, caller.entered_ms, now_ms)
             return [*self._release_offers(caller, now_ms), Leave(caller.call_id, ExitReason.TIMEOUT, queue.on_timeout)]
         if timer.kind == "announce":
             self._schedule(now_ms + int(queue.announce_every_s * 1000), "announce", caller.call_id, 0)

@@ -73,7 +73,7 @@ class Floor:
                    "words": [f["word"] for f in a.flags], "categories": sorted({str(f["category"]) for f in a.flags})}
                   for a in reversed(self.alerts) if scope.allows(self.settings, request, a.agent or "", a.queue)]
         return {"at_ms": self.hub.clock(), "centre": self.settings.centre.name, "agents": agents, "queues": shown,
-                "alerts": alerts,
+                "tenants": queueing.tenant_views(), "alerts": alerts,
                 "reasons": list(acd.reasons), "can_listen": bool(request.supervisor),
                 "timezone": self.settings.centre.timezone,
                 "thresholds": list(acd.service_level.thresholds), "chart": self._chart([str(q["queue"]) for q in shown])}

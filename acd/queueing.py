@@ -22,7 +22,7 @@ from acd import distributor, feature_codes, phones, queues, scope
 from acd.agents import AgentStateError
 from acd.connector import Connector, Effect
 from acd.distributor import Distributor
-from acd.service_level import ServiceLevel
+from acd.service_level import TENANT, ServiceLevel, counted
 from calls.book import Stage, ThreeWay
 from calls.commands import CALL_KEY_EVENT, Kill
 from calls.facts import (Answered, BridgeResult, Bridged, Created, Held, HungUp, OriginateResult, Parked, Unbridged)
@@ -86,7 +86,8 @@ class Queueing:
             hub.on(name, self._woken(self._registration))
         hub.route("GET", "/agents", self._agents)
         hub.route("POST", "/agents/{agent}/{action}", self._act)
-        hub.route("GET", "/queues", self._queues)
+        hub.route("GET", "/queues", lambda request: (200, self.queue_views()))
+        hub.route("GET", "/tenants", lambda request: (200, self.tenant_views()))
 
     def start(self) -> None:
         for record in self._today():
@@ -160,7 +161,8 @@ class Queueing:
         if record.queue_entry_ms is None:  # 呼损 (lost in the switch) counts here; the rest live, but for
             self.core.service_level.count(record)
         elif record.answered_ms is not None and record.queue in self.core.queues:  # what only the end tells
-            self.core.service_level.handled(record.queue, record.queue_entry_ms, record.held_ms, record.consult_ms)
+            for key in counted(record.queue, record.tenant):
+                self.core.service_level.handled(key, record.queue_entry_ms, record.held_ms, record.consult_ms)
 
     def _feature_code(self, event: Event) -> None:
         """An agent dialled a feature code: carry it out, confirm it with a prompt, hang up."""
@@ -353,31 +355,33 @@ class Queueing:
         return {"id": agent.id, "state": agent.state.value, "reason": agent.reason, "since_ms": agent.since_ms,
                 "calls_answered": agent.calls_answered, "registered": agent.registered, "call": calls.get(agent_id)}
 
-    def _queues(self, request: Request) -> tuple[int, object]:
-        return 200, self.queue_views()
-
     def agent_views(self) -> list[dict[str, object]]:
         """Every agent as the toolbar shows them, with their call."""
         calls = self.connector.conversations()
         return [self._agent_view(agent_id, calls) for agent_id in self.core.agents]
 
     def queue_views(self) -> list[dict[str, object]]:
-        """Each queue now and today: callers waiting, the longest wait, answered, abandoned, transfers in, average
-        hold and consultation, and the 12345 answer rate at each threshold, over the calls decided for it."""
+        """Each queue now and today (the centre's day): callers waiting, the longest wait, answered, abandoned,
+        transfers in, average hold and consultation, and the 12345 answer rate at each threshold, over the calls
+        decided for it."""
+        return [{"queue": name, **self._line_view(name)} for name in self.core.queues]
+
+    def tenant_views(self) -> list[dict[str, object]]:
+        """The same for each operation centre (分中心) configured, over its callers in every queue."""
+        return [{"tenant": name, **self._line_view(TENANT + name)} for name in self.settings.ivr.tenants]
+
+    def _line_view(self, key: str) -> dict[str, object]:
         core, now = self.core, self.hub.clock()
-        views = []
-        for name, line in core.waiting.items():
-            oldest = min((core.callers[call].entered_ms for _, call in line), default=now)
-            today, midnight = core.service_level.today(name, now), core.service_level.day_start(now)
-            views.append({"queue": name, "waiting": len(line), "longest_wait_s": round((now - oldest) / 1000, 1),
-                          "answered_today": today.answered, "abandoned_today": today.abandoned,
-                          "transfers_in_today": today.transfers_in,
-                          "average_hold_s_today": round(today.held_ms_total / max(1, today.answered) / 1000, 1),
-                          "average_consult_s_today": round(today.consult_ms_total / max(1, today.answered) / 1000, 1),
-                          **{f"answered_within_{t}s_today":
-                             today.levels(t, core.undecided([name], (midnight, now + 1), now, t))["hotline_12345"]
-                             for t in core.service_level.thresholds_s}})
-        return views
+        waiting = [caller.entered_ms for caller in core.callers.values() if key in counted(caller.queue, caller.tenant)]
+        today, midnight = core.service_level.today(key, now), core.service_level.day_start(now)
+        return {"waiting": len(waiting), "longest_wait_s": round((now - min(waiting, default=now)) / 1000, 1),
+                "answered_today": today.answered, "abandoned_today": today.abandoned,
+                "transfers_in_today": today.transfers_in,
+                "average_hold_s_today": round(today.held_ms_total / max(1, today.answered) / 1000, 1),
+                "average_consult_s_today": round(today.consult_ms_total / max(1, today.answered) / 1000, 1),
+                **{f"answered_within_{t}s_today":
+                   today.levels(t, core.undecided([key], (midnight, now + 1), now, t))["hotline_12345"]
+                   for t in core.service_level.thresholds_s}}
 
 
 def distributor_from(settings: Settings, journal: object | None = None) -> Distributor:

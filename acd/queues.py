@@ -95,6 +95,8 @@ class Caller:
     transferred: bool = False
     """An agent sent them here: their request was answered once already, so the service level counts a
     transfer in, not a new request, an answer or an abandon."""
+    tenant: str | None = None
+    """The operation centre (分中心) the IVR chose for the call: its figures count the caller too."""
 
     @property
     def rank(self) -> tuple[int, int, int]:

@@ -24,6 +24,15 @@ from calls.record import CallTimeline
 
 INTERVALS_S = {"15min": 900, "30min": 1800, "hour": 3600, "day": 86400}
 """15 min and hours for the reports, half hours for the console's chart of the day, days for "today"."""
+TENANT = "tenant:"
+"""A tenant's (分中心) figures are kept beside the queues', under ``tenant:<name>``."""
+
+
+def counted(queue: str, tenant: str | None) -> tuple[str, ...]:
+    """The keys a request counts under: its queue, and its tenant's."""
+    return (queue, TENANT + tenant) if tenant else (queue,)
+
+
 KEEP_DAYS = 2
 """A live engine keeps today and yesterday; older figures are the ticket store's (every call has its record)."""
 
@@ -185,19 +194,24 @@ class ServiceLevel:
             if record.exit_reason == "system_failure":
                 self.lost_in_switch += 1
             return
-        self.request(queue, entered)
+        for key in counted(queue, record.tenant):
+            self._count(key, record, entered)
         for transfer in record.transfers:
             if transfer.queue is not None:
-                self.transferred_in(transfer.queue, entered)
+                for key in counted(transfer.queue, record.tenant):
+                    self.transferred_in(key, entered)
+
+    def _count(self, key: str, record: CallTimeline, entered: int) -> None:
+        self.request(key, entered)
         if record.answered_ms is not None:
-            self.answered(queue, entered, record.answered_ms)
-            self.handled(queue, entered, record.held_ms, record.consult_ms)
+            self.answered(key, entered, record.answered_ms)
+            self.handled(key, entered, record.held_ms, record.consult_ms)
         elif record.exit_reason == "abandoned" and record.hangup_ms is not None:
-            self.abandoned(queue, entered, record.hangup_ms)
+            self.abandoned(key, entered, record.hangup_ms)
         elif record.exit_reason == "timeout":
-            self.timed_out(queue, entered, record.hangup_ms or entered)
+            self.timed_out(key, entered, record.hangup_ms or entered)
         elif record.exit_reason == "exit_key":
-            self.exited(queue, entered, record.hangup_ms or entered)
+            self.exited(key, entered, record.hangup_ms or entered)
 
     def callback_due(self, entered_ms: int, left_ms: int) -> bool:
         """An abandoned caller goes on the callback list (漏接回拨) unless they hung up inside the quick threshold."""

@@ -65,7 +65,7 @@ def run_demo(settings: Settings, calls: int, agent_count: int, rate: float, seed
     def draw(final: bool = False) -> None:
         if live and not final:
             say("\x1b[H\x1b[2J")
-        for line in wallboard(engine.queueing.core, engine.clock()):
+        for line in wallboard(engine.queueing.core, engine.clock(), tenants=list(settings.ivr.tenants)):
             say(line)
 
     def board() -> None:

@@ -100,20 +100,28 @@ function renderAgents() {
   }
 }
 
-function renderQueues() {
-  $("#rates").textContent = floor.thresholds.map((t) => `${t}秒接通率`).join(" / ");
-  const body = $("#queues tbody");
+function renderLines(selector, lines, key) {   // queues, or operation centres (分中心): the same columns
+  const body = $(`${selector} tbody`);
   body.replaceChildren();
-  for (const queue of floor.queues) {
+  for (const line of lines) {
     const row = body.insertRow();
-    row.dataset.queue = queue.queue;
-    cell(row, queue.queue);
-    cell(row, queue.waiting);
-    cell(row, `${queue.longest_wait_s} 秒`);
-    cell(row, queue.answered_today);
-    cell(row, queue.abandoned_today);
-    cell(row, floor.thresholds.map((t) => percent(queue[`answered_within_${t}s_today`])).join(" / "));
+    row.dataset[key] = line[key];
+    cell(row, line[key]);
+    cell(row, line.waiting);
+    cell(row, `${line.longest_wait_s} 秒`);
+    cell(row, line.answered_today);
+    cell(row, line.abandoned_today);
+    cell(row, floor.thresholds.map((t) => percent(line[`answered_within_${t}s_today`])).join(" / "));
   }
+}
+
+function renderQueues() {
+  for (const head of document.querySelectorAll(".rates")) {
+    head.textContent = floor.thresholds.map((t) => `${t}秒接通率`).join(" / ");
+  }
+  renderLines("#queues", floor.queues, "queue");
+  $("#tenants-section").hidden = floor.tenants.length < 2;  // one centre: the queues say it all
+  renderLines("#tenants", floor.tenants, "tenant");
 }
 
 function renderAlerts() {      // keyword alerts from the transcripts (质检告警), newest first

@@ -25,3 +25,16 @@ def test_the_floor_as_a_supervisor_sees_it() -> None:
     # Only decided calls count: c2 (30 s in line) has failed 20 s but may still make 30 s; c3 (20 s) may make both.
     assert lines[2] == "queue general    waiting   2  longest  30.0 s  answered    1/3    abandoned   0  20 s 50%  30 s 100%"
     assert wallboard(core, 40_001)[2].endswith("20 s 33%  30 s 50%")  # a millisecond on, c3 has failed 20 s, c2 30 s
+
+
+def test_several_operation_centres_have_a_line_each() -> None:
+    core = Distributor([QueueSpec("general", "general", wrap_up_s=0)])
+    core.add_agent(Agent("1001", "user/1001", {"general": 5}))
+    core.login("1001", 0)
+    core.enqueue("c1", "general", "13800000001", 1_000, tenant="nanning")  # offered to 1001, answered at 3 s
+    core.answered("c1", "1001", 3_000)
+    core.enqueue("c2", "general", "13800000002", 2_000, tenant="wuming")
+    lines = wallboard(core, 40_000, tenants=["nanning", "wuming"])
+    assert lines[-2] == "tenant nanning   waiting   0  longest   0.0 s  answered    1/1    abandoned   0  20 s 100%  30 s 100%"
+    assert lines[-1] == "tenant wuming    waiting   1  longest  38.0 s  answered    0/1    abandoned   0  20 s 0%  30 s 0%"
+    assert not any(line.startswith("tenant") for line in wallboard(core, 40_000, tenants=["nanning"]))  # one centre

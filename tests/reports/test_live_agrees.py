@@ -67,3 +67,25 @@ def test_agents_state_changes_reach_the_store_and_the_report_by_agent(switch, ma
     [agent] = [row for row in report.rows if row.key == "1001"]
     meal = stored[-2][0] - stored[-3][0]  # from not ready to ready
     assert agent.counts["not_ready_meal_ms"] == meal and agent.counts["login_ms"] == stored[-1][0] - stored[-4][0]
+
+
+def test_each_operation_centre_has_its_live_figures(switch, make_engine) -> None:
+    from config.ivr import Tenant
+
+    switch.set_endpoint("user/1001", answer_after=0.0)
+    engine = make_engine(agents=("1001",), tokens=[Token(token=SecretStr(TOKEN), role="supervisor")],
+                         ivr={"tenants": {"beijing": Tenant(regions=["北京市"]), "default": Tenant()}})
+    engine.queueing.command("1001", "login")
+    from_beijing = queued_caller(switch, engine, "13800138000")  # answered at once
+    assert switch.wait(lambda: from_beijing.bridged_to is not None, timeout=10)
+    from_shanghai = queued_caller(switch, engine, "13900139000")  # in line behind it
+    status, tenants = api(engine, "GET", "/tenants", TOKEN)
+    assert status == 200
+    by_name = {t["tenant"]: t for t in tenants}
+    assert (by_name["beijing"]["answered_today"], by_name["beijing"]["waiting"]) == (1, 0)
+    assert (by_name["default"]["answered_today"], by_name["default"]["waiting"]) == (0, 1)
+    assert by_name["default"]["answered_within_20s_today"] is None  # its only request is undecided
+    floor = api(engine, "GET", "/floor", TOKEN)[1]
+    assert [t["tenant"] for t in floor["tenants"]] == ["beijing", "default"]
+    from_shanghai.hangup()
+    from_beijing.hangup()
