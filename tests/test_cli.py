@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import statistics
 import time
 from datetime import datetime, timedelta
-from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ import yaml
 from click.testing import CliRunner
 
 import config
-from acd.simulate import Scenario, erlang_c, erlang_c_service_level, runs
+from acd.simulate import Scenario, erlang_c_service_level, runs
 from cli import main, masked
 
 PASSWORD = "cli-Test-pass-12345"
@@ -184,28 +182,6 @@ def test_version_comes_from_the_installed_package(runner: CliRunner) -> None:
 
     result = runner.invoke(main, ["--version"])
     assert result.exit_code == 0 and result.output == f"hotline, version {version('hotline12345')}\n"
-
-
-def exact_erlang_c(agents: int, erlangs: int) -> Fraction:
-    """The textbook formula in exact rational arithmetic, every term scaled by c! so it stays an integer."""
-    scale = math.factorial(agents)
-    waiting = Fraction(erlangs**agents * agents, agents - erlangs)
-    return waiting / (sum(erlangs**k * (scale // math.factorial(k)) for k in range(agents)) + waiting)
-
-
-@pytest.mark.parametrize("agents, erlangs", [(1, 0), (2, 1), (10, 8), (30, 25), (150, 140), (171, 160), (300, 280),
-                                             (1000, 950), (1000, 999)])
-def test_erlang_c_matches_the_exact_formula_at_any_size(agents: int, erlangs: int) -> None:
-    """Against the textbook formula in exact rationals, at every size: in floats it overflows past 170 agents."""
-    exact = float(exact_erlang_c(agents, erlangs))
-    assert erlang_c(agents, float(erlangs)) == pytest.approx(exact, rel=1e-9, abs=1e-300)
-
-
-@pytest.mark.parametrize("agents", [150, 300, 1000])
-@pytest.mark.parametrize("load", [0.01, 0.5, 0.9, 0.999])
-def test_erlang_c_service_level_is_a_probability_for_large_centres(agents: int, load: float) -> None:
-    level = erlang_c_service_level(agents, agents * load * 3600 / 180, 180.0, 20)
-    assert math.isfinite(level) and 0.0 <= level <= 1.0
 
 
 def test_simulate_a_large_centre_prints_the_spread_over_runs(runner: CliRunner) -> None:

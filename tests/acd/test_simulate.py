@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import pytest
 
 from acd.simulate import Scenario, erlang_c, erlang_c_service_level, run
@@ -42,3 +45,25 @@ def test_a_day_of_a_thirty_agent_centre() -> None:
     assert levels["hotline_12345"] == totals.answered_within[20] / (totals.requests - totals.quick_abandons)
     assert levels["answered_within"] == totals.answered_within[20] / totals.answered
     assert any(line.startswith("20秒接通率 (12345: answered within 20 s") for line in report.lines())
+
+
+def exact_erlang_c(agents: int, erlangs: int) -> Fraction:
+    """The textbook formula in exact rational arithmetic, every term scaled by c! so it stays an integer."""
+    scale = math.factorial(agents)
+    waiting = Fraction(erlangs**agents * agents, agents - erlangs)
+    return waiting / (sum(erlangs**k * (scale // math.factorial(k)) for k in range(agents)) + waiting)
+
+
+@pytest.mark.parametrize("agents, erlangs", [(1, 0), (2, 1), (10, 8), (30, 25), (150, 140), (171, 160), (300, 280),
+                                             (1000, 950), (1000, 999)])
+def test_erlang_c_matches_the_exact_formula_at_any_size(agents: int, erlangs: int) -> None:
+    """Against the textbook formula in exact rationals, at every size: in floats it overflows past 170 agents."""
+    exact = float(exact_erlang_c(agents, erlangs))
+    assert erlang_c(agents, float(erlangs)) == pytest.approx(exact, rel=1e-9, abs=1e-300)
+
+
+@pytest.mark.parametrize("agents", [150, 300, 1000])
+@pytest.mark.parametrize("load", [0.01, 0.5, 0.9, 0.999])
+def test_erlang_c_service_level_is_a_probability_for_large_centres(agents: int, load: float) -> None:
+    level = erlang_c_service_level(agents, agents * load * 3600 / 180, 180.0, 20)
+    assert math.isfinite(level) and 0.0 <= level <= 1.0
