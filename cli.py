@@ -697,7 +697,9 @@ def report(settings: Settings, first: Any, last: Any, by: str | None, form: str,
     if (last - first).days > MAX_REPORT_DAYS:
         raise click.BadParameter(f"at most {MAX_REPORT_DAYS} days in one report", param_hint="'--to'")
     if form in ("xlsx", "pdf") and output is None:
-        raise click.BadParameter(f"a {form} report needs a file to go to", param_hint="'-o' / '--output'")
+        raise click.BadParameter(f"the {form} report needs a file to go to", param_hint="'-o' / '--output'")
+    if form in ("xlsx", "pdf") and by is not None:
+        raise click.BadParameter(f"the {form} report holds every view: leave --by out", param_hint="'--by'")
     figures = listed(settings)
 
     def run(store: Any) -> str | None:

@@ -96,9 +96,11 @@ def kpi_lines(totals: Counts, thresholds_s: tuple[int, ...]) -> list[str]:
              f"平均保持时长 average hold {totals.held_ms_total / per_answer:.1f} s, 平均咨询时长 consultation "
              f"{totals.consult_ms_total / per_answer:.1f} s (per answered call)"]
     for threshold in thresholds_s:
-        for form, value in totals.levels(threshold).items():
-            lines.append(f"{FORMS[form].format(t=threshold)}: {value:.1%}" if value is not None else
-                         f"{FORMS[form].format(t=threshold)}: -")
+        levels = totals.levels(threshold)
+        for form, name in FORMS.items():
+            value = levels[form]
+            lines.append(f"{name.format(t=threshold)}: {value:.1%}" if value is not None else
+                         f"{name.format(t=threshold)}: -")
     return lines
 
 

@@ -57,6 +57,10 @@ class FakeSwitch:
         self.heartbeat_interval = heartbeat_interval
         self.playback_seconds = playback_seconds
         self.time_scale = time_scale
+        self.schedule_scale: float | None = None
+        """How fast ``sched_transfer`` tasks come due (None: as ``time_scale`` says). A test that speeds the
+        callers' time up, but is not about the safety net, keeps the net's deadline real: a hundredfold, its
+        20 s were 200 ms, less than a loaded machine can take to reach the call."""
         self.event_queue_limit = event_queue_limit
         self.first_packet_timeout = first_packet_timeout
         self.dialplan: dict[str, list[Application]] = {}
@@ -244,7 +248,7 @@ class FakeSwitch:
 
     def schedule(self, group: str, seconds: float, task: Callable[[], None]) -> None:
         def run() -> None:
-            gevent.sleep(seconds * self.time_scale)
+            gevent.sleep(seconds * (self.time_scale if self.schedule_scale is None else self.schedule_scale))
             self.scheduled.get(group, []).remove(gevent.getcurrent())
             task()
         self.scheduled.setdefault(group, []).append(gevent.spawn(run))

@@ -26,6 +26,7 @@ def played(played_apps) -> list[tuple[str, str, str]]:
 @pytest.fixture
 def fast(switch):
     switch.time_scale = 0.01
+    switch.schedule_scale = 1.0  # the safety net's deadline stays real: these tests are not about it
     return switch
 
 

@@ -11,6 +11,7 @@ from config.acd import Overflow, Queue
 @pytest.fixture
 def fast(switch):
     switch.time_scale = 0.01
+    switch.schedule_scale = 1.0  # the safety net's deadline stays real: these tests are not about it
     return switch
 
 

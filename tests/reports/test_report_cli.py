@@ -100,8 +100,10 @@ def test_the_pdf_has_its_chinese_as_text_in_an_embedded_cjk_font(config: Path, t
 
 @pytest.mark.parametrize("args, problem", [
     (["--from", "2026-12-02", "--to", "2026-12-01"], "2026-12-01 is before --from 2026-12-02"),
-    (["--from", "2026-12-01", "--to", "2026-12-01", "--format", "pdf"], "a pdf report needs a file to go to"),
+    (["--from", "2026-12-01", "--to", "2026-12-01", "--format", "pdf"], "the pdf report needs a file to go to"),
     (["--from", "2026-13-01", "--to", "2026-12-01"], "'2026-13-01' does not match the format"),
+    (["--from", "2026-12-01", "--to", "2026-12-01", "--format", "xlsx", "-o", "x.xlsx", "--by", "day"],
+     "the xlsx report holds every view: leave --by out"),
 ])
 def test_bad_requests_are_refused_in_one_line(config: Path, args: list[str], problem: str) -> None:
     shown = CliRunner().invoke(main, ["--config", str(config), "report", *args])
