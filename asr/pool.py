@@ -49,11 +49,13 @@ class Transcription:
             self._minders.append(gevent.spawn(self._recall))
 
     def stop(self) -> None:
-        """Close the workers' stdin (each ends after the recording in hand) and stop minding them."""
+        """Stop minding the workers, then close their stdin (each ends after the recording in hand) and wait for
+        them. The list is taken first: a minder killed takes its worker off ``workers`` on the way out."""
+        workers = list(self.workers)
         gevent.killall(self._minders)
-        for worker in self.workers:
+        for worker in workers:
             worker.stdin.close()
-        for worker in self.workers:
+        for worker in workers:
             try:
                 worker.wait(timeout=10)
             except subprocess.TimeoutExpired:

@@ -122,6 +122,9 @@ def test_a_worker_that_dies_is_replaced_and_the_cli_finds_what_it_transcribed(sw
     missing = hotline("show", "call-none")
     assert missing.exit_code == 1 and "no transcript of call call-none" in missing.output
     assert hotline("search", "bad\x1bword").exit_code == 2
+    workers = list(engine.transcription.workers)
+    engine.stop()
+    assert workers and all(worker.poll() is not None for worker in workers)  # none left running after the engine
 
 
 def test_a_restarted_engine_shows_todays_alerts_again(switch, make_engine, asr, tmp_path: Path) -> None:
