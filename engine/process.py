@@ -149,13 +149,13 @@ class Engine:
     def _audit(self, audited: Audited) -> None:
         """A supervisor's action: to the spool (then the audit log) and to the log."""
         if self.writer is not None:
-            self.writer.audit(audited.entry)
+            self.writer.entry(audited.entry)
         log.info("supervisor.audit", **orjson.loads(orjson.dumps(audited.entry)))
 
     def _agent_moved(self, moved: AgentMoved) -> None:
         """An agent's state change: to the spool (then the store's agent_states, which the report reads)."""
         if self.writer is not None:
-            self.writer.audit(StateChange(moved.at_ms, moved.agent, moved.state, moved.reason))
+            self.writer.entry(StateChange(moved.at_ms, moved.agent, moved.state, moved.reason))
 
     def _store(self, finished: Finished) -> None:
         """A call ended: its record goes to the spool (then the ticket store) and to the log."""

@@ -80,7 +80,7 @@ class RecordWriter:
         PENDING.inc()
         self._wake.set()
 
-    def audit(self, entry: AuditEntry | StateChange) -> None:
+    def entry(self, entry: AuditEntry | StateChange) -> None:
         """Append an audit entry, or an agent's state change, to the spool, delivered in order with the records."""
         self._drained.clear()
         self._append(entry.to_line())

@@ -50,7 +50,7 @@ def test_an_audit_entry_longer_than_its_columns_still_reaches_postgresql(postgre
 
     store = fresh_store(postgres)
     writer = RecordWriter(store, tmp_path / "spool", retry_s=0.05)
-    writer.audit(AuditEntry(1000, "supervisor:1901", "x" * 40, "1001", None, "e" * 400, "\x1b[2J" + "d" * 400))
+    writer.entry(AuditEntry(1000, "supervisor:1901", "x" * 40, "1001", None, "e" * 400, "\x1b[2J" + "d" * 400))
     writer.push(timeline(1))
     assert writer.flush(20)
     writer.close()

@@ -185,14 +185,14 @@ def test_audit_entries_wait_with_the_records_while_the_store_is_down_and_arrive_
     writer = RecordWriter(store, tmp_path / "spool", retry_s=0.05)
     store.down = True
     entry = AuditEntry(1000, "supervisor:1901", "hangup", "1001", "call-1", "done")
-    writer.audit(entry)
+    writer.entry(entry)
     writer.push(timeline(1))
     assert writer.pending() == 2 and store.audit() == []
     store.down = False
     assert writer.flush(10)
     writer.close()
     again = RecordWriter(store, tmp_path / "spool2", retry_s=0.05)  # the same entry replayed: stored once
-    again.audit(entry)
+    again.entry(entry)
     assert again.flush(10)
     again.close()
     assert store.audit() == [entry] and store.audit(actor="supervisor:1901", action="hangup") == [entry]
