@@ -471,7 +471,7 @@ def agent_logout(settings: Settings, agent: str, token: str) -> None:
 def agent_call(settings: Settings, agent: str, action: str, target: str | None, token: str) -> None:
     """Act on AGENT's call (坐席工具条): hold, resume, mute, unmute; transfer (blind, 盲转), consult (咨询) then
     complete, cancel or join; three_way (三方通话), linkage (一键转接 by the directory entry's mode); leave a
-    three-way call, drop its third party. TARGET, for transfer, consult, three_way and linkage: queue:NAME,
+    three-way call, drop its third party; hangup (挂机). TARGET, for transfer, consult, three_way and linkage: queue:NAME,
     agent:ID, a linkage directory entry (110, 119, ...) or a plain number."""
     if action in TARGETED and not target:
         raise click.UsageError(f"{action} needs a TARGET: queue:NAME, agent:ID, a directory entry or a number")

@@ -277,6 +277,19 @@ class CallControl:
             raise LegStateError(f"agent {agent_id} has no unit on the line to hang up")
         return self._end(unit)
 
+    def hang_up(self, agent_id: str) -> list[Effect]:
+        """挂机 from the toolbar: the agent's leg ends as when their phone hangs up (the caller goes on to the
+        survey; in a three-way call, the room goes on without the agent). Refused during a consultation, where a
+        hang-up would send the caller aside back in line: the toolbar completes, cancels or joins it instead."""
+        leg = self._conversation(agent_id)
+        call = self.book.find(leg.uuid)[0]  # type: ignore[index]
+        if call.consult is not None:
+            raise LegStateError("the caller is aside for a consultation: complete, cancel or join it first")
+        if call.three_way is not None:
+            return self.leave(agent_id)
+        self.book.ending(call.id, "agent")
+        return [Kill(leg.uuid)]
+
     def conversations(self) -> dict[str, dict[str, object]]:
         """Each agent's call as their toolbar shows it, in one pass over the book: the caller, whether held or
         muted, and the third party of a consultation or three-way call under way."""

@@ -43,7 +43,7 @@ CALL_ACTIONS: tuple[str, ...] = get_args(CallAction)
 """What an agent does to their own conversation (acd.connector.Connector): hold, resume, mute, unmute; transfer (blind),
 consult, three_way (the agent stays) and linkage (a directory entry, by its mode) with the target in the body
 (``{"to": "queue:general" | "agent:1002" | "110" | "<number>"}``); complete, cancel or join a consultation;
-leave a three-way call; drop its unit."""
+leave a three-way call; drop its unit; hangup (挂机, the toolbar's hang-up)."""
 ACTIONS = ("login", "ready", "not_ready", "logout", *CALL_ACTIONS)
 FACTS = (Created, Answered, Parked, Bridged, Unbridged, Held, HungUp, OriginateResult, BridgeResult)
 
@@ -338,6 +338,8 @@ class Queueing:
             return connector.leave(agent_id)
         if action == "drop":
             return connector.drop(agent_id)
+        if action == "hangup":
+            return connector.hang_up(agent_id)
         if action in ("complete", "cancel", "join"):
             return connector.finish_consult(agent_id, action)
         target = resolve(to, self.settings)

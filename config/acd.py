@@ -167,7 +167,7 @@ class FeatureCodes(Section):
 
 
 CallAction = Literal["hold", "resume", "mute", "unmute", "transfer", "consult", "complete", "cancel", "join",
-                     "three_way", "linkage", "leave", "drop"]
+                     "three_way", "linkage", "leave", "drop", "hangup"]
 """What an agent does to their own call (acd.queueing, acd.connector.Connector)."""
 TARGETED = ("transfer", "consult", "three_way", "linkage")
 """The call actions that name a target (calls.targets)."""

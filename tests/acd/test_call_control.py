@@ -15,6 +15,7 @@ from calls.legs import LegState
 from cli import main
 from recorder.archive import kept
 from config.acd import Token
+from config.ivr import Dimension, Survey
 from esl.protocol import EVENT_TYPES, iter_frames, parse_event
 from switch_conf.render import AGENT_DIALPLAN, render
 from tests.acd.test_api import call as api
@@ -422,6 +423,33 @@ def test_an_agent_who_hangs_up_mid_consultation_leaves_the_caller_to_the_queue(s
     record = finished(switch, engine, caller)
     assert [(t.kind, t.result) for t in record.transfers] == [("consult", "agent_left")]
     assert record.agent == "1002" and engine.queueing.core.service_level.total("general").transfers_in == 1
+
+
+def test_an_agent_hangs_up_from_the_toolbar_but_not_while_the_caller_is_aside(switch, make_engine,
+                                                                              played_apps) -> None:
+    """挂机 ends the agent's leg as the phone's hang-up would: the caller goes on to the survey, and the record
+    says the agent ended the call even when the caller hangs up during it. While the caller is aside for a
+    consultation it is refused, for it would send them back in line."""
+    switch.set_endpoint("user/1001", answer_after=0.0)
+    survey = Survey(dimensions=[Dimension(name="attitude", prompt="survey_attitude")])
+    engine = make_engine(ivr={"survey": survey}, tokens=[Token(token=SecretStr(TOKEN), role="agent", agent="1001"),
+                                                         Token(token=SecretStr(OTHER), role="agent", agent="1002")])
+    caller, agent_leg, unit = consulting(switch, engine)
+    status, body = api(engine, "POST", "/agents/1001/hangup", TOKEN)
+    assert status == 409 and "consultation" in body["error"] and agent_leg.hangup_cause is None
+    assert api(engine, "POST", "/agents/1001/cancel", TOKEN)[0] == 200
+    assert switch.wait(lambda: caller.bridged_to is agent_leg and unit.hangup_cause is not None, timeout=5)
+    assert api(engine, "POST", "/agents/1001/hangup", OTHER)[0] == 403
+    assert api(engine, "POST", "/agents/1001/hangup", TOKEN)[0] == 200
+    assert switch.wait(lambda: any(uuid == caller.uuid and "hotline_rating" in arg for uuid, _, arg in played_apps),
+                       timeout=5)
+    caller.hangup()  # during the survey
+    record = finished(switch, engine, caller)
+    assert agent_leg.hangup_cause == "NORMAL_CLEARING"
+    assert (record.exit_reason, record.hangup_side, record.agent) == ("answered", "agent", "1001")
+    assert switch.wait(lambda: engine.queueing.core.agents["1001"].state is not AgentState.ON_CALL, timeout=5)
+    status, body = api(engine, "POST", "/agents/1001/hangup", TOKEN)
+    assert status == 409 and "no conversation" in body["error"]
 
 
 def test_a_caller_who_hangs_up_mid_consultation_ends_it(switch, engine) -> None:

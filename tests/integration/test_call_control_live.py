@@ -54,6 +54,7 @@ def test_hold_plays_the_caller_music_and_the_time_held_is_recorded(live_engine, 
     leg = conversation(engine, "a1")
     assert api(engine, "POST", "/agents/a1/hold")["state"] == "on_call"
     assert eventually(lambda: call_state(engine, leg) == "HELD")
+    assert eventually(lambda: engine.book.find(leg)[1].state is LegState.HELD)  # the engine read CHANNEL_HOLD
     assert "held" in api(engine, "POST", "/agents/a1/hold")["error"]  # once is enough
     assert api(engine, "POST", "/agents/a1/resume")["state"] == "on_call"
     assert eventually(lambda: call_state(engine, leg) == "ACTIVE")
@@ -66,6 +67,20 @@ def test_hold_plays_the_caller_music_and_the_time_held_is_recorded(live_engine, 
     assert record.held_ms > 0 and abs(record.held_ms - sipp_held_ms) <= 100
     assert record.exit_reason == "answered" and record.hangup_side == "caller"
     assert engine.tickets.get(record.call_id).held_ms == record.held_ms
+
+
+def test_the_toolbars_hang_up_ends_the_agents_leg_and_the_record_says_the_agent(live_engine, sipp,
+                                                                                tmp_path: Path) -> None:
+    engine = live_engine()
+    agent = sipp.run(sipp.agent(ring_ms=300), tmp_path, "agent", AGENT_PORT, AGENT_MEDIA)
+    citizen = call(sipp, tmp_path, [("", 800), ("1", 0)], hangs_up=False)
+    assert eventually(lambda: conversation(engine, "a1") is not None)
+    leg = conversation(engine, "a1")
+    assert "error" not in api(engine, "POST", "/agents/a1/hangup")
+    assert agent.wait() == 0 and citizen.wait() == 0  # the agent's phone got the switch's BYE, then the caller's
+    assert call_state(engine, leg) == ""
+    record = only_record(engine)
+    assert (record.exit_reason, record.hangup_side, record.agent) == ("answered", "agent", "a1")
 
 
 def test_a_blind_transfer_to_another_queue_reaches_its_agent_keeping_the_first_answer(live_engine, sipp,
@@ -95,19 +110,24 @@ def test_a_blind_transfer_to_another_queue_reaches_its_agent_keeping_the_first_a
     assert engine.tickets.get(record.call_id).transfers == record.transfers
 
 
-def test_a_blind_transfer_to_110_hands_the_caller_to_the_unit(live_engine, sipp, tmp_path: Path) -> None:
-    engine = with_units(live_engine)
+@pytest.mark.parametrize("to", ["110", "07712345678"])
+def test_a_blind_transfer_to_110_or_a_number_hands_the_caller_to_the_unit(live_engine, sipp, tmp_path: Path,
+                                                                          to: str) -> None:
+    """To the directory's 110, or to a plain number (out through ``ivr.trunk``, here the same gateway), with the
+    service number as caller ID."""
+    engine = with_units(live_engine, trunk="sofia/gateway/units")
     agent = sipp.run(sipp.agent(ring_ms=300), tmp_path, "agent", AGENT_PORT, AGENT_MEDIA)
     unit = sipp.run(sipp.agent(ring_ms=500, talk_ms=2000), tmp_path, "unit110", UNIT_PORT, UNIT_MEDIA)
     citizen = call(sipp, tmp_path, [("", 800), ("1", 0)], hangs_up=False)
     assert eventually(lambda: conversation(engine, "a1") is not None)
-    assert "error" not in api(engine, "POST", "/agents/a1/transfer", {"to": "110"})
-    assert citizen.wait() == 0 and agent.wait() == 0 and unit.wait() == 0  # 110 hung up; the switch ended the call
+    assert "error" not in api(engine, "POST", "/agents/a1/transfer", {"to": to})
+    assert citizen.wait() == 0 and agent.wait() == 0 and unit.wait() == 0  # the unit hung up; the switch ended the call
     [(_, invite)] = unit.messages_of("received", "INVITE")
-    assert invite.startswith("INVITE sip:110@127.0.0.1:5093") and "sip:12345@" in invite.split("From:")[1].split("\n")[0]
+    assert invite.startswith(f"INVITE sip:{to}@127.0.0.1:5093") and "sip:12345@" in invite.split("From:")[1].split("\n")[0]
     record = only_record(engine)
     [transfer] = record.transfers
-    assert (transfer.target, transfer.result, transfer.queue) == ("110", "done", None) and transfer.leg
+    label = to if to == "110" else f"number:{to}"
+    assert (transfer.target, transfer.result, transfer.queue) == (label, "done", None) and transfer.leg
     assert (record.agent, record.exit_reason, record.hangup_side) == ("a1", "answered", "unit")
     assert record.survey is None
 
