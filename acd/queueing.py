@@ -205,6 +205,10 @@ class Queueing:
             if channel.var("hotline_supervisor") is not None:
                 supervising.append(channel)  # once the conversations are taken back
                 continue
+            if channel.var("hotline_unit") is not None and view.details(channel.var("hotline_call") or "") is None:
+                effects.append(Kill(channel.uuid, "ORIGINATOR_CANCEL"))  # a third party whose caller is gone: its
+                view.fixed["orphan_legs_hung_up"] += 1  # call finished while its legs' hang-ups were cut off
+                continue
             if agent is None:
                 effects += self.connector.apply(
                     Created(channel.uuid, user=channel.var("user_name") or channel.var("dialed_user"),

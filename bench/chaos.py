@@ -18,7 +18,15 @@ again 2 s later. Then every call is checked:
 * stuck_agents: agents left offered or on a call;
 * records_missing: calls without exactly one record in the ticket store.
 
-Last line: ``cuts=<n> kills=<n> calls=<n> lost=<n> orphan_legs=<n> stuck_agents=<n> records_missing=<n>``.
+With ``--call-control`` (on the double), agents also act on their calls all through the chaos, as a floor would:
+hold and resume, mute, blind transfers to the queue and to 110, consultations with 110 or a colleague (then
+complete, cancel or join), three-way calls and one-key linkage (then leave or drop), hang-ups; 110 answers after
+0.5 s and hangs up 4 s later. Citizens then talk 2-5 s. Besides the checks above, ``refused`` counts actions the
+engine turned down because the call had moved on (409) and ``errors`` any other answer (a bad target, a server
+error), which should be none.
+
+Last line: ``cuts=<n> kills=<n> calls=<n> lost=<n> orphan_legs=<n> stuck_agents=<n> records_missing=<n>``, then
+``actions=<n> refused=<n> errors=<n>`` with ``--call-control``.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import socket
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import gevent
@@ -101,12 +110,20 @@ class EngineProcess:
             self.process.wait(30)
 
     def agents(self, api: str) -> list[dict]:
-        """Every agent's state from the engine's API (None while it cannot answer)."""
+        """Every agent's state, and call, from the engine's API (OSError while it cannot answer)."""
+        return self.request(api, "GET", "/agents")[1]
+
+    @staticmethod
+    def request(api: str, method: str, path: str, body: dict | None = None) -> tuple[int, object]:
+        """The engine's API as an engineer: (status, JSON body); OSError while it cannot answer."""
         host, port = api.split(":")
+        data = json.dumps(body or {}).encode()
         with socket.create_connection((host, int(port)), timeout=5) as sock:
-            sock.sendall(f"GET /agents HTTP/1.0\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode())
+            sock.sendall(f"{method} {path} HTTP/1.0\r\nAuthorization: Bearer {TOKEN}\r\n"
+                         f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
             reply = b"".join(iter(lambda: sock.recv(65536), b""))
-        return json.loads(reply.partition(b"\r\n\r\n")[2])
+        head, _, payload = reply.partition(b"\r\n\r\n")
+        return int(head.split()[1]), json.loads(payload)
 
 
 def chaos(engine: EngineProcess, cut: callable, seconds: float, cuts: int) -> tuple[int, int]:
@@ -123,6 +140,44 @@ def chaos(engine: EngineProcess, cut: callable, seconds: float, cuts: int) -> tu
             engine.start()
         done[what] += 1
     return done["cut"], done["kill"]
+
+
+def next_action(call: dict, colleagues: list[str], rng: random.Random) -> tuple[str, str]:
+    """What an agent on ``call`` (the API's view of it) does next, with its target ("" for none)."""
+    if call["held"]:
+        return "resume", ""
+    if call["consulting"]:
+        return rng.choice(["complete", "cancel", "join"]), ""
+    if call["three_way"]:
+        return rng.choice(["leave", "drop"]), ""
+    other = f"agent:{rng.choice(colleagues)}" if colleagues else "110"
+    return rng.choice([("hold", ""), ("mute", ""), ("transfer", "queue:general"), ("transfer", "110"),
+                       ("consult", "110"), ("consult", other), ("three_way", "110"), ("three_way", other),
+                       ("linkage", "110"), ("hangup", "")])
+
+
+def control(engine: EngineProcess, api: str, rng: random.Random, rate: float, until: float) -> Counter:
+    """Agents on a call act on it, ``rate`` actions a second in all, until ``until`` (monotonic): a Counter of
+    done (200), refused (409: the call moved on meanwhile) and errors (anything else)."""
+    counts: Counter = Counter()
+    while time.monotonic() < until:
+        gevent.sleep(rng.expovariate(rate))
+        try:
+            agents = engine.agents(api)
+            talking = [agent for agent in agents if agent["call"]]
+            if not talking:
+                continue
+            agent = rng.choice(talking)
+            colleagues = [other["id"] for other in agents if other["state"] == "ready"]
+            action, to = next_action(agent["call"], colleagues, rng)
+            status, answer = engine.request(api, "POST", f"/agents/{agent['id']}/{action}", {"to": to} if to else {})
+        except (OSError, ValueError):
+            continue  # the engine is down (killed) or its socket closed mid-answer
+        outcome = {200: "done", 409: "refused"}.get(status, "errors")
+        if outcome == "errors":
+            print(f"{action} {to} for {agent['id']}: {status} {answer}")
+        counts[outcome] += 1
+    return counts
 
 
 def settle(engine: EngineProcess, api: str, agents: int) -> int:
@@ -162,8 +217,9 @@ def missing(url: str, uuids: list[str]) -> int:
 
 
 def _double(pipe: multiprocessing.connection.Connection, password: str, dialplan: str, agents: int, calls: int,
-            rate: float, seed: int) -> None:
-    """The double, its citizens and its agents, in their own process; cuts on request, a report at the end."""
+            rate: float, seed: int, talk: tuple[float, float]) -> None:
+    """The double, its citizens (talking ``talk`` seconds, low to high), its agents and 110, in their own process;
+    cuts on request, a report at the end."""
     from fakeswitch import FakeSwitch
 
     rng = random.Random(seed)
@@ -171,6 +227,7 @@ def _double(pipe: multiprocessing.connection.Connection, password: str, dialplan
     switch.load_dialplan(dialplan)
     for n in range(agents):
         switch.set_endpoint(f"user/c{n:03d}", answer_after=rng.uniform(0.2, 1.0))
+    switch.set_endpoint("sofia/gateway/pstn/110", answer_after=0.5, hangup_after=4.0)  # the default directory's 110
     switch.start()
     pipe.send(switch.address)
     placed: list[str] = []
@@ -183,7 +240,7 @@ def _double(pipe: multiprocessing.connection.Connection, password: str, dialplan
         if switch.wait(lambda: call.bridged_to is not None or call.hangup_cause is not None, timeout=60):
             if call.bridged_to is not None:
                 reached.add(call.uuid)
-                gevent.sleep(rng.uniform(1, 2))
+                gevent.sleep(rng.uniform(*talk))
         call.hangup()
 
     def load() -> None:
@@ -211,7 +268,7 @@ def _double(pipe: multiprocessing.connection.Connection, password: str, dialplan
             return
 
 
-def on_the_double(args: argparse.Namespace, work: Path) -> tuple[int, int, int, int, int, int, int]:
+def on_the_double(args: argparse.Namespace, work: Path) -> tuple[int, int, int, int, int, int, int, Counter]:
     password = "chaos-esl-password-1"
     settings = settings_for(work, ("127.0.0.1", 0, password), args.agents, "user/c{n:03d}")
     settings["switch"]["port"] = 1  # placeholder until the double has its port
@@ -219,7 +276,7 @@ def on_the_double(args: argparse.Namespace, work: Path) -> tuple[int, int, int, 
     ours, theirs = multiprocessing.get_context("spawn").Pipe()
     process = multiprocessing.get_context("spawn").Process(
         target=_double, args=(theirs, password, str(work / "freeswitch" / PUBLIC_DIALPLAN), args.agents, args.calls,
-                              args.rate, args.seed))
+                              args.rate, args.seed, (2, 5) if args.call_control else (1, 2)))
     process.start()
     host, port = ours.recv()
     settings["switch"]["port"] = port
@@ -229,24 +286,27 @@ def on_the_double(args: argparse.Namespace, work: Path) -> tuple[int, int, int, 
     engine.start()
     gevent.sleep(3)  # the engine starts and links before the first citizen dials
     ours.send("load")
-    cuts, kills = chaos(engine, lambda: ours.send("cut"), args.calls / args.rate, args.cuts)
+    api, seconds = settings["acd"]["api"]["listen"], args.calls / args.rate
+    acting = gevent.spawn(control, engine, api, random.Random(args.seed), 20.0, time.monotonic() + seconds) \
+        if args.call_control else None
+    cuts, kills = chaos(engine, lambda: ours.send("cut"), seconds, args.cuts)
     ours.send("report")
     while not ours.poll():
         gevent.sleep(0.05)
     placed, reached, orphans = ours.recv()
-    stuck = settle(engine, settings["acd"]["api"]["listen"], args.agents)
+    stuck = settle(engine, api, args.agents)
     engine.stop()
     ours.send("stop")
     process.join(10)
     explain(settings["tickets"]["url"], sorted(set(placed) - set(reached)))
     return (cuts, kills, len(placed), len(placed) - len(reached), orphans, stuck,
-            missing(settings["tickets"]["url"], placed))
+            missing(settings["tickets"]["url"], placed), acting.get() if acting is not None else Counter())
 
 
 # --- on a real FreeSWITCH with sipp ------------------------------------------------------------------------
 
 
-def on_the_switch(args: argparse.Namespace, work: Path) -> tuple[int, int, int, int, int, int, int]:
+def on_the_switch(args: argparse.Namespace, work: Path) -> tuple[int, int, int, int, int, int, int, Counter]:
     """Needs the rendered configuration installed for service number 12345 (see the README)."""
     address = (os.environ["HOTLINE_FS_HOST"], int(os.environ.get("HOTLINE_FS_PORT", "8021")),
                os.environ["HOTLINE_FS_PASSWORD"])
@@ -298,7 +358,7 @@ def on_the_switch(args: argparse.Namespace, work: Path) -> tuple[int, int, int, 
     unseen = sum(1 for r in records if r.exit_reason == "unseen")
     print(f"unseen={unseen} (put through to an agent as the link was cut, then ended before it was back: whether "
           "they talked is not known; on the callback list)")
-    return cuts, kills, args.calls, len(unreached), orphans, stuck, max(0, args.calls - len(records))
+    return cuts, kills, args.calls, len(unreached), orphans, stuck, max(0, args.calls - len(records)), Counter()
 
 
 def main() -> None:
@@ -310,12 +370,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--talk-ms", type=int, default=3000, help="--switch: how long sipp's agents talk")
     parser.add_argument("--switch", action="store_true", help="a real FreeSWITCH (HOTLINE_FS_*) with sipp")
+    parser.add_argument("--call-control", action="store_true",
+                        help="on the double: agents hold, transfer, consult and call three-way meanwhile")
     args = parser.parse_args()
+    if args.switch and args.call_control:
+        parser.error("--call-control runs on the double only")
     work = Path(tempfile.mkdtemp(prefix="hotline-chaos-"))
-    cuts, kills, calls, lost, orphans, stuck, records = (on_the_switch if args.switch else on_the_double)(args, work)
+    cuts, kills, calls, lost, orphans, stuck, records, acted = \
+        (on_the_switch if args.switch else on_the_double)(args, work)
     print(f"engine log and records in {work}")
     print(f"cuts={cuts} kills={kills} calls={calls} lost={lost} orphan_legs={orphans} stuck_agents={stuck} "
-          f"records_missing={records}")
+          f"records_missing={records}" + (f" actions={acted['done']} refused={acted['refused']} "
+                                          f"errors={acted['errors']}" if args.call_control else ""))
 
 
 if __name__ == "__main__":

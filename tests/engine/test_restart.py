@@ -299,3 +299,39 @@ def test_a_caller_left_alone_in_a_room_goes_back_in_line_after_a_restart(switch,
     assert switch.wait(lambda: any(r.call_id == caller.uuid for r in second.records), timeout=10)
     record = next(r for r in second.records if r.call_id == caller.uuid)
     assert (record.agent, record.answered_ms is not None) == ("1001", True)  # answered once, by 1001
+
+
+@pytest.mark.parametrize("unit", ["agent:1002", "110"])
+def test_a_third_party_whose_caller_left_while_no_engine_watched_is_hung_up(switch, make_engine, redis_url: str,
+                                                                           prefix: str, unit: str) -> None:
+    """Found by the chaos benchmark with call control: the engine died while agent 1001 consulted a colleague
+    (1002) or 110, and the caller hung up meanwhile. The next engine finishes the call, but the link drops as it
+    hangs up the consultation's legs, and the call has left the book by the next reconnect. There the consulted
+    leg, marked with a caller the switch no longer has, is hung up, not taken for the colleague's own call (which
+    kept them on a call for as long as that leg lived) nor left to 110."""
+    from calls.targets import resolve
+
+    state = {"backend": "redis", "redis_url": redis_url, "prefix": prefix}
+    for endpoint in ("user/1001", "user/1002", "sofia/gateway/pstn/110"):
+        switch.set_endpoint(endpoint, answer_after=0.0)
+    first = make_engine(state=state, wrap_up=0, strategy="top-down")
+    first.queueing.command("1001", "login")
+    caller = switch.place_call(caller_id_number="13800001001", destination_number="12345", dtmf="1")
+    assert switch.wait(lambda: caller.bridged_to is not None and caller.bridged_to.name == "user/1001", timeout=10)
+    agent_leg = caller.bridged_to
+    assert switch.wait(lambda: first.book.find(agent_leg.uuid)[1].state.value == "bridged", timeout=5)
+    first.queueing.command("1002", "login")
+    first.hub.run(first.queueing.connector.consult("1001", resolve(unit, first.settings)))
+    assert switch.wait(lambda: agent_leg.bridged_to is not None and agent_leg.bridged_to is not caller, timeout=5)
+    consulted = agent_leg.bridged_to
+    assert first.journal.flush(5)
+    first.stop()
+    caller.hangup()  # while no engine watches
+
+    switch.cut_before("uuid_kill")  # the next engine's first hang-up of the call's legs never arrives
+    second = make_engine(state=state, wrap_up=0)
+    assert switch.wait(lambda: any(r.call_id == caller.uuid for r in second.records), timeout=10)
+    assert switch.wait(lambda: consulted.hangup_cause is not None and agent_leg.hangup_cause is not None, timeout=10)
+    assert switch.wait(lambda: all(agent.state is not AgentState.ON_CALL  # free, or wrapping up the missed end
+                                   for agent in second.queueing.core.agents.values()), timeout=10)
+    assert second.queueing.connector.private == {}  # the consulted leg was not taken for 1002's own call
