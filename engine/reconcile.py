@@ -20,6 +20,7 @@ import structlog
 
 from calls.book import CallBook
 from calls.facts import Channel, HungUp
+from calls.notices import Finished
 from calls.record import CallTimeline
 from engine.capability import Hub
 from esl import CommandFailed, EslError, SwitchLink, tokens
@@ -94,6 +95,8 @@ class Reconciler:
         hub.link.on_connected(self.reconcile)
         hub.link.on_lost(lambda: hub.run([LinkLost()]))
         hub.on(HungUp, self._seen_gone)
+        hub.on(Finished, lambda finished: self._records.pop(finished.record.call_id, None))  # finished once: a
+        # first reconciliation cut short and tried again must not finish it again
 
     def reconcile(self) -> None:
         """Runs on its own greenlet after each connect; a link lost halfway leaves it to the next connect. Once
@@ -108,7 +111,7 @@ class Reconciler:
         connection = self.hub.link.connections_made
         try:
             self._view = view = SwitchView(self._list(), self._first, self.hub.link,
-                                           self._records if self._first else {})
+                                           dict(self._records) if self._first else {})
             self.hub.run([Reconciling(view)])
             self.hub.run([fact for uuid, fact in view.vanished.items() if self.hub.book.find(uuid) is not None])
         except EslError as exc:

@@ -83,7 +83,8 @@ class FakeSwitch:
         self.received: list[tuple[int, str]] = []
         self.listeners: list[Listener] = []
         self._gates: dict[str, Flag] = {}
-        self._cuts: set[str] = set()
+        self._cuts: dict[str, int] = {}
+        """API command -> how many more of it pass before the one that is cut."""
         self._holding: dict[gevent.Greenlet, list[Channel]] = {}
         """Per greenlet running an API command: failed legs whose CHANNEL_DESTROY waits for its result."""
         self._restart: gevent.Greenlet | None = None
@@ -258,10 +259,10 @@ class FakeSwitch:
         gate = self._gates[command] = Flag()
         return gate
 
-    def cut_before(self, command: str) -> None:
-        """The next ``api <command>`` never arrives: the connection that sends it drops instead (the cable cut
-        as the command was on its way), and the switch carries nothing out."""
-        self._cuts.add(command)
+    def cut_before(self, command: str, passing: int = 0) -> None:
+        """The next ``api <command>`` (after ``passing`` of them) never arrives: the connection that sends it
+        drops instead (the cable cut as the command was on its way), and the switch carries nothing out."""
+        self._cuts[command] = passing
 
     def drop_connections(self) -> None:
         """Close every ESL connection abruptly, with no disconnect notice (a crash or a cut cable)."""
@@ -680,9 +681,12 @@ class Listener:
 
 
 def _cmd_api(listener: Listener, line: str, packet: Packet) -> None:
-    if (command := line[4:].partition(" ")[0]) in listener.switch._cuts:
-        listener.switch._cuts.discard(command)
-        raise Drop(f"cut before api {command}")
+    cuts = listener.switch._cuts
+    if (command := line[4:].partition(" ")[0]) in cuts:
+        if cuts[command] == 0:
+            del cuts[command]
+            raise Drop(f"cut before api {command}")
+        cuts[command] -= 1
     with listener.write_lock:  # events wait while the api runs, as on the real switch
         listener.switch.api(line[4:], publish=lambda output: listener.sock.sendall(serialize.api_response(output)))
 

@@ -72,9 +72,14 @@ def kept(path: str) -> Path:
 def archive(wav: Path, call_id: str, kind: str, tenant: str | None, now_ms: int) -> Archived:
     """Compress ``wav`` to Opus beside it, check the result and hash it (the caller removes the WAV once the row is
     stored); blocking the greenlet only (ffmpeg runs as a child process, the hashing reads in chunks with gevent
-    switches)."""
-    if not wav.exists():
+    switches). A WAV the switch never wrote, or that went while it was read, is an Archived naming the problem."""
+    try:
+        return _compressed(wav, call_id, kind, tenant, now_ms)
+    except FileNotFoundError:
         return Archived(str(wav), call_id, kind, tenant, "wav", 0, 0, "", now_ms, "missing: the switch wrote no file")
+
+
+def _compressed(wav: Path, call_id: str, kind: str, tenant: str | None, now_ms: int) -> Archived:
     duration_ms = _wav_ms(wav)
     target = wav.with_suffix(".opus")
     try:

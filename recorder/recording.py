@@ -109,12 +109,16 @@ class Recording:
         folder = Path(self.config.folder).resolve()
         found = [(wav, wav.stem[:36], "consult" if "-consult-" in wav.stem else "call", wav.parent.parent.name)
                  for wav in folder.glob("*/*/*.wav")
-                 if wav.stem[:36] not in self.hub.book.calls and wav not in self._in_hand]
+                 if wav.stem[:36] not in self.hub.book.calls]
         if found:
             log.info("recordings.left_over", count=len(found))
             self._archive(found)
 
     def _archive(self, files: list[tuple[Path, str, str, str | None]]) -> None:
+        """Archive ``files`` (WAV, call, kind, tenant) on a greenlet; any already being archived is left to that."""
+        files = [file for file in files if file[0] not in self._in_hand]
+        if not files:
+            return
         self._in_hand.update(wav for wav, *_ in files)
 
         def run() -> None:

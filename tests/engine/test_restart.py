@@ -116,6 +116,18 @@ def _talking_when_the_engine_stops(switch, make_engine, state: dict[str, str], *
     return call, call.bridged_to
 
 
+def _talking_to_1001(switch, make_engine, state: dict[str, str]):
+    """A first engine (journal in ``state``) whose agent 1001 talks with a caller, the bridge settled in its book:
+    (engine, caller leg, agent leg)."""
+    first = make_engine(state=state, wrap_up=0, strategy="top-down")
+    first.queueing.command("1001", "login")
+    caller = switch.place_call(caller_id_number="13800001001", destination_number="12345", dtmf="1")
+    assert switch.wait(lambda: caller.bridged_to is not None and caller.bridged_to.name == "user/1001", timeout=10)
+    agent_leg = caller.bridged_to
+    assert switch.wait(lambda: first.book.find(agent_leg.uuid)[1].state.value == "bridged", timeout=5)
+    return first, caller, agent_leg
+
+
 def test_an_agent_talking_through_a_restart_stays_on_the_call_until_it_ends(switch, make_engine, redis_url: str,
                                                                           prefix: str) -> None:
     state = {"backend": "redis", "redis_url": redis_url, "prefix": prefix}
@@ -273,12 +285,7 @@ def test_a_caller_left_alone_in_a_room_goes_back_in_line_after_a_restart(switch,
     state = {"backend": "redis", "redis_url": redis_url, "prefix": prefix}
     switch.set_endpoint("user/1001", answer_after=0.0)
     switch.set_endpoint("sofia/gateway/pstn/110", answer_after=None)  # rings on
-    first = make_engine(state=state, wrap_up=0, strategy="top-down")
-    first.queueing.command("1001", "login")
-    caller = switch.place_call(caller_id_number="13800001001", destination_number="12345", dtmf="1")
-    assert switch.wait(lambda: caller.bridged_to is not None and caller.bridged_to.name == "user/1001", timeout=10)
-    agent_leg = caller.bridged_to
-    assert switch.wait(lambda: first.book.find(agent_leg.uuid)[1].state.value == "bridged", timeout=5)
+    first, caller, agent_leg = _talking_to_1001(switch, make_engine, state)
     first.hub.run(first.queueing.connector.three_way("1001", resolve("110", first.settings)))
     room = f"hotline-{caller.uuid}"
     assert switch.wait(lambda: len(switch.rooms.get(room, Room("")).members) == 2, timeout=5)
@@ -314,12 +321,7 @@ def test_a_third_party_whose_caller_left_while_no_engine_watched_is_hung_up(swit
     state = {"backend": "redis", "redis_url": redis_url, "prefix": prefix}
     for endpoint in ("user/1001", "user/1002", "sofia/gateway/pstn/110"):
         switch.set_endpoint(endpoint, answer_after=0.0)
-    first = make_engine(state=state, wrap_up=0, strategy="top-down")
-    first.queueing.command("1001", "login")
-    caller = switch.place_call(caller_id_number="13800001001", destination_number="12345", dtmf="1")
-    assert switch.wait(lambda: caller.bridged_to is not None and caller.bridged_to.name == "user/1001", timeout=10)
-    agent_leg = caller.bridged_to
-    assert switch.wait(lambda: first.book.find(agent_leg.uuid)[1].state.value == "bridged", timeout=5)
+    first, caller, agent_leg = _talking_to_1001(switch, make_engine, state)
     first.queueing.command("1002", "login")
     first.hub.run(first.queueing.connector.consult("1001", resolve(unit, first.settings)))
     assert switch.wait(lambda: agent_leg.bridged_to is not None and agent_leg.bridged_to is not caller, timeout=5)
@@ -335,3 +337,24 @@ def test_a_third_party_whose_caller_left_while_no_engine_watched_is_hung_up(swit
     assert switch.wait(lambda: all(agent.state is not AgentState.ON_CALL  # free, or wrapping up the missed end
                                    for agent in second.queueing.core.agents.values()), timeout=10)
     assert second.queueing.connector.private == {}  # the consulted leg was not taken for 1002's own call
+
+
+def test_a_call_that_ended_unseen_is_recorded_once_when_the_first_reconciliation_is_cut(switch, make_engine,
+                                                                                      redis_url: str, prefix: str) -> None:
+    """Found by the chaos benchmark on FreeSWITCH: the journal holds two calls that ended while no engine ran; the
+    new engine's first reconciliation finishes one, then the link drops before it reads the other. The next
+    reconciliation finishes the second, and not the first again (it did: two records of one call, and two
+    archivings of one WAV racing, the second failing on the file the first had removed)."""
+    old = RedisJournal(redis_url, prefix)
+    gone = [f"0f0e0d0c-0000-4000-8000-00000000000{n}" for n in (1, 2)]
+    for n, call_id in enumerate(gone):
+        old.put("calls", call_id, CallTimeline(call_id, f"1380000000{n}", "12345", 2_000, 2_100, ["menu:main"],
+                                               2_500, "general").to_json())
+    assert old.flush(5)
+    old.close()
+    switch.cut_before("uuid_dump", passing=1)  # the first record's channel is asked for; the second's, cut off
+
+    engine = make_engine(state={"backend": "redis", "redis_url": redis_url, "prefix": prefix})
+    assert switch.wait(lambda: len(switch.listeners) > 0 and "uuid_dump" not in switch._cuts
+                       and not engine.queueing.core.paused, timeout=10)  # cut, reconnected and reconciled
+    assert sorted(record.call_id for record in engine.records) == gone  # each once
