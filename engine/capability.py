@@ -14,6 +14,7 @@ from collections import deque
 from typing import Any, Callable, Iterable, Protocol
 
 import structlog
+from prometheus_client import Counter
 
 from calls.book import CallBook
 from calls.clock import Clock
@@ -22,6 +23,8 @@ from config import Settings
 from esl import ConnectionLost, SwitchLink
 
 log = structlog.get_logger(__name__)
+HANDLER_FAILURES = Counter("hotline_handler_failures_total", "Handlers that raised (each logged as hub.handler_failed)",
+                           ["handler"])
 
 Handler = Callable[[Any], Iterable[object] | None]
 Route = Callable[["Request"], tuple[int, object]]
@@ -79,6 +82,7 @@ class Hub:
                     log.info("hub.handler_cut_off", handler=getattr(handler, "__qualname__", repr(handler)),
                              message=type(message).__name__, error=str(exc))
                 except Exception:
-                    log.exception("hub.handler_failed", handler=getattr(handler, "__qualname__", repr(handler)),
-                                  message=type(message).__name__)
+                    name = getattr(handler, "__qualname__", repr(handler))
+                    log.exception("hub.handler_failed", handler=name, message=type(message).__name__)
+                    HANDLER_FAILURES.labels(name).inc()
 

@@ -95,8 +95,7 @@ class Reconciler:
         hub.link.on_connected(self.reconcile)
         hub.link.on_lost(lambda: hub.run([LinkLost()]))
         hub.on(HungUp, self._seen_gone)
-        hub.on(Finished, lambda finished: self._records.pop(finished.record.call_id, None))  # finished once: a
-        # first reconciliation cut short and tried again must not finish it again
+        hub.on(Finished, self._forget)
 
     def reconcile(self) -> None:
         """Runs on its own greenlet after each connect; a link lost halfway leaves it to the next connect. Once
@@ -125,6 +124,11 @@ class Reconciler:
         self.hub.run([Reconciled(view)])
         self._first, self._view, self._records = False, None, {}
         log.info("engine.reconciled", first=view.first, channels=len(view.listed), **dict(view.fixed))
+
+    def _forget(self, finished: Finished) -> None:
+        """A journalled call is finished once: a first reconciliation cut short and tried again must not finish
+        it again."""
+        self._records.pop(finished.record.call_id, None)
 
     def _seen_gone(self, fact: HungUp) -> None:
         if self._view is not None and self.hub.book.find(fact.uuid) is None:

@@ -80,6 +80,7 @@ def archive(wav: Path, call_id: str, kind: str, tenant: str | None, now_ms: int)
 
 
 def _compressed(wav: Path, call_id: str, kind: str, tenant: str | None, now_ms: int) -> Archived:
+    size = wav.stat().st_size  # a missing WAV stops here, before ffmpeg is started for nothing
     duration_ms = _wav_ms(wav)
     target = wav.with_suffix(".opus")
     try:
@@ -91,7 +92,7 @@ def _compressed(wav: Path, call_id: str, kind: str, tenant: str | None, now_ms: 
     if failed:
         problem = (said.strip().splitlines() or ["no output"])[-1][:200]
         target.unlink(missing_ok=True)
-        return Archived(str(wav), call_id, kind, tenant, "wav", wav.stat().st_size, duration_ms, sha256(wav), now_ms,
+        return Archived(str(wav), call_id, kind, tenant, "wav", size, duration_ms, sha256(wav), now_ms,
                         f"not compressed: {problem}")
     return Archived(str(target), call_id, kind, tenant, CODEC, target.stat().st_size, duration_ms, sha256(target),
                     now_ms)

@@ -168,10 +168,19 @@ def make_engine(switch, tmp_path, prompt_cache) -> Iterator[Callable[..., "Engin
         assert engine.reconciled.wait(10)
         return engine
 
+    failed = _handler_failures()
     yield make
     for engine in started:
         if not engine.stopped.is_set():
             engine.stop()
+    assert _handler_failures() == failed, "a hub handler raised (hub.handler_failed in the log)"
+
+
+def _handler_failures() -> float:
+    from prometheus_client import REGISTRY
+
+    return sum(sample.value for metric in REGISTRY.collect() if metric.name == "hotline_handler_failures"
+               for sample in metric.samples if sample.name.endswith("_total"))
 
 
 # --- a real PostgreSQL server (Debian package postgresql), for the ticket store's and the reports' tests ---------
