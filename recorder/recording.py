@@ -16,12 +16,13 @@ from zoneinfo import ZoneInfo
 import structlog
 
 import gevent
+from gevent.threadpool import ThreadPool
 
 from calls.notices import Connecting, Consulting, Finished, RecordingsKept
 from config.schema import Recorder as RecorderConfig
 from engine.capability import Hub
 from engine.reconcile import Reconciled
-from recorder.archive import CODEC, archive, purge, recordings_of
+from recorder.archive import ARCHIVERS, CODEC, archive, purge, recordings_of
 from tickets.store import TicketStore, off_hub
 from esl import EslError, Event, SwitchLink, tokens
 
@@ -68,10 +69,11 @@ class Recording:
         self.recorder = Recorder(hub.link, Path(self.config.folder), self.zone)
         self._purging: gevent.Greenlet | None = None
         self.archiving: list[gevent.Greenlet] = []
-        self._in_hand: set[Path] = set()
-        """WAVs being archived: the start's scan leaves them alone (calls reconciliation finished are archived
-        from their records just before it; two ffmpeg runs on one file would race for its Opus)."""
         """Archives under way (tests and shutdown wait for them)."""
+        self._archivers = ThreadPool(ARCHIVERS)
+        self._in_hand: set[Path] = set()
+        """WAVs being archived, left alone by any later ask (the start's scan finds the WAVs of calls that
+        reconciliation finished just before; two ffmpeg runs on one file would race for its Opus)."""
         if self.config.enabled:
             hub.on(Connecting, self._connecting)
             hub.on(Consulting, self._consulting)
@@ -91,8 +93,11 @@ class Recording:
             self._archive([(Path(path), record.call_id, kind, record.tenant) for path, kind in found])
 
     def stop(self) -> None:
+        """The purge ends, and the archiving threads once their file is done (a WAV not archived yet stays for the
+        next start)."""
         if self._purging is not None:
             self._purging.kill()
+        self._archivers.kill()
 
     def _purge_forever(self) -> None:
         """The retention policy, applied at start and every PURGE_EVERY_S, off the hub."""
@@ -128,7 +133,8 @@ class Recording:
                 self._in_hand.difference_update(wav for wav, *_ in files)
 
         def store() -> None:
-            done = [archive(wav, call_id, kind, tenant, self.hub.clock()) for wav, call_id, kind, tenant in files]
+            done = [self._archivers.apply(archive, (wav, call_id, kind, tenant, self.hub.clock()))
+                    for wav, call_id, kind, tenant in files]
             for item in done:
                 if item.problem:
                     log.error("recordings.problem", path=item.path, call=item.call_id, problem=item.problem)
