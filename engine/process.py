@@ -104,19 +104,21 @@ class Engine:
                  telemetry=f"{self.telemetry.address[0]}:{self.telemetry.address[1]}")
 
     def stop(self) -> None:
+        """Intake first (requests, then the switch's events), then the capabilities, and only then the record
+        spool and the journal, so that whatever the last events and the link's loss change is still written."""
         if self._beat is not None:
             self._beat.kill()
+        self.api.stop()
+        self.link.stop()
+        self.queueing.stop()
+        self.recording.stop()
+        self.transcription.stop()
+        self.front_door.blacklist.stop()
         if self.writer is not None:
             self.writer.flush(5)
             self.writer.close()
         self.journal.beat(self.clock(), link_up=False, stopped=True)
         self.journal.close()
-        self.queueing.stop()
-        self.recording.stop()
-        self.transcription.stop()
-        self.front_door.blacklist.stop()
-        self.api.stop()
-        self.link.stop()
         self.telemetry.stop()
         self.stopped.set()
         log.info("engine.stopped")
