@@ -208,9 +208,13 @@ def explain(url: str, lost: list[str]) -> None:
 
 
 def missing(url: str, uuids: list[str]) -> int:
+    """How many of the calls ``uuids`` have no record in the ticket store; each is printed."""
     store = TicketStore(url)
     stored = set(store.call_ids())
-    return sum(1 for uuid in uuids if uuid not in stored)
+    absent = [uuid for uuid in uuids if uuid not in stored]
+    for uuid in absent:
+        print(f"no record: {uuid}")
+    return len(absent)
 
 
 # --- on the double -------------------------------------------------------------------------------------------

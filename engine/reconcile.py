@@ -46,8 +46,9 @@ class SwitchView:
     """Live calls' records from the journal (first reconciliation with Redis only)."""
     fixed: Counter[str] = field(default_factory=Counter)
     vanished: dict[str, HungUp] = field(default_factory=dict)
-    """Channels that hung up while reconciliation ran, not held by the book then: not to be taken, and if taken
-    all the same (their dump was read before their hang-up came), their hang-up is applied again after."""
+    """Channels that hung up while reconciliation ran: gone, whatever a dump read before said (a conversation whose
+    call the book finished meanwhile must not be taken back from it), and if taken all the same (their dump was
+    read before their hang-up came), their hang-up is applied again after."""
     _details: dict[str, Channel | None] = field(default_factory=dict)
 
     def details(self, uuid: str) -> Channel | None:
@@ -131,7 +132,7 @@ class Reconciler:
         self._records.pop(finished.record.call_id, None)
 
     def _seen_gone(self, fact: HungUp) -> None:
-        if self._view is not None and self.hub.book.find(fact.uuid) is None:
+        if self._view is not None:
             self._view.vanished[fact.uuid] = fact
 
     def _list(self) -> list[str]:

@@ -186,3 +186,35 @@ def test_a_leg_killed_by_the_switch_at_each_step_ends_cleanly(switch, make_engin
     else:
         assert [(o.agent, o.result) for o in record.offers] == [("1001", "failed"), ("1002", "answered")]
     assert not switch.channels
+
+
+def test_a_conversation_that_ends_while_reconciliation_reads_it_is_not_taken_back(switch, make_engine,
+                                                                                   monkeypatch) -> None:
+    """Found by the chaos bench with call control: after a cut, reconciliation reads the conversation's legs; the
+    caller hangs up just then and the book finishes the call. Reconciliation, going on with what it had read,
+    took the agent's leg for a conversation it did not know and took it back: the agent on a call that was over
+    (an engineer's hold on it was "done") and the call recorded a second time, with less in it."""
+    from engine.reconcile import SwitchView
+
+    switch.set_endpoint("user/1001", answer_after=0.0)
+    engine = make_engine(ivr=NO_SURVEY)
+    engine.queueing.command("1001", "login")
+    call = switch.place_call(caller_id_number="13800138000", destination_number="12345", dtmf="1")
+    assert switch.wait(lambda: call.bridged_to is not None, timeout=10)
+    agent_leg = call.bridged_to
+    assert switch.wait(lambda: engine.book.find(agent_leg.uuid)[1].state.value == "bridged", timeout=5)
+    read = SwitchView.details
+
+    def read_then_hang_up(view: SwitchView, uuid: str):
+        channel = read(view, uuid)
+        if uuid == agent_leg.uuid and call.hangup_cause is None:  # both legs read, still talking
+            call.hangup()
+            assert switch.wait(lambda: any(r.call_id == call.uuid for r in engine.records), timeout=10)
+        return channel
+
+    monkeypatch.setattr(SwitchView, "details", read_then_hang_up)
+    switch.drop_connections()
+    assert switch.wait(lambda: call.hangup_cause is not None and engine.health()[0], timeout=15)  # reconciled
+    assert engine.book.get(call.uuid) is None
+    assert engine.queueing.core.agents["1001"].state is AgentState.WRAP_UP  # after the call, not on it
+    assert [r.call_id for r in engine.records].count(call.uuid) == 1
