@@ -139,7 +139,11 @@ class CallBook:
     # --- the record --------------------------------------------------------------------------------------
 
     def _journal(self, call: Call) -> None:
-        self.journal.put(CALLS, call.id, call.record.to_json)
+        """The record so far, for an engine that takes over; not once finished (it went to the spool), or the next
+        engine would finish it again from the journal: a legs' late fact (a transfer's result, a recording) came
+        after the finish and put it back (found by the chaos bench with call control: calls recorded twice)."""
+        if not call.finished:
+            self.journal.put(CALLS, call.id, call.record.to_json)
 
     def ivr(self, call_id: str, step: str, at_ms: int) -> None:
         if (call := self.calls.get(call_id)) is not None:

@@ -86,3 +86,33 @@ def test_loss_inside_the_switch_is_counted_apart(make_engine) -> None:
     engine.book.finish(call, 10)
     assert engine.queueing.core.service_level.lost_in_switch == 1
     assert engine.queueing.core.service_level.total("general").requests == 0  # never a human request
+
+
+def test_a_finished_call_stays_out_of_the_journal_whatever_its_legs_say_after() -> None:
+    """The caller hung up while a transfer's unit still rang: the record is finished (dropped from the journal)
+    and the call kept for its legs. The unit's late result must not put it back, or the next engine would finish
+    the call again from the journal (found by the chaos bench with call control)."""
+    from calls.legs import Leg, Role
+    from calls.record import TransferTrace
+
+    class Journal:
+        def __init__(self) -> None:
+            self.calls: dict[str, object] = {}
+
+        def put(self, section: str, key: str, value: object) -> None:
+            self.calls[key] = value
+
+        def drop(self, section: str, key: str) -> None:
+            self.calls.pop(key, None)
+
+    journal, done = Journal(), []
+    book = CallBook(done.append, journal)
+    call = book.open("c1", "13800138000", "12345", 0)
+    book.transferring("c1", TransferTrace("1001", "110", "blind", 10))
+    book.add(call, Leg("u1", Role.UNIT, "110")).created(11)
+    call.caller.gone("NORMAL_CLEARING", "recv_bye")
+    book.finish(call, 20)
+    assert "c1" not in journal.calls and book.get("c1") is call  # kept for the unit's leg, still up
+    book.transferred("c1", "done", "u1")
+    book.note("c1", survey={"attitude": "满意"})
+    assert "c1" not in journal.calls and [t.call_id for t in done] == ["c1"]
