@@ -16,7 +16,9 @@ again 2 s later. Then every call is checked:
   where an ``unseen`` call, put through as the link was cut and ended before it was back, is counted apart);
 * orphan_legs: channels still up on the switch once every caller has hung up;
 * stuck_agents: agents left offered or on a call;
-* records_missing: calls without exactly one record in the ticket store.
+* records_missing: calls without a record in the ticket store;
+* records_twice: calls the engines recorded more than once (the store keeps the first, so only the engines' log,
+  kept in the work folder, shows it).
 
 With ``--call-control`` (on the double), agents also act on their calls all through the chaos, as a floor would:
 hold and resume, mute, blind transfers to the queue and to 110, consultations with 110 or a colleague (then
@@ -25,8 +27,8 @@ complete, cancel or join), three-way calls and one-key linkage (then leave or dr
 engine turned down because the call had moved on (409) and ``errors`` any other answer (a bad target, a server
 error), which should be none.
 
-Last line: ``cuts=<n> kills=<n> calls=<n> lost=<n> orphan_legs=<n> stuck_agents=<n> records_missing=<n>``, then
-``actions=<n> refused=<n> errors=<n>`` with ``--call-control``.
+Last line: ``cuts=<n> kills=<n> calls=<n> lost=<n> orphan_legs=<n> stuck_agents=<n> records_missing=<n>
+records_twice=<n>``, then ``actions=<n> refused=<n> errors=<n>`` with ``--call-control``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -205,6 +208,15 @@ def explain(url: str, lost: list[str]) -> None:
         record = store.get(uuid)
         print(f"lost {uuid}: " + (f"{record.exit_reason} side={record.hangup_side} path={record.ivr_path} "
                                   f"offers={[(o.agent, o.result) for o in record.offers]}" if record else "no record"))
+
+
+def twice(log: Path) -> int:
+    """How many calls the engines' log shows recorded more than once (``call.record`` lines); each is printed."""
+    recorded = Counter(re.search(r"call_id=(\S+)", line).group(1) for line in log.read_text().splitlines()
+                       if " call.record " in line)
+    for call_id in (call_id for call_id, times in recorded.items() if times > 1):
+        print(f"recorded {recorded[call_id]} times: {call_id}")
+    return sum(1 for times in recorded.values() if times > 1)
 
 
 def missing(url: str, uuids: list[str]) -> int:
@@ -382,9 +394,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="hotline-chaos-"))
     cuts, kills, calls, lost, orphans, stuck, records, acted = \
         (on_the_switch if args.switch else on_the_double)(args, work)
+    repeated = twice(work / "engine.log")
     print(f"engine log and records in {work}")
     print(f"cuts={cuts} kills={kills} calls={calls} lost={lost} orphan_legs={orphans} stuck_agents={stuck} "
-          f"records_missing={records}" + (f" actions={acted['done']} refused={acted['refused']} "
+          f"records_missing={records} records_twice={repeated}" + (f" actions={acted['done']} refused={acted['refused']} "
                                           f"errors={acted['errors']}" if args.call_control else ""))
 
 
