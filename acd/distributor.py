@@ -317,11 +317,10 @@ class Distributor:
         queue = self.queues[queue_name]
         line = self.waiting[queue_name]
         entered = now_ms if entered_ms is None else entered_ms
-        for key in counted(queue_name, tenant):
-            if transferred:
-                self.service_level.transferred_in(key, entered)
-            else:
-                self.service_level.request(key, entered)
+        if transferred:
+            self.service_level.transferred_in(queue_name, entered, tenant)
+        else:
+            self.service_level.request(queue_name, entered, tenant)
         if not returning and queue.max_waiting and len(line) >= queue.max_waiting:
             return [Leave(call_id, ExitReason.QUEUE_FULL, queue.on_full)]
         if not returning and queue.on_no_agents is not None and not self._staffed(queue):
@@ -387,8 +386,7 @@ class Distributor:
         self._agent_queue[agent_id] = caller.queue
         self._remember(caller.number, agent_id, now_ms)
         if not caller.transferred:
-            for key in counted(caller.queue, caller.tenant):
-                self.service_level.answered(key, caller.entered_ms, now_ms)
+            self.service_level.answered(caller.queue, caller.entered_ms, now_ms, caller.tenant)
         return self._release_offers(caller, now_ms)
 
     def undecided(self, keys: Iterable[str], entered: tuple[int, int], now_ms: int, threshold_s: int) -> int:
@@ -399,6 +397,16 @@ class Distributor:
         return sum(1 for caller in self.callers.values() if not wanted.isdisjoint(counted(caller.queue, caller.tenant))
                    and not caller.transferred and since <= caller.entered_ms < until
                    and now_ms - caller.entered_ms <= threshold_s * 1000)
+
+    def waiting_under(self, key: str) -> list[int]:
+        """When each caller waiting now who counts under ``key`` (a queue, or ``tenant:<name>``) joined the line."""
+        return [caller.entered_ms for caller in self.callers.values() if key in counted(caller.queue, caller.tenant)]
+
+    def answered_within_today(self, key: str, threshold_s: int, now_ms: int) -> float | None:
+        """Today's 12345 N秒接通率 under ``key`` (None before any request), callers not yet decided left out."""
+        midnight = self.service_level.day_start(now_ms)
+        return self.service_level.today(key, now_ms).levels(
+            threshold_s, self.undecided([key], (midnight, now_ms + 1), now_ms, threshold_s))["hotline_12345"]
 
     def offer_failed(self, call_id: str, agent_id: str, cause: str, now_ms: int) -> list[Action]:
         """The agent did not take the call (``cause``: no_answer, busy, rejected, not_registered, failed, or
@@ -430,8 +438,7 @@ class Distributor:
             return []
         self._remove_waiting(caller)
         if not caller.transferred:
-            for key in counted(caller.queue, caller.tenant):
-                self.service_level.abandoned(key, caller.entered_ms, now_ms)
+            self.service_level.abandoned(caller.queue, caller.entered_ms, now_ms, caller.tenant)
         return self._release_offers(caller, now_ms)
 
     def key_pressed(self, call_id: str, key: str, now_ms: int) -> list[Action]:
@@ -445,8 +452,7 @@ class Distributor:
         del self.callers[call_id]
         self._remove_waiting(caller)
         if not caller.transferred:
-            for key in counted(caller.queue, caller.tenant):
-                self.service_level.exited(key, caller.entered_ms, now_ms)
+            self.service_level.exited(caller.queue, caller.entered_ms, now_ms, caller.tenant)
         return [*self._release_offers(caller, now_ms), Leave(call_id, ExitReason.EXIT_KEY, queue.on_exit)]
 
     # --- time ----------------------------------------------------------------------------------------------
@@ -604,8 +610,7 @@ class Distributor:
             self.callers.pop(caller.call_id)
             self._remove_waiting(caller)
             if not caller.transferred:
-                for key in counted(caller.queue, caller.tenant):
-                    self.service_level.timed_out(key, caller.entered_ms, now_ms)
+                self.service_level.timed_out(caller.queue, caller.entered_ms, now_ms, caller.tenant)
             return [*self._release_offers(caller, now_ms), Leave(caller.call_id, ExitReason.TIMEOUT, queue.on_timeout)]
         if timer.kind == "announce":
             self._schedule(now_ms + int(queue.announce_every_s * 1000), "announce", caller.call_id, 0)

@@ -22,7 +22,7 @@ from acd import distributor, feature_codes, phones, queues, scope
 from acd.agents import AgentStateError
 from acd.connector import Connector, Effect
 from acd.distributor import Distributor
-from acd.service_level import TENANT, ServiceLevel, counted
+from acd.service_level import TENANT, ServiceLevel
 from calls.book import Stage, ThreeWay
 from calls.commands import CALL_KEY_EVENT, Kill
 from calls.facts import (Answered, BridgeResult, Bridged, Created, Held, HungUp, OriginateResult, Parked, Unbridged)
@@ -161,8 +161,8 @@ class Queueing:
         if record.queue_entry_ms is None:  # 呼损 (lost in the switch) counts here; the rest live, but for
             self.core.service_level.count(record)
         elif record.answered_ms is not None and record.queue in self.core.queues:  # what only the end tells
-            for key in counted(record.queue, record.tenant):
-                self.core.service_level.handled(key, record.queue_entry_ms, record.held_ms, record.consult_ms)
+            self.core.service_level.handled(record.queue, record.queue_entry_ms, record.held_ms, record.consult_ms,
+                                            record.tenant)
 
     def _feature_code(self, event: Event) -> None:
         """An agent dialled a feature code: carry it out, confirm it with a prompt, hang up."""
@@ -256,8 +256,8 @@ class Queueing:
         call.agent_leg = channel.uuid
         queue = record.queue if record.queue in self.core.queues else next(iter(self.core.queues))
         if record.queue_entry_ms is not None and record.answered_ms is not None:
-            self.core.service_level.request(queue, record.queue_entry_ms)
-            self.core.service_level.answered(queue, record.queue_entry_ms, record.answered_ms)
+            self.core.service_level.request(queue, record.queue_entry_ms, record.tenant)
+            self.core.service_level.answered(queue, record.queue_entry_ms, record.answered_ms, record.tenant)
         return queue
 
     def _adopt_room_member(self, view: SwitchView, caller: Channel, channel: Channel, agent: str) -> str:
@@ -378,15 +378,13 @@ class Queueing:
 
     def _line_view(self, key: str) -> dict[str, object]:
         core, now = self.core, self.hub.clock()
-        waiting = [caller.entered_ms for caller in core.callers.values() if key in counted(caller.queue, caller.tenant)]
-        today, midnight = core.service_level.today(key, now), core.service_level.day_start(now)
+        waiting, today = core.waiting_under(key), core.service_level.today(key, now)
         return {"waiting": len(waiting), "longest_wait_s": round((now - min(waiting, default=now)) / 1000, 1),
                 "answered_today": today.answered, "abandoned_today": today.abandoned,
                 "transfers_in_today": today.transfers_in,
                 "average_hold_s_today": round(today.held_ms_total / max(1, today.answered) / 1000, 1),
                 "average_consult_s_today": round(today.consult_ms_total / max(1, today.answered) / 1000, 1),
-                **{f"answered_within_{t}s_today":
-                   today.levels(t, core.undecided([key], (midnight, now + 1), now, t))["hotline_12345"]
+                **{f"answered_within_{t}s_today": core.answered_within_today(key, t, now)
                    for t in core.service_level.thresholds_s}}
 
 

@@ -137,41 +137,44 @@ class ServiceLevel:
                     del self.buckets[key]
         return day
 
-    def _each(self, queue: str, entered_ms: int) -> list[Counts]:
+    def _each(self, queue: str, entered_ms: int, tenant: str | None) -> list[Counts]:
+        """The counters a request entered at ``entered_ms`` counts in: each interval's, under its queue and, with
+        ``tenant``, its tenant's too (``counted``)."""
         day = self._day_of(entered_ms)
         counts = []
-        for name, seconds in INTERVALS_S.items():
-            size = seconds * 1000
-            start = day + (entered_ms - day) // size * size
-            counts.append(self.buckets.setdefault((queue, name, start), Counts()))
+        for key in counted(queue, tenant):
+            for name, seconds in INTERVALS_S.items():
+                size = seconds * 1000
+                start = day + (entered_ms - day) // size * size
+                counts.append(self.buckets.setdefault((key, name, start), Counts()))
         return counts
 
-    def request(self, queue: str, entered_ms: int) -> None:
-        for counts in self._each(queue, entered_ms):
+    def request(self, queue: str, entered_ms: int, tenant: str | None = None) -> None:
+        for counts in self._each(queue, entered_ms, tenant):
             counts.requests += 1
 
-    def transferred_in(self, queue: str, entered_ms: int) -> None:
-        for counts in self._each(queue, entered_ms):
+    def transferred_in(self, queue: str, entered_ms: int, tenant: str | None = None) -> None:
+        for counts in self._each(queue, entered_ms, tenant):
             counts.transfers_in += 1
 
-    def handled(self, queue: str, entered_ms: int, held_ms: int, consult_ms: int) -> None:
+    def handled(self, queue: str, entered_ms: int, held_ms: int, consult_ms: int, tenant: str | None = None) -> None:
         """An answered call ended: its time on hold and in consultation, counted in the interval of its entry."""
-        for counts in self._each(queue, entered_ms):
+        for counts in self._each(queue, entered_ms, tenant):
             counts.held_ms_total += held_ms
             counts.consult_ms_total += consult_ms
 
-    def answered(self, queue: str, entered_ms: int, answered_ms: int) -> None:
+    def answered(self, queue: str, entered_ms: int, answered_ms: int, tenant: str | None = None) -> None:
         wait = answered_ms - entered_ms
-        for counts in self._each(queue, entered_ms):
+        for counts in self._each(queue, entered_ms, tenant):
             counts.answered += 1
             counts.wait_ms_total += wait
             for threshold in self.thresholds_s:
                 if wait <= threshold * 1000:
                     counts.answered_within[threshold] = counts.answered_within.get(threshold, 0) + 1
 
-    def abandoned(self, queue: str, entered_ms: int, left_ms: int) -> None:
+    def abandoned(self, queue: str, entered_ms: int, left_ms: int, tenant: str | None = None) -> None:
         wait = left_ms - entered_ms
-        for counts in self._each(queue, entered_ms):
+        for counts in self._each(queue, entered_ms, tenant):
             counts.abandoned += 1
             if wait < self.quick_abandon_ms:
                 counts.quick_abandons += 1
@@ -179,13 +182,13 @@ class ServiceLevel:
                 if wait <= threshold * 1000:
                     counts.abandoned_within[threshold] = counts.abandoned_within.get(threshold, 0) + 1
 
-    def timed_out(self, queue: str, entered_ms: int, left_ms: int) -> None:
-        for counts in self._each(queue, entered_ms):
+    def timed_out(self, queue: str, entered_ms: int, left_ms: int, tenant: str | None = None) -> None:
+        for counts in self._each(queue, entered_ms, tenant):
             counts.timed_out += 1
 
-    def exited(self, queue: str, entered_ms: int, left_ms: int) -> None:
+    def exited(self, queue: str, entered_ms: int, left_ms: int, tenant: str | None = None) -> None:
         """Left by the exit key: neither answered nor abandoned (Asterisk's EXITWITHKEY)."""
-        for counts in self._each(queue, entered_ms):
+        for counts in self._each(queue, entered_ms, tenant):
             counts.exited += 1
 
     def count(self, record: CallTimeline) -> None:
@@ -196,24 +199,20 @@ class ServiceLevel:
             if record.exit_reason == "system_failure":
                 self.lost_in_switch += 1
             return
-        for key in counted(queue, record.tenant):
-            self._count(key, record, entered)
+        tenant = record.tenant
+        self.request(queue, entered, tenant)
+        if record.answered_ms is not None:
+            self.answered(queue, entered, record.answered_ms, tenant)
+            self.handled(queue, entered, record.held_ms, record.consult_ms, tenant)
+        elif record.exit_reason == "abandoned" and record.hangup_ms is not None:
+            self.abandoned(queue, entered, record.hangup_ms, tenant)
+        elif record.exit_reason == "timeout":
+            self.timed_out(queue, entered, record.hangup_ms or entered, tenant)
+        elif record.exit_reason == "exit_key":
+            self.exited(queue, entered, record.hangup_ms or entered, tenant)
         for transfer in record.transfers:
             if transfer.queue is not None:
-                for key in counted(transfer.queue, record.tenant):
-                    self.transferred_in(key, entered)
-
-    def _count(self, key: str, record: CallTimeline, entered: int) -> None:
-        self.request(key, entered)
-        if record.answered_ms is not None:
-            self.answered(key, entered, record.answered_ms)
-            self.handled(key, entered, record.held_ms, record.consult_ms)
-        elif record.exit_reason == "abandoned" and record.hangup_ms is not None:
-            self.abandoned(key, entered, record.hangup_ms)
-        elif record.exit_reason == "timeout":
-            self.timed_out(key, entered, record.hangup_ms or entered)
-        elif record.exit_reason == "exit_key":
-            self.exited(key, entered, record.hangup_ms or entered)
+                self.transferred_in(transfer.queue, entered, tenant)
 
     def callback_due(self, entered_ms: int, left_ms: int) -> bool:
         """An abandoned caller goes on the callback list (漏接回拨) unless they hung up inside the quick threshold."""

@@ -9,7 +9,7 @@ from typing import Sequence
 
 from acd.agents import AgentState
 from acd.distributor import Distributor
-from acd.service_level import TENANT, counted
+from acd.service_level import TENANT
 
 STATES = (AgentState.READY, AgentState.OFFERED, AgentState.ON_CALL, AgentState.WRAP_UP, AgentState.NOT_READY,
           AgentState.LOGGED_OUT)
@@ -30,14 +30,12 @@ def wallboard(core: Distributor, now_ms: int, thresholds_s: tuple[int, ...] = (2
         lines.append("        phone not registered (not offered): " + " ".join(unregistered))
     shown = [(f"queue {name}", name) for name in core.queues]
     shown += [(f"tenant {name}", TENANT + name) for name in tenants] if len(tenants) > 1 else []
-    midnight = core.service_level.day_start(now_ms)
     for label, key in shown:
-        waiting = [caller.entered_ms for caller in core.callers.values() if key in counted(caller.queue, caller.tenant)]
+        waiting = core.waiting_under(key)
         longest = (now_ms - min(waiting, default=now_ms)) / 1000
         totals = core.service_level.today(key, now_ms)
-        rates = "  ".join(
-            f"{t} s {rate:.0%}" if (rate := totals.levels(t, core.undecided([key], (midnight, now_ms + 1), now_ms, t))[
-                "hotline_12345"]) is not None else f"{t} s -" for t in thresholds_s)
+        rates = "  ".join(f"{t} s {rate:.0%}" if (rate := core.answered_within_today(key, t, now_ms)) is not None
+                          else f"{t} s -" for t in thresholds_s)
         lines.append(f"{label:<16} waiting {len(waiting):>3}  longest {longest:5.1f} s  answered "
                      f"{totals.answered:>4}/{totals.requests:<4} abandoned {totals.abandoned:>3}  {rates}")
     return lines
