@@ -141,6 +141,9 @@ def test_an_agent_talking_through_a_restart_stays_on_the_call_until_it_ends(swit
     assert switch.wait(lambda: any(r.call_id == call.uuid for r in second.records), timeout=10)
     record = next(r for r in second.records if r.call_id == call.uuid)
     assert (record.agent, record.exit_reason, record.hangup_side) == ("1001", "answered", "agent")
+    levels = second.queueing.core.service_level  # the conversation taken back counts for its queue and its tenant
+    assert record.tenant == "default"
+    assert levels.total("general").answered == levels.total("tenant:default").answered == 1
 
 
 def test_an_agent_leg_that_hangs_up_while_a_restarted_engine_reads_it_does_not_leave_the_agent_on_a_call(
